@@ -1,0 +1,83 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// EventSource lists events; stores implement it.
+type EventSource interface {
+	Events(ctx context.Context, f EventFilter) (Page[Event], error)
+}
+
+// ContextSource is what a breach context needs from a store.
+type ContextSource interface {
+	EdgeSource
+	EventSource
+}
+
+// Context is the answer to "what changed near this service around this
+// time": the neighbourhood as it was, the calls between its services, and
+// the ranked changes on them.
+type Context struct {
+	Focus    string          `json:"focus"`
+	At       time.Time       `json:"at"`
+	From     time.Time       `json:"from"`
+	To       time.Time       `json:"to"`
+	Depth    int             `json:"depth"`
+	Services []NearbyService `json:"services"`
+	Edges    []Edge          `json:"edges"`
+	Changes  []RankedChange  `json:"changes"`
+	// Truncated is true when more changes matched than were ranked.
+	Truncated bool    `json:"truncated,omitempty"`
+	Breach    *Breach `json:"breach,omitempty"`
+}
+
+// BuildContext answers q from src. It validates q (filling defaults),
+// walks the neighbourhood, loads the events of its services in the window
+// and ranks them.
+func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Context, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	grace := q.Grace
+	if grace == 0 {
+		grace = DefaultGrace
+	}
+	nb, err := Walk(ctx, src, NeighbourhoodQuery{
+		Service: q.Service, From: q.From(), To: q.To(), Grace: grace, Depth: q.Depth, Direction: q.Direction,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
+	}
+	names := make([]string, len(nb.Services))
+	for i, s := range nb.Services {
+		names[i] = s.Service
+	}
+	page, err := src.Events(ctx, EventFilter{Services: names, Kinds: q.Kinds, From: q.From(), To: q.To(), First: MaxContextEvents})
+	if err != nil {
+		return nil, fmt.Errorf("events near %s: %w", q.Service, err)
+	}
+	events := page.Items
+	if q.Breach != nil {
+		kept := events[:0:0]
+		for _, e := range events {
+			if e.ID != q.Breach.ID {
+				kept = append(kept, e)
+			}
+		}
+		events = kept
+	}
+	ranked := Rank(q, nb, events)
+	c := &Context{
+		Focus: q.Service, At: q.At, From: q.From(), To: q.To(), Depth: q.Depth,
+		Services: nb.Services, Edges: nb.Edges, Breach: q.Breach,
+		Truncated: page.HasNext || len(ranked) > q.First,
+	}
+	if len(ranked) > q.First {
+		ranked = ranked[:q.First]
+	}
+	c.Changes = ranked
+	return c, nil
+}

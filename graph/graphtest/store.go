@@ -1,0 +1,42 @@
+// Package graphtest is the store contract: one suite of cases, with their
+// expected answers (ranking included), that every graph store must pass.
+// A store's tests call Run with a function that opens an empty store.
+package graphtest
+
+import (
+	"context"
+	"time"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// Store is everything the contract exercises. Stores do not declare it;
+// they satisfy it.
+type Store interface {
+	// Apply writes a batch idempotently and returns once it is durable.
+	// Events are keyed by ID (graph.Merge decides what a repeat does);
+	// declared dependencies by (from, to); call buckets by (from, to,
+	// start, producer), where a repeat replaces the counts.
+	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
+	// Event returns one event by ID, or an error wrapping graph.ErrNotFound.
+	Event(ctx context.Context, id string) (graph.Event, error)
+	// Events lists events in graph.EventLess order.
+	Events(ctx context.Context, f graph.EventFilter) (graph.Page[graph.Event], error)
+	// CountEvents counts what Events would list, ignoring First and After.
+	CountEvents(ctx context.Context, f graph.EventFilter) (int, error)
+	// EdgesTouching implements graph.EdgeSource.
+	EdgesTouching(ctx context.Context, services []string, from, to time.Time) ([]graph.EdgeActivity, error)
+	// Service returns one service, or an error wrapping graph.ErrNotFound.
+	Service(ctx context.Context, name string) (graph.Service, error)
+	// Services lists services in name order.
+	Services(ctx context.Context, f graph.ServiceFilter) (graph.Page[graph.Service], error)
+	// CountServices counts what Services would list, ignoring First and After.
+	CountServices(ctx context.Context, f graph.ServiceFilter) (int, error)
+	// DeleteBefore removes events that ended (or, without an end, happened)
+	// before t and call buckets that start before t, and returns how many
+	// events and buckets it removed. Declared dependencies and services stay.
+	DeleteBefore(ctx context.Context, t time.Time) (events, buckets int, err error)
+	// Ping reports whether the store can serve.
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,254 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// BucketCount is the calls and errors on one edge in one bucket, summed
+// over producers.
+type BucketCount struct {
+	Start  time.Time `json:"start"`
+	Calls  int64     `json:"calls"`
+	Errors int64     `json:"errors"`
+}
+
+// EdgeActivity is an edge with its buckets inside a requested range
+// (oldest first). Declared edges may have no buckets.
+type EdgeActivity struct {
+	From     string
+	To       string
+	Declared bool
+	Buckets  []BucketCount
+}
+
+// Totals sums the buckets that start inside [from, to).
+func (a *EdgeActivity) Totals(from, to time.Time) (calls, errors int64) {
+	for _, b := range a.Buckets {
+		if !b.Start.Before(from) && b.Start.Before(to) {
+			calls += b.Calls
+			errors += b.Errors
+		}
+	}
+	return calls, errors
+}
+
+// activeIn reports whether the edge counts as existing in [from, to):
+// declared, or carried calls in a bucket there.
+func (a *EdgeActivity) activeIn(from, to time.Time) bool {
+	if a.Declared {
+		return true
+	}
+	c, _ := a.Totals(from, to)
+	return c > 0
+}
+
+// EdgeSource is what the neighbourhood walk needs from a store.
+type EdgeSource interface {
+	// EdgesTouching returns every edge with either end in services that is
+	// declared or has buckets starting in [from, to), with those buckets.
+	EdgesTouching(ctx context.Context, services []string, from, to time.Time) ([]EdgeActivity, error)
+}
+
+// NearbyService is a service in a neighbourhood.
+type NearbyService struct {
+	Service  string    `json:"service"`
+	Hops     int       `json:"hops"`
+	Relation Direction `json:"relation"`
+	// Path runs from the focus to this service.
+	Path []string `json:"path"`
+}
+
+// Edge is a call edge inside a neighbourhood, with its counts in the window.
+type Edge struct {
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Calls    int64  `json:"calls"`
+	Errors   int64  `json:"errors"`
+	Declared bool   `json:"declared"`
+}
+
+// NeighbourhoodQuery asks for the services within Depth hops of Service
+// along edges active in [From-Grace, To).
+type NeighbourhoodQuery struct {
+	Service   string
+	From, To  time.Time
+	Grace     time.Duration
+	Depth     int
+	Direction Direction
+}
+
+// Neighbourhood is the result of a walk.
+type Neighbourhood struct {
+	// Services holds the focus first (hops 0, relation Both), then the
+	// others by hops, relation and name.
+	Services []NearbyService
+	// Edges holds the active edges between those services, by from and to.
+	Edges []Edge
+	// Activity holds each returned edge's buckets in [From-Grace, To),
+	// keyed "from\x00to", for corroboration.
+	Activity map[string]*EdgeActivity
+}
+
+// Walk computes a neighbourhood. Paths are shortest paths; among equally
+// short ones the walk visits neighbours in name order, so the same data
+// always gives the same answer on every store. Both walks the dependencies
+// and the dependents separately: a service reached only by changing
+// direction midway is not part of the neighbourhood.
+func Walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery) (*Neighbourhood, error) {
+	if q.Depth < 1 || q.Depth > MaxDepth {
+		return nil, Invalidf("depth %d is out of range: want 1..%d", q.Depth, MaxDepth)
+	}
+	w := walker{src: src, from: q.From.Add(-q.Grace), to: q.To, fetched: map[string]bool{}, edges: map[string]*EdgeActivity{}}
+	var dirs []Direction
+	switch q.Direction {
+	case Dependencies, Dependents:
+		dirs = []Direction{q.Direction}
+	default:
+		dirs = []Direction{Dependencies, Dependents}
+	}
+	best := map[string]NearbyService{q.Service: {Service: q.Service, Hops: 0, Relation: Both, Path: []string{q.Service}}}
+	for _, dir := range dirs {
+		reached, err := w.bfs(ctx, q.Service, dir, q.Depth)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range reached {
+			if old, ok := best[n.Service]; !ok || n.Hops < old.Hops {
+				best[n.Service] = n
+			}
+		}
+	}
+	names := make([]string, 0, len(best))
+	for name := range best {
+		names = append(names, name)
+	}
+	// One more fetch so edges among the outermost services are known.
+	if err := w.fetch(ctx, names); err != nil {
+		return nil, err
+	}
+	nb := &Neighbourhood{Activity: map[string]*EdgeActivity{}}
+	for _, n := range best {
+		nb.Services = append(nb.Services, n)
+	}
+	sort.Slice(nb.Services, func(i, j int) bool {
+		a, b := nb.Services[i], nb.Services[j]
+		if a.Hops != b.Hops {
+			return a.Hops < b.Hops
+		}
+		if a.Relation != b.Relation {
+			return a.Relation < b.Relation
+		}
+		return a.Service < b.Service
+	})
+	for key, a := range w.edges {
+		_, okFrom := best[a.From]
+		_, okTo := best[a.To]
+		if !okFrom || !okTo || !a.activeIn(w.from, w.to) {
+			continue
+		}
+		calls, errs := a.Totals(q.From, q.To)
+		nb.Edges = append(nb.Edges, Edge{From: a.From, To: a.To, Calls: calls, Errors: errs, Declared: a.Declared})
+		nb.Activity[key] = a
+	}
+	sort.Slice(nb.Edges, func(i, j int) bool {
+		if nb.Edges[i].From != nb.Edges[j].From {
+			return nb.Edges[i].From < nb.Edges[j].From
+		}
+		return nb.Edges[i].To < nb.Edges[j].To
+	})
+	return nb, nil
+}
+
+type walker struct {
+	src      EdgeSource
+	from, to time.Time
+	fetched  map[string]bool
+	edges    map[string]*EdgeActivity
+	out, in  map[string][]string
+}
+
+func edgeKey(from, to string) string { return from + "\x00" + to }
+
+func (w *walker) fetch(ctx context.Context, services []string) error {
+	var need []string
+	for _, s := range services {
+		if !w.fetched[s] {
+			need = append(need, s)
+			w.fetched[s] = true
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	sort.Strings(need)
+	acts, err := w.src.EdgesTouching(ctx, need, w.from, w.to)
+	if err != nil {
+		return fmt.Errorf("edges of %d services: %w", len(need), err)
+	}
+	w.out, w.in = nil, nil
+	for i := range acts {
+		a := acts[i]
+		if a.From == a.To {
+			continue
+		}
+		key := edgeKey(a.From, a.To)
+		if _, ok := w.edges[key]; !ok {
+			w.edges[key] = &a
+		}
+	}
+	return nil
+}
+
+func (w *walker) adjacency() {
+	if w.out != nil {
+		return
+	}
+	w.out, w.in = map[string][]string{}, map[string][]string{}
+	for _, a := range w.edges {
+		if !a.activeIn(w.from, w.to) {
+			continue
+		}
+		w.out[a.From] = append(w.out[a.From], a.To)
+		w.in[a.To] = append(w.in[a.To], a.From)
+	}
+	for _, m := range []map[string][]string{w.out, w.in} {
+		for k := range m {
+			sort.Strings(m[k])
+		}
+	}
+}
+
+func (w *walker) bfs(ctx context.Context, focus string, dir Direction, depth int) ([]NearbyService, error) {
+	seen := map[string]bool{focus: true}
+	paths := map[string][]string{focus: {focus}}
+	frontier := []string{focus}
+	var reached []NearbyService
+	for hop := 1; hop <= depth && len(frontier) > 0; hop++ {
+		if err := w.fetch(ctx, frontier); err != nil {
+			return nil, err
+		}
+		w.adjacency()
+		var next []string
+		for _, s := range frontier {
+			nbrs := w.out[s]
+			if dir == Dependents {
+				nbrs = w.in[s]
+			}
+			for _, n := range nbrs {
+				if seen[n] {
+					continue
+				}
+				seen[n] = true
+				p := append(append([]string(nil), paths[s]...), n)
+				paths[n] = p
+				next = append(next, n)
+				reached = append(reached, NearbyService{Service: n, Hops: hop, Relation: dir, Path: p})
+			}
+		}
+		frontier = next
+	}
+	return reached, nil
+}

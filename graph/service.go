@@ -1,0 +1,142 @@
+package graph
+
+import (
+	"encoding/base64"
+	"strings"
+	"time"
+)
+
+// Service is a node of the graph.
+type Service struct {
+	Name        string    `json:"name"`
+	Environment string    `json:"environment,omitempty"`
+	Owner       string    `json:"owner,omitempty"`
+	FirstSeen   time.Time `json:"firstSeen"`
+	LastSeen    time.Time `json:"lastSeen"`
+}
+
+// Dependency is a declared edge: From depends on (calls) To, whatever the
+// traces say. Declared edges are always part of the graph.
+type Dependency struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Source string `json:"source"`
+}
+
+// Validate reports a missing or malformed end.
+func (d Dependency) Validate() error {
+	switch {
+	case strings.TrimSpace(d.From) == "":
+		return Invalidf("dependency needs a service (the caller)")
+	case strings.TrimSpace(d.To) == "":
+		return Invalidf("dependency needs attributes.target (the service called)")
+	case d.From == d.To:
+		return Invalidf("dependency of %q on itself", d.From)
+	case len(d.From) > MaxNameLen || len(d.To) > MaxNameLen:
+		return Invalidf("dependency service name longer than %d characters", MaxNameLen)
+	}
+	return nil
+}
+
+// BucketWidth is the width of the time buckets that trace-derived call
+// counts are aggregated into.
+const BucketWidth = time.Minute
+
+// CallBucket is what one producer observed on one edge in one time bucket.
+// Producer names the aggregator that made the observation (for example a
+// Kafka partition, or an HTTP request's content hash), so writing the same
+// observation again replaces it instead of adding to it; the counts of an
+// edge in a bucket are the sum over producers.
+type CallBucket struct {
+	From     string    `json:"from"`
+	To       string    `json:"to"`
+	Start    time.Time `json:"start"`
+	Producer string    `json:"producer"`
+	Calls    int64     `json:"calls"`
+	Errors   int64     `json:"errors"`
+	// LatencySum is the sum of call durations, for a mean.
+	LatencySum time.Duration `json:"latencySum"`
+}
+
+// Validate reports a malformed bucket.
+func (c CallBucket) Validate() error {
+	switch {
+	case c.From == "" || c.To == "":
+		return Invalidf("call bucket needs both services")
+	case c.Start.IsZero() || c.Start.Before(Earliest) || c.Start.After(Latest):
+		return Invalidf("call bucket start %s out of range", c.Start)
+	case c.Calls < 0 || c.Errors < 0 || c.Errors > c.Calls:
+		return Invalidf("call bucket %s->%s has %d errors in %d calls", c.From, c.To, c.Errors, c.Calls)
+	case c.Producer == "":
+		return Invalidf("call bucket needs a producer")
+	}
+	return nil
+}
+
+// Batch is one idempotent write: what ingest hands a store.
+type Batch struct {
+	Events       []Event
+	Dependencies []Dependency
+	Calls        []CallBucket
+	Services     []Service
+}
+
+// Len counts the items in b.
+func (b Batch) Len() int {
+	return len(b.Events) + len(b.Dependencies) + len(b.Calls) + len(b.Services)
+}
+
+// Written says what a write did.
+type Written struct {
+	// Inserted events were new; Updated events replaced an older version
+	// of themselves (a resolve, a newer revision); Duplicates were already
+	// stored as they are.
+	Inserted, Updated, Duplicates int
+	// New holds the events that were inserted or updated, as stored, for
+	// live subscribers.
+	New []Event
+}
+
+// ServiceFilter selects services by a case-insensitive substring of the
+// name. Results come in name order.
+type ServiceFilter struct {
+	Query string
+	First int
+	// After is a cursor (EncodeNameCursor) from a previous page.
+	After string
+}
+
+// Validate fills defaults and checks ranges.
+func (f *ServiceFilter) Validate() error {
+	if f.First == 0 {
+		f.First = DefaultFirst
+	}
+	if f.First < 1 || f.First > MaxFirst {
+		return Invalidf("first %d is out of range: want 1..%d", f.First, MaxFirst)
+	}
+	if f.After != "" {
+		if _, err := DecodeNameCursor(f.After); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Matches reports whether s passes the query (not the cursor).
+func (f *ServiceFilter) Matches(name string) bool {
+	return f.Query == "" || strings.Contains(strings.ToLower(name), strings.ToLower(f.Query))
+}
+
+// EncodeNameCursor makes the cursor that points just past name.
+func EncodeNameCursor(name string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(name))
+}
+
+// DecodeNameCursor reverses EncodeNameCursor.
+func DecodeNameCursor(c string) (string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", Invalidf("malformed cursor %q", c)
+	}
+	return string(raw), nil
+}
