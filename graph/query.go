@@ -50,8 +50,10 @@ const (
 
 // ContextQuery asks what changed near a service around an instant.
 type ContextQuery struct {
-	Service   string
-	At        time.Time
+	Service string
+	At      time.Time
+	// Before and After bound the window [At-Before, At+After]. Zero means
+	// zero, not the default: callers apply DefaultBefore and DefaultAfter.
 	Before    time.Duration
 	After     time.Duration
 	Depth     int
@@ -208,8 +210,8 @@ func AfterCursor(e *Event, at time.Time, id string) bool {
 	return EventLess(Event{At: at, ID: id}, *e)
 }
 
-// ParseDuration reads Go syntax ("90m", "2h30m") or ISO 8601 ("PT2H",
-// "P1DT2H"; days are 24 hours).
+// ParseDuration reads Go syntax ("90m", "2h30m"), whole days ("30d") or
+// ISO 8601 ("PT2H", "P1DT2H"); a day is 24 hours.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -217,6 +219,11 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	if d, err := time.ParseDuration(s); err == nil {
 		return d, nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if v, err := strconv.ParseFloat(n, 64); err == nil && v >= 0 && v <= float64(MaxWindow*100/(24*time.Hour)) {
+			return time.Duration(v * float64(24*time.Hour)), nil
+		}
 	}
 	u := strings.ToUpper(s)
 	neg := strings.HasPrefix(u, "-")

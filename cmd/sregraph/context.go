@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// contextQueryText is the GraphQL the CLI sends; its answer decodes into
+// graph.Context.
+const contextQueryText = `query Context($service: String!, $at: Time!, $before: Duration, $after: Duration, $depth: Int, $direction: Direction, $kinds: [EventKind!], $first: Int) {
+  changesNear(service: $service, at: $at, before: $before, after: $after, depth: $depth, direction: $direction, kinds: $kinds, first: $first) {
+    focus { name } at from to truncated
+    services { service { name } hops relation path }
+    edges { from to calls errors declared }
+    changes { rank score hops relation path reasons symptom
+      event { id kind service { name } at end source externalId summary url } }
+  }
+}`
+
+type contextFlags struct {
+	service, at, before, after, direction, kinds, server, token, dataDir string
+	depth, first                                                          int
+	json                                                                  bool
+}
+
+func contextCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var f contextFlags
+	fs := flag.NewFlagSet("sregraph context", flag.ContinueOnError)
+	fs.StringVar(&f.service, "service", "", "the service (or give it as the first argument)")
+	fs.StringVar(&f.at, "at", "", "the instant: RFC 3339, or a duration meaning that long ago (e.g. 20m); default now")
+	fs.StringVar(&f.before, "before", "2h", "look this long before --at")
+	fs.StringVar(&f.after, "after", "15m", "look this long after --at")
+	fs.IntVar(&f.depth, "depth", graph.DefaultDepth, "hops from the service, 1..6")
+	fs.StringVar(&f.direction, "direction", "BOTH", "DEPENDENCIES (what it calls), DEPENDENTS (what calls it) or BOTH")
+	fs.StringVar(&f.kinds, "kinds", "", "comma list of event kinds to keep (default all)")
+	fs.IntVar(&f.first, "first", 20, "how many changes to print")
+	fs.StringVar(&f.server, "server", "http://127.0.0.1:8080", "a running sregraph server to ask")
+	fs.StringVar(&f.token, "token", "", "API token with the read scope, if the server needs one")
+	fs.StringVar(&f.dataDir, "data-dir", "", "read an embedded store directly instead of asking a server (the server must not be running on it)")
+	fs.BoolVar(&f.json, "json", false, "print the answer as JSON")
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		f.service, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+		return err
+	}
+	if f.service == "" && fs.NArg() > 0 {
+		f.service = fs.Arg(0)
+	}
+	if f.service == "" {
+		return errors.New("which service? usage: sregraph context SERVICE [--at TIME] [flags]")
+	}
+	q, err := f.query(time.Now())
+	if err != nil {
+		return err
+	}
+	var c *graph.Context
+	if f.dataDir != "" {
+		c, err = contextFromDataDir(ctx, f.dataDir, q)
+	} else {
+		c, err = contextFromServer(ctx, f.server, f.token, q)
+	}
+	if err != nil {
+		return err
+	}
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(c)
+	}
+	printContext(stdout, c)
+	return nil
+}
+
+func (f *contextFlags) query(now time.Time) (graph.ContextQuery, error) {
+	q := graph.ContextQuery{Service: f.service, At: now.UTC().Truncate(time.Second), Depth: f.depth, First: f.first}
+	if f.at != "" {
+		if t, err := time.Parse(time.RFC3339, f.at); err == nil {
+			q.At = t.UTC()
+		} else if d, derr := graph.ParseDuration(f.at); derr == nil {
+			q.At = q.At.Add(-d)
+		} else {
+			return q, fmt.Errorf("--at %q: want RFC 3339 (2026-11-21T11:50:00Z) or a duration ago (20m)", f.at)
+		}
+	}
+	var err error
+	if q.Before, err = graph.ParseDuration(f.before); err != nil {
+		return q, fmt.Errorf("--before: %w", err)
+	}
+	if q.After, err = graph.ParseDuration(f.after); err != nil {
+		return q, fmt.Errorf("--after: %w", err)
+	}
+	if q.Direction, err = graph.ParseDirection(f.direction); err != nil {
+		return q, fmt.Errorf("--direction: %w", err)
+	}
+	for _, k := range strings.Split(f.kinds, ",") {
+		if strings.TrimSpace(k) == "" {
+			continue
+		}
+		kind, err := graph.ParseKind(k)
+		if err != nil {
+			return q, fmt.Errorf("--kinds: %w", err)
+		}
+		q.Kinds = append(q.Kinds, kind)
+	}
+	return q, q.Validate()
+}
+
+// contextFromServer asks a running server over GraphQL.
+func contextFromServer(ctx context.Context, server, token string, q graph.ContextQuery) (*graph.Context, error) {
+	kinds := make([]string, len(q.Kinds))
+	for i, k := range q.Kinds {
+		kinds[i] = strings.ToUpper(string(k))
+	}
+	vars := map[string]any{
+		"service": q.Service, "at": q.At.Format(time.RFC3339Nano), "before": q.Before.String(), "after": q.After.String(),
+		"depth": q.Depth, "direction": string(q.Direction), "first": q.First,
+	}
+	if len(kinds) > 0 {
+		vars["kinds"] = kinds
+	}
+	body, _ := json.Marshal(map[string]any{"query": contextQueryText, "variables": vars})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(server, "/")+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("--server %q: %w", server, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach sregraph at %s (is `sregraph serve` running? use --server or --data-dir): %w", server, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer from %s: %w", server, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s: %s", server, resp.Status, strings.TrimSpace(string(raw)))
+	}
+	var out struct {
+		Data struct {
+			ChangesNear *wireContext `json:"changesNear"`
+		} `json:"data"`
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("%s did not answer with GraphQL JSON: %w", server, err)
+	}
+	if len(out.Errors) > 0 {
+		msgs := make([]string, len(out.Errors))
+		for i, e := range out.Errors {
+			msgs[i] = e.Message
+		}
+		return nil, errors.New(strings.Join(msgs, "; "))
+	}
+	if out.Data.ChangesNear == nil {
+		return nil, fmt.Errorf("%s returned no context", server)
+	}
+	return out.Data.ChangesNear.domain(), nil
+}
+
+// wireContext is the GraphQL shape of a BreachContext, where services are
+// objects rather than names.
+type wireContext struct {
+	Focus     struct{ Name string } `json:"focus"`
+	At        time.Time             `json:"at"`
+	From      time.Time             `json:"from"`
+	To        time.Time             `json:"to"`
+	Truncated bool                  `json:"truncated"`
+	Services  []struct {
+		Service  struct{ Name string } `json:"service"`
+		Hops     int                   `json:"hops"`
+		Relation graph.Direction       `json:"relation"`
+		Path     []string              `json:"path"`
+	} `json:"services"`
+	Edges   []graph.Edge `json:"edges"`
+	Changes []struct {
+		Rank     int             `json:"rank"`
+		Score    float64         `json:"score"`
+		Hops     int             `json:"hops"`
+		Relation graph.Direction `json:"relation"`
+		Path     []string        `json:"path"`
+		Reasons  []string        `json:"reasons"`
+		Symptom  bool            `json:"symptom"`
+		Event    struct {
+			ID         string                `json:"id"`
+			Kind       string                `json:"kind"`
+			Service    struct{ Name string } `json:"service"`
+			At         time.Time             `json:"at"`
+			End        *time.Time            `json:"end"`
+			Source     string                `json:"source"`
+			ExternalID string                `json:"externalId"`
+			Summary    string                `json:"summary"`
+			URL        string                `json:"url"`
+		} `json:"event"`
+	} `json:"changes"`
+}
+
+func (w *wireContext) domain() *graph.Context {
+	c := &graph.Context{Focus: w.Focus.Name, At: w.At, From: w.From, To: w.To, Truncated: w.Truncated, Edges: w.Edges}
+	for _, s := range w.Services {
+		c.Services = append(c.Services, graph.NearbyService{Service: s.Service.Name, Hops: s.Hops, Relation: s.Relation, Path: s.Path})
+	}
+	for _, ch := range w.Changes {
+		e := ch.Event
+		c.Changes = append(c.Changes, graph.RankedChange{
+			Rank: ch.Rank, Score: ch.Score, Hops: ch.Hops, Relation: ch.Relation, Path: ch.Path, Reasons: ch.Reasons, Symptom: ch.Symptom,
+			Event: graph.Event{ID: e.ID, Kind: graph.Kind(strings.ToLower(e.Kind)), Service: e.Service.Name, At: e.At, End: e.End,
+				Source: e.Source, ExternalID: e.ExternalID, Summary: e.Summary, URL: e.URL},
+		})
+	}
+	return c
+}
+
+// printContext writes the ranked changes as a table, reasons indented
+// under each row.
+func printContext(w io.Writer, c *graph.Context) {
+	fmt.Fprintf(w, "%s at %s (window %s to %s): %d services, %d call edges, %d changes\n\n",
+		c.Focus, c.At.Format(time.RFC3339), c.From.Format("Jan 2 15:04"), c.To.Format("Jan 2 15:04 MST"), len(c.Services), len(c.Edges), len(c.Changes))
+	if len(c.Changes) == 0 {
+		fmt.Fprintln(w, "No changes near this service in the window. Try a wider window (--before 6h) or more hops (--depth 3).")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RANK\tSCORE\tWHEN\tKIND\tSERVICE\tHOPS\tSUMMARY")
+	for _, ch := range c.Changes {
+		when := graph.FormatAgo(c.At.Sub(ch.Event.At)) + " before"
+		if ch.Event.At.After(c.At) {
+			when = graph.FormatAgo(ch.Event.At.Sub(c.At)) + " after"
+		}
+		fmt.Fprintf(tw, "%d\t%.3f\t%s\t%s\t%s\t%d\t%s\n", ch.Rank, ch.Score, when, ch.Event.Kind, ch.Event.Service, ch.Hops, ch.Event.Summary)
+		for _, r := range ch.Reasons {
+			fmt.Fprintf(tw, "\t\t\t\t\t\t  - %s\n", r)
+		}
+	}
+	_ = tw.Flush()
+	if c.Truncated {
+		fmt.Fprintln(w, "\n(more changes matched; raise --first to see them)")
+	}
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// errUsage means the flags were wrong and the flag package has already
+// said why.
+var errUsage = errors.New("usage")
+
+// parseFlags parses args into fs, then fills every flag not given on the
+// command line from SREGRAPH_<FLAG> in the environment.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return errUsage
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		name := envName(f.Name)
+		if v := getenv(name); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("environment %s=%q: %w", name, v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// envName is the environment variable for a flag: SREGRAPH_DATA_DIR for
+// --data-dir.
+func envName(flagName string) string {
+	return "SREGRAPH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}

@@ -1,0 +1,79 @@
+// Command sregraph is the SRE knowledge-graph correlation engine: it
+// ingests deploys, scale events, tickets, traces and SLO breaches, and
+// answers "what changed near this breached service" over GraphQL, on a
+// breach-context page and on the command line.
+//
+// Usage:
+//
+//	sregraph serve [--demo] [flags]     run the server
+//	sregraph context SERVICE --at T     print the ranked changes near SERVICE
+//	sregraph version                    print the version
+//
+// Every flag can also be set with an environment variable SREGRAPH_<FLAG>
+// (upper case, dashes as underscores); a flag given on the command line
+// wins.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serveCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "context":
+		err = contextCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "sregraph %s\n", version)
+	case "help", "-h", "--help", "-help":
+		usage(stdout)
+	default:
+		fmt.Fprintf(stderr, "sregraph: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err != nil {
+		if err == errUsage {
+			return 2
+		}
+		fmt.Fprintf(stderr, "sregraph %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `sregraph answers "what changed near this breached service?"
+
+Commands:
+  serve                      run the server (GraphQL, breach pages, ingest)
+  serve --demo               the same, with a bundled demo scenario loaded
+  context SERVICE --at TIME  print the ranked changes near SERVICE at TIME
+  version                    print the version
+
+Run "sregraph COMMAND -h" for a command's flags. Every flag can also be set
+with an environment variable SREGRAPH_<FLAG>, e.g. SREGRAPH_HTTP=:8080.
+`)
+}

@@ -1,0 +1,213 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// Options configure the GraphQL server.
+type Options struct {
+	// Store answers every query.
+	Store store
+	// Feed carries live events to subscriptions; nil means no live events.
+	Feed *Feed
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// PublicURL is the absolute base URL of this server, for Breach.url.
+	PublicURL string
+	Logger    *slog.Logger
+	// NoIntrospection turns schema introspection (and with it most IDE
+	// features) off.
+	NoIntrospection bool
+	// MaxComplexity and MaxDepth bound what one operation may ask for.
+	MaxComplexity int
+	MaxDepth      int
+}
+
+// Defaults for the operation limits.
+const (
+	DefaultMaxComplexity = 20000
+	DefaultMaxDepth      = 15
+)
+
+// New returns the GraphQL HTTP handler: POST and GET queries, websocket
+// subscriptions, and the GraphiQL IDE for browsers asking for HTML.
+func New(o Options) http.Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Feed == nil {
+		o.Feed = NewFeed()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxComplexity == 0 {
+		o.MaxComplexity = DefaultMaxComplexity
+	}
+	if o.MaxDepth == 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	r := &Resolver{store: guardedStore{o.Store}, feed: o.Feed, now: o.Now, publicURL: o.PublicURL}
+	cfg := Config{Resolvers: r}
+	setComplexity(&cfg.Complexity)
+	srv := handler.New(NewExecutableSchema(cfg))
+	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: 10 * time.Second, InitTimeout: 10 * time.Second})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
+	if !o.NoIntrospection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetParserTokenLimit(20000)
+	maxDepth := o.MaxDepth
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		if d := selectionDepth(oc.Operation.SelectionSet, 0); d > maxDepth {
+			err := gqlerror.Errorf("operation is %d levels deep; the limit is %d", d, maxDepth)
+			err.Extensions = map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"}
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
+		}
+		return next(withServiceCache(ctx))
+	})
+	srv.SetErrorPresenter(errorPresenter(o.Logger))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		o.Logger.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(p))
+		return internalError{fmt.Errorf("panic: %v", p)}
+	})
+	ide := playground.Handler("sregraph", "/graphql")
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodGet && req.URL.Query().Get("query") == "" &&
+			req.Header.Get("Upgrade") == "" && strings.Contains(req.Header.Get("Accept"), "text/html") {
+			ide.ServeHTTP(w, req)
+			return
+		}
+		srv.ServeHTTP(w, req)
+	})
+}
+
+// selectionDepth measures how deeply an operation nests fields, following
+// fragments.
+func selectionDepth(set ast.SelectionSet, depth int) int {
+	deepest := depth
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			d = selectionDepth(s.SelectionSet, depth+1)
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, depth)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				d = selectionDepth(s.Definition.SelectionSet, depth)
+			}
+		}
+		if d > deepest {
+			deepest = d
+		}
+	}
+	return deepest
+}
+
+// setComplexity weighs list fields by how many items they may return, so
+// the complexity limit bounds real work.
+func setComplexity(c *ComplexityRoot) {
+	page := func(child int, first *int, def int) int {
+		n := def
+		if first != nil && *first > 0 {
+			n = *first
+		}
+		return 1 + n*child
+	}
+	c.Query.Services = func(child int, _ *string, first *int, _ *string) int { return page(child, first, 50) }
+	c.Query.Events = func(child int, _ []string, _ []graph.Kind, _ *time.Time, _ *time.Time, first *int, _ *string) int {
+		return page(child, first, 100)
+	}
+	c.Query.Breaches = func(child int, _ *string, _ *time.Time, _ *time.Time, _ *bool, first *int, _ *string) int {
+		return page(child, first, 50)
+	}
+	c.Query.ChangesNear = func(child int, _ string, _ time.Time, _ *time.Duration, _ *time.Duration, depth *int, _ *graph.Direction, _ []graph.Kind, first *int) int {
+		return contextCost(child, depth, first)
+	}
+	c.Breach.Context = func(child int, _ *time.Duration, _ *time.Duration, depth *int, _ *graph.Direction, _ []graph.Kind, first *int) int {
+		return contextCost(child, depth, first)
+	}
+	c.Service.Events = func(child int, _ []graph.Kind, _ *time.Time, _ *time.Time, first *int, _ *string) int {
+		return page(child, first, 100)
+	}
+	c.Service.Dependencies = func(child int, _ *time.Time, depth *int) int { return nearbyCost(child, depth) }
+	c.Service.Dependents = func(child int, _ *time.Time, depth *int) int { return nearbyCost(child, depth) }
+}
+
+func contextCost(child int, depth, first *int) int {
+	d, n := 2, 50
+	if depth != nil && *depth > 0 {
+		d = *depth
+	}
+	if first != nil && *first > 0 {
+		n = *first
+	}
+	return 10*d + n + child
+}
+
+func nearbyCost(child int, depth *int) int {
+	d := 1
+	if depth != nil && *depth > 0 {
+		d = *depth
+	}
+	return 10*d + 10*child
+}
+
+// errorPresenter shows users what they got wrong and nothing of what
+// went wrong inside: store and programming errors are logged and replaced
+// by a generic message with a code.
+func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		var internal internalError
+		switch {
+		case errors.As(err, &internal) && errors.Is(err, graph.ErrUnavailable):
+			log.WarnContext(ctx, "graphql store unavailable", "err", internal.err, "path", gerr.Path.String())
+			gerr.Message = "the store is unavailable; retry shortly"
+			setCode(gerr, "UNAVAILABLE")
+		case errors.As(err, &internal):
+			log.ErrorContext(ctx, "graphql internal error", "err", internal.err, "path", gerr.Path.String())
+			gerr.Message = "internal error"
+			setCode(gerr, "INTERNAL")
+		case errors.Is(err, graph.ErrInvalid):
+			if msg := graph.Message(err); msg != "" {
+				gerr.Message = msg
+			}
+			setCode(gerr, "BAD_USER_INPUT")
+		case errors.Is(err, graph.ErrNotFound):
+			setCode(gerr, "NOT_FOUND")
+		}
+		return gerr
+	}
+}
+
+func setCode(e *gqlerror.Error, code string) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["code"] = code
+}
