@@ -30,8 +30,8 @@ const contextQueryText = `query Context($service: String!, $at: Time!, $before: 
 
 type contextFlags struct {
 	service, at, before, after, direction, kinds, server, token, dataDir string
-	depth, first                                                          int
-	json                                                                  bool
+	depth, first                                                         int
+	json                                                                 bool
 }
 
 func contextCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
