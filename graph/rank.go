@@ -107,7 +107,7 @@ func Rank(q ContextQuery, nb *Neighbourhood, events []Event) []RankedChange {
 				rc.Reasons = append(rc.Reasons, fmt.Sprintf("superseded by a later %s on %s %s after it", later.Kind, e.Service, FormatAgo(later.At.Sub(e.At))))
 			}
 		}
-		if !rc.Symptom {
+		if deployLike(e.Kind) || e.Kind == KindScale {
 			f, reason := corroborate(nb, e, q.To())
 			score *= f
 			if reason != "" {
@@ -173,8 +173,10 @@ func timeReason(e Event, ref time.Time, refName string) string {
 		return fmt.Sprintf("%s at the same moment as %s", verbs[e.Kind], refName)
 	case d > 0:
 		return fmt.Sprintf("%s %s before %s", verbs[e.Kind], FormatAgo(d), refName)
+	case deployLike(e.Kind) || e.Kind == KindScale:
+		return fmt.Sprintf("%s %s after %s started (a mitigation?)", verbs[e.Kind], FormatAgo(d), refName)
 	default:
-		return fmt.Sprintf("%s %s after %s started (a response or mitigation?)", verbs[e.Kind], FormatAgo(d), refName)
+		return fmt.Sprintf("%s %s after %s started", verbs[e.Kind], FormatAgo(d), refName)
 	}
 }
 
@@ -201,7 +203,9 @@ func pathReason(focus string, n NearbyService) string {
 	}
 }
 
-// corroborate compares the error ratio of calls into the changed service
+// corroborate is applied to changes (deploy, rollback, config, flag,
+// scale) only: tickets and incidents record what people saw, not what
+// they changed. It compares the error ratio of calls into the changed service
 // before and after the change and returns the factor and a reason.
 func corroborate(nb *Neighbourhood, e Event, windowEnd time.Time) (float64, string) {
 	afterEnd := e.At.Add(CorroborationWindow)

@@ -8,12 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/graph/pebble"
 )
 
 // contextQueryText is the GraphQL the CLI sends; its answer decodes into
@@ -253,4 +255,14 @@ func printContext(w io.Writer, c *graph.Context) {
 	if c.Truncated {
 		fmt.Fprintln(w, "\n(more changes matched; raise --first to see them)")
 	}
+}
+
+// contextFromDataDir opens an embedded store directly.
+func contextFromDataDir(ctx context.Context, dir string, q graph.ContextQuery) (*graph.Context, error) {
+	s, err := pebble.Open(dir, pebble.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("open --data-dir %s (if a server is running on it, ask the server with --server instead): %w", dir, err)
+	}
+	defer s.Close()
+	return graph.BuildContext(ctx, s, q)
 }

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest"
+)
+
+// componentConfig holds the flags the ingest components register for
+// themselves.
+type componentConfig struct {
+	kafka ingest.KafkaConfig
+	http  ingest.HTTPConfig
+}
+
+func registerComponentFlags(fs *flag.FlagSet) *componentConfig {
+	c := &componentConfig{}
+	c.kafka.RegisterFlags(fs)
+	c.http.RegisterFlags(fs)
+	return c
+}
+
+func (c *componentConfig) validate() error {
+	if err := c.kafka.Validate(); err != nil {
+		return err
+	}
+	if c.http.WebhooksToKafka && !c.kafka.Enabled() {
+		return fmt.Errorf("--webhooks-to-kafka needs Kafka: give --kafka-brokers (or --kafka embedded)")
+	}
+	return c.http.Validate()
+}
+
+// writer is the durable, publishing write side every ingest path uses.
+type writer interface {
+	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
+}
+
+// wiring is what the components are wired into.
+type wiring struct {
+	mux       *http.ServeMux
+	store     store
+	writer    writer
+	rename    func([]ingest.Item) []ingest.Item
+	reg       prometheus.Registerer
+	log       *slog.Logger
+	now       func() time.Time
+	publicURL string
+	ready     *readiness
+	// start runs a background task bound to the server's lifetime.
+	start func(name string, f func(context.Context) error)
+}
+
+// wire starts the Kafka consumers (and the embedded broker when asked
+// for) and registers the ingest endpoints.
+func (c *componentConfig) wire(ctx context.Context, w wiring) error {
+	if c.kafka.Embedded {
+		addrs, stop, err := ingest.StartEmbeddedBroker(ctx, c.kafka.EmbeddedAddr, c.kafka.TopicNames())
+		if err != nil {
+			return fmt.Errorf("--kafka embedded: %w", err)
+		}
+		c.kafka.Brokers = addrs
+		w.start("embedded kafka", func(ctx context.Context) error {
+			<-ctx.Done()
+			stop()
+			return nil
+		})
+		w.log.Warn("embedded Kafka broker for trying sregraph out: it keeps messages in memory only", "addr", addrs)
+	}
+	var pub *ingest.WebhookPublisher
+	if c.http.WebhooksToKafka {
+		p, err := ingest.NewWebhookPublisher(c.kafka, w.log)
+		if err != nil {
+			return fmt.Errorf("--webhooks-to-kafka: %w", err)
+		}
+		pub = p
+		w.start("webhook publisher", func(ctx context.Context) error {
+			<-ctx.Done()
+			return p.Close()
+		})
+	}
+	h, err := ingest.NewHTTP(c.http, w.writer, ingest.HTTPOptions{Now: w.now, Logger: w.log, Rename: w.rename, Registerer: w.reg, Publisher: pub})
+	if err != nil {
+		return err
+	}
+	h.Register(w.mux)
+	if c.kafka.Enabled() {
+		c.kafka.Rename = w.rename
+		cons, err := ingest.NewConsumer(c.kafka, w.writer, w.log, w.reg, w.now)
+		if err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+		*w.ready = append(*w.ready, cons.Ready)
+		w.start("kafka consumer", cons.Run)
+		w.log.Info("consuming Kafka", "brokers", c.kafka.Brokers, "topics", cons.Topics(), "group", c.kafka.GroupID)
+	}
+	return nil
+}
