@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// TestMain lets the test binary stand in for the sregraph binary: with
+// SREGRAPH_TEST_MAIN=1 it runs main, so tests can start real child
+// processes (and kill them) without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("SREGRAPH_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// child is a running `sregraph serve` process.
+type child struct {
+	cmd *exec.Cmd
+	url string
+	out *bytes.Buffer
+}
+
+// startServer starts `sregraph serve` on a free loopback port and waits
+// until it says where it listens.
+func startServer(t *testing.T, dataDir string, args ...string) *child {
+	t.Helper()
+	root, _ := filepath.Abs("../..")
+	all := append([]string{"serve", "--http", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}, args...)
+	cmd := exec.Command(os.Args[0], all...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "SREGRAPH_TEST_MAIN=1")
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, out: &bytes.Buffer{}}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			c.out.WriteString(line + "\n")
+			if _, rest, ok := strings.Cut(line, "listening on "); ok {
+				found <- strings.Fields(rest)[0]
+			}
+		}
+	}()
+	select {
+	case c.url = <-found:
+		return c
+	case <-time.After(60 * time.Second):
+		t.Fatalf("sregraph serve did not start:\n%s\n%s", c.out, stderr)
+	}
+	return nil
+}
+
+func (c *child) graphql(t *testing.T, query string, vars map[string]any, out any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	resp, err := http.Post(c.url+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var env struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []any           `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil || len(env.Errors) > 0 {
+		t.Fatalf("graphql: %v %s", err, raw)
+	}
+	if err := json.Unmarshal(env.Data, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type ingestAnswer struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+	Rejected   []struct {
+		Index int    `json:"index"`
+		Error string `json:"error"`
+	} `json:"rejected"`
+}
+
+func postEvents(url string, ids []string, at time.Time) (ingestAnswer, error) {
+	var b strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&b, `{"id":%q,"kind":"deploy","service":"svc-%s","at":%q,"source":"crash-test","summary":"deploy %s"}`+"\n",
+			id, id[:2], at.Format(time.RFC3339), id)
+	}
+	resp, err := http.Post(url+"/v1/events", "application/x-ndjson", strings.NewReader(b.String()))
+	if err != nil {
+		return ingestAnswer{}, err
+	}
+	defer resp.Body.Close()
+	var a ingestAnswer
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(resp.Body)
+		return a, fmt.Errorf("status %s: %s", resp.Status, raw)
+	}
+	return a, json.NewDecoder(resp.Body).Decode(&a)
+}
+
+// TestCrashLosesNothingAcknowledged SIGKILLs a server while clients
+// ingest, restarts it on the same data directory, and checks that every
+// acknowledged event is there exactly once.
+func TestCrashLosesNothingAcknowledged(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, dir)
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				ids := make([]string, 25)
+				for k := range ids {
+					ids[k] = fmt.Sprintf("w%d-%d-%d", w, i, k)
+				}
+				a, err := postEvents(srv.url, ids, at)
+				if err != nil {
+					return // the server died mid-request: nothing was acknowledged
+				}
+				if a.Accepted+a.Duplicates != len(ids) || len(a.Rejected) > 0 {
+					t.Errorf("unexpected answer %+v", a)
+					return
+				}
+				mu.Lock()
+				for _, id := range ids {
+					acked[id] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.cmd.Wait()
+	cancel()
+	wg.Wait()
+	if len(acked) < 100 {
+		t.Fatalf("only %d events acknowledged before the kill; the test needs more to mean anything", len(acked))
+	}
+	t.Logf("%d events acknowledged before SIGKILL", len(acked))
+
+	srv = startServer(t, dir)
+	seen := map[string]int{}
+	after := ""
+	total := 0
+	for {
+		var page struct {
+			Events struct {
+				TotalCount int
+				Nodes      []struct{ ID, ExternalID string }
+				PageInfo   struct {
+					HasNextPage bool
+					EndCursor   string
+				}
+			}
+		}
+		srv.graphql(t, `query($after: String) { events(first: 1000, after: $after) { totalCount nodes { id externalId } pageInfo { hasNextPage endCursor } } }`,
+			map[string]any{"after": after}, &page)
+		total = page.Events.TotalCount
+		for _, n := range page.Events.Nodes {
+			seen[n.ExternalID]++
+		}
+		if !page.Events.PageInfo.HasNextPage {
+			break
+		}
+		after = page.Events.PageInfo.EndCursor
+	}
+	var listed int
+	for id, n := range seen {
+		listed += n
+		if n != 1 {
+			t.Errorf("event %s stored %d times", id, n)
+		}
+	}
+	if listed != total {
+		t.Errorf("listed %d events but totalCount is %d", listed, total)
+	}
+	for id := range acked {
+		if seen[id] != 1 {
+			t.Errorf("acknowledged event %s is missing after the crash", id)
+		}
+	}
+	// Resending what was acknowledged is all duplicates.
+	ids := make([]string, 0, 50)
+	for id := range acked {
+		if ids = append(ids, id); len(ids) == 50 {
+			break
+		}
+	}
+	a, err := postEvents(srv.url, ids, at)
+	if err != nil || a.Accepted != 0 || a.Duplicates != len(ids) {
+		t.Fatalf("resend after restart: %+v %v", a, err)
+	}
+}
+
+// TestDemoCulpritFromCLI serves the demo and asks the CLI, over GraphQL,
+// what changed near the demo breach: the planted culprit (see
+// testdata/demo/README.md) must rank first with reasons naming the
+// timing and the path.
+func TestDemoCulpritFromCLI(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--demo")
+	var breaches struct {
+		Breaches struct {
+			Nodes []struct {
+				ID        string
+				StartedAt time.Time
+				URL       string
+				Service   struct{ Name string }
+			}
+		}
+	}
+	srv.graphql(t, `{ breaches(openOnly: true, first: 1) { nodes { id startedAt url service { name } } } }`, nil, &breaches)
+	if len(breaches.Breaches.Nodes) != 1 {
+		t.Fatalf("the demo has no open breach: %+v", breaches)
+	}
+	b := breaches.Breaches.Nodes[0]
+	if !strings.HasPrefix(b.URL, srv.url+"/breaches/") || !strings.Contains(srv.out.String(), b.URL) {
+		t.Errorf("breach url %q should be absolute and printed at start:\n%s", b.URL, srv.out)
+	}
+
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"context", b.Service.Name, "--at", b.StartedAt.Format(time.RFC3339), "--server", srv.url, "--json"},
+		func(string) string { return "" }, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("context exited %d: %s", code, stderr.String())
+	}
+	var c graph.Context
+	if err := json.Unmarshal(stdout.Bytes(), &c); err != nil {
+		t.Fatal(err)
+	}
+	top := c.Changes[0]
+	if top.Event.Summary != "ledger 2.14.0 deployed" || top.Hops != 2 {
+		t.Fatalf("top suspect = %+v", top)
+	}
+	reasons := strings.Join(top.Reasons, "\n")
+	for _, want := range []string{"7 min before", "checkout → payments → ledger"} {
+		if !strings.Contains(reasons, want) {
+			t.Errorf("reasons lack %q:\n%s", want, reasons)
+		}
+	}
+
+	stdout.Reset()
+	code = run(context.Background(), []string{"context", "checkout", "--at", b.StartedAt.Format(time.RFC3339), "--server", srv.url},
+		func(string) string { return "" }, &stdout, &stderr)
+	lines := strings.Split(stdout.String(), "\n")
+	if code != 0 || len(lines) < 4 || !strings.HasPrefix(lines[3], "1 ") || !strings.Contains(lines[3], "ledger 2.14.0 deployed") {
+		t.Fatalf("table output (exit %d):\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+}
+
+func TestCLIErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{[]string{"frobnicate"}, nil, 2, `unknown command "frobnicate"`},
+		{[]string{"context"}, nil, 1, "which service?"},
+		{[]string{"context", "checkout", "--depth", "9", "--server", "http://127.0.0.1:1"}, nil, 1, "depth 9 is out of range"},
+		{[]string{"context", "checkout", "--at", "yesterday"}, nil, 1, "--at \"yesterday\""},
+		{[]string{"context", "checkout", "--server", "http://127.0.0.1:1"}, nil, 1, "cannot reach sregraph"},
+		{[]string{"serve", "--http", "0.0.0.0:0"}, nil, 1, "listens beyond loopback without --tokens"},
+		{[]string{"serve"}, map[string]string{"SREGRAPH_HTTP": "0.0.0.0:0"}, 1, "listens beyond loopback"},
+		{[]string{"serve", "--retention", "soon"}, nil, 2, "invalid value"},
+		{[]string{"version"}, nil, 0, "sregraph dev"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			code := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, &out, &out)
+			if code != tt.code || !strings.Contains(out.String(), tt.want) {
+				t.Fatalf("exit %d, output:\n%s\nwant exit %d and %q", code, out.String(), tt.code, tt.want)
+			}
+		})
+	}
+}
