@@ -138,7 +138,10 @@ func TestChangesNearAndBreachContextAgree(t *testing.T) {
 				Hops     int
 				Relation string
 			}
-			Edges   []struct{ From, To string; Calls, Errors int }
+			Edges []struct {
+				From, To      string
+				Calls, Errors int
+			}
 			Changes []change
 		}
 	}
@@ -189,7 +192,10 @@ func TestPaginationWalksEveryEventOnce(t *testing.T) {
 				TotalCount int
 				Edges      []struct {
 					Cursor string
-					Node   struct{ ID string; At time.Time }
+					Node   struct {
+						ID string
+						At time.Time
+					}
 				}
 				PageInfo struct {
 					HasNextPage bool

@@ -62,7 +62,9 @@ func TestSubscriptionsDeliverAndEnd(t *testing.T) {
 	if b.BreachOpened.Service.Name != "search" || b.BreachOpened.SLO != "search-latency" {
 		t.Errorf("breachOpened = %+v", b)
 	}
-	var ch struct{ Changes struct{ Kind, Summary string } }
+	var ch struct {
+		Changes struct{ Kind, Summary string }
+	}
 	if err := changes.Next(&ch); err != nil {
 		t.Fatal(err)
 	}
