@@ -9,8 +9,11 @@ import (
 )
 
 // errUsage means the flags were wrong and the flag package has already
-// said why.
-var errUsage = errors.New("usage")
+// said why; errHelp means help was asked for and printed.
+var (
+	errUsage = errors.New("usage")
+	errHelp  = errors.New("help")
+)
 
 // parseFlags parses args into fs, then fills every flag not given on the
 // command line from SREGRAPH_<FLAG> in the environment.
@@ -18,7 +21,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
+			return errHelp
 		}
 		return errUsage
 	}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every sregraph test: the fast in-process suites and the integration
+# suites against real servers, which this script installs (Debian packages,
+# Maven Central, npm) and starts on loopback:
+#
+#   Neo4j 5.26 (neo4j-harness)   graph/neo4j contract suite and benchmarks' smoke
+#   Apache Kafka (KRaft) + kcat  ingest Kafka integration suite
+#   Alertmanager                 real webhook deliveries
+#   Chromium (headless)          breach-page browser tests
+#
+# Suites that need a server fail (not skip) here when it cannot start.
+# NEO4J_URI or KAFKA_BROKERS already set point the suites at existing
+# servers instead of starting new ones.
+#
+# Usage: scripts/test.sh [go test flags...]   (e.g. -run TestX, -v)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+mkdir -p .cache
+export SREGRAPH_TEST_OUT=${SREGRAPH_TEST_OUT:-$root/.cache/test-output}
+mkdir -p "$SREGRAPH_TEST_OUT"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+started=()
+cleanup() {
+	for s in "${started[@]}"; do
+		"scripts/$s/stop.sh" >/dev/null 2>&1 || true
+	done
+}
+trap cleanup EXIT
+
+step "installing system packages the suites need (chromium, kcat, alertmanager)"
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v kcat >/dev/null 2>&1 || need+=(kcat)
+command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+if ((${#need[@]})); then
+	SUDO=""
+	[[ $(id -u) == 0 ]] || SUDO=sudo
+	$SUDO apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+scripts/alertmanager/install.sh >/dev/null
+
+if [[ -z "${NEO4J_URI:-}" ]]; then
+	step "starting Neo4j"
+	scripts/neo4j/start.sh >&2
+	started+=(neo4j)
+	set -a; source .cache/neo4j/env; set +a
+fi
+if [[ -z "${KAFKA_BROKERS:-}" ]]; then
+	step "starting Kafka"
+	scripts/kafka/start.sh >&2
+	started+=(kafka)
+	set -a; source .cache/kafka/env; set +a
+fi
+export SREGRAPH_REQUIRE_NEO4J=1 SREGRAPH_REQUIRE_KAFKA=1 SREGRAPH_REQUIRE_ALERTMANAGER=1 SREGRAPH_REQUIRE_BROWSER=1
+
+step "go vet"
+go vet ./...
+
+step "Cypher through Neo4j's own parser and linter"
+scripts/cypherlint/run.sh
+
+step "go test ./... (NEO4J_URI=$NEO4J_URI KAFKA_BROKERS=$KAFKA_BROKERS)"
+go test -count=1 -timeout 40m "$@" ./... 2>&1 | tee .cache/go-test.log
+status=${PIPESTATUS[0]}
+
+step "screenshots and other test output: $SREGRAPH_TEST_OUT"
+exit "$status"
