@@ -1,0 +1,441 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// Headers are the transport headers that came with a body: HTTP headers or
+// Kafka record headers. Keys are lower-case; use NewHeaders or
+// HeadersFromHTTP to build them.
+type Headers map[string]string
+
+// NewHeaders builds Headers from name/value pairs, lower-casing the names.
+// When a name repeats, the first value wins.
+func NewHeaders(kv map[string]string) Headers {
+	h := make(Headers, len(kv))
+	for k, v := range kv {
+		k = strings.ToLower(strings.TrimSpace(k))
+		if _, seen := h[k]; !seen {
+			h[k] = v
+		}
+	}
+	return h
+}
+
+// HeadersFromHTTP turns HTTP request headers into Headers, keeping the
+// first value of each.
+func HeadersFromHTTP(hh http.Header) Headers {
+	h := make(Headers, len(hh))
+	for k, vs := range hh {
+		if len(vs) > 0 {
+			h[strings.ToLower(k)] = vs[0]
+		}
+	}
+	return h
+}
+
+// Get returns the value of the named header; name is matched
+// case-insensitively.
+func (h Headers) Get(name string) string {
+	return strings.TrimSpace(h[strings.ToLower(name)])
+}
+
+// ce returns the CloudEvents binary-mode attribute attr, which HTTP carries
+// as "ce-<attr>" and Kafka as "ce_<attr>".
+func (h Headers) ce(attr string) string {
+	if v := h.Get("ce-" + attr); v != "" {
+		return v
+	}
+	return h.Get("ce_" + attr)
+}
+
+// Decoder turns one body (an HTTP request body or a Kafka record value)
+// and its headers into Items. It returns an error only when the body as a
+// whole is unusable; a problem with one item is that Item's Err. now
+// bounds how far in the future a timestamp may be.
+type Decoder func(body []byte, h Headers, now time.Time) ([]Item, error)
+
+// The format names Detect returns and FormatDecoder accepts.
+const (
+	FormatCanonical    = "canonical"
+	FormatCloudEvents  = "cloudevents"
+	FormatGitHub       = "github"
+	FormatArgoCD       = "argocd"
+	FormatFlux         = "flux"
+	FormatKubernetes   = "kubernetes"
+	FormatAutoscaling  = "autoscaling"
+	FormatJira         = "jira"
+	FormatPagerDuty    = "pagerduty"
+	FormatAlertmanager = "alertmanager"
+	FormatBackstage    = "backstage"
+)
+
+// Formats lists every format name in a stable order.
+var Formats = []string{
+	FormatCanonical, FormatCloudEvents, FormatGitHub, FormatArgoCD, FormatFlux, FormatKubernetes,
+	FormatAutoscaling, FormatJira, FormatPagerDuty, FormatAlertmanager, FormatBackstage,
+}
+
+// FormatDecoder returns the decoder of the named format (one of Formats;
+// "cdevents" is accepted for cloudevents), for endpoints and topics that
+// take one format only.
+func FormatDecoder(name string) (Decoder, bool) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case FormatCanonical:
+		return decodeCanonical, true
+	case FormatCloudEvents, "cdevents":
+		return DecodeCloudEvents, true
+	case FormatGitHub:
+		return DecodeGitHub, true
+	case FormatArgoCD:
+		return DecodeArgoCD, true
+	case FormatFlux:
+		return DecodeFlux, true
+	case FormatKubernetes:
+		return DecodeKubernetes, true
+	case FormatAutoscaling:
+		return DecodeAutoscaling, true
+	case FormatJira:
+		return DecodeJira, true
+	case FormatPagerDuty:
+		return DecodePagerDuty, true
+	case FormatAlertmanager:
+		return DecodeAlertmanager, true
+	case FormatBackstage:
+		return DecodeBackstage, true
+	}
+	return nil, false
+}
+
+// decodeCanonical adapts DecodeCanonical to the Decoder signature; the
+// canonical format needs no headers.
+func decodeCanonical(body []byte, _ Headers, now time.Time) ([]Item, error) {
+	return DecodeCanonical(body, now)
+}
+
+// Detect names the format of body and returns its decoder. Transport
+// headers decide first (CloudEvents content type or ce-* attributes,
+// X-GitHub-Event, X-PagerDuty-Signature, Gotk-Component, Atlassian
+// webhook headers, a YAML content type); then the content is sniffed for
+// each format's tell-tale keys; anything else is taken as canonical
+// events, whose decoder says what is wrong with it.
+func Detect(body []byte, h Headers) (string, Decoder) {
+	name := detectName(body, h)
+	dec, _ := FormatDecoder(name)
+	return name, dec
+}
+
+func detectName(body []byte, h Headers) string {
+	ct := strings.ToLower(h.Get("content-type"))
+	switch {
+	case strings.HasPrefix(ct, "application/cloudevents"), h.ce("specversion") != "":
+		return FormatCloudEvents
+	case h.Get("x-github-event") != "":
+		return FormatGitHub
+	case h.Get("x-pagerduty-signature") != "":
+		return FormatPagerDuty
+	case h.Get("gotk-component") != "":
+		return FormatFlux
+	case h.Get("x-atlassian-webhook-identifier") != "", h.Get("x-atlassian-webhook-retry") != "":
+		return FormatJira
+	case strings.Contains(ct, "yaml"):
+		return FormatBackstage
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return FormatCanonical
+	}
+	if trimmed[0] != '{' && trimmed[0] != '[' {
+		if looksLikeCatalog(trimmed) {
+			return FormatBackstage
+		}
+		return FormatCanonical
+	}
+	obj := sniffObject(trimmed)
+	if obj == nil {
+		return FormatCanonical
+	}
+	has := func(k string) bool { _, ok := obj[k]; return ok }
+	// str reads a string member; any other JSON value reads as "", which
+	// is all sniffing needs.
+	str := func(k string) string {
+		var s string
+		if raw, ok := obj[k]; ok && json.Unmarshal(raw, &s) != nil {
+			return ""
+		}
+		return s
+	}
+	switch {
+	case has("alerts") && str("version") == "4":
+		return FormatAlertmanager
+	case has("event") && bytes.Contains(obj["event"], []byte(`"event_type"`)):
+		return FormatPagerDuty
+	case has("webhookEvent"):
+		return FormatJira
+	case has("detail-type") && str("source") == "aws.autoscaling":
+		return FormatAutoscaling
+	case has("specversion") && has("type"), has("context") && has("subject"):
+		return FormatCloudEvents
+	case has("involvedObject") && has("reportingController"):
+		return FormatFlux
+	case has("involvedObject"), has("regarding"), str("kind") == "Event",
+		(str("kind") == "EventList" || str("kind") == "List") && has("items"):
+		return FormatKubernetes
+	case has("deployment_status"), has("issue") && has("repository"), has("hook") && has("zen"):
+		return FormatGitHub
+	case has("app") && has("finishedAt"):
+		return FormatArgoCD
+	}
+	return FormatCanonical
+}
+
+// sniffObject returns the top-level keys of the first JSON object in body:
+// the object itself, the first element of an array, or the first line of
+// NDJSON. It returns nil when there is none.
+func sniffObject(body []byte) map[string]json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if body[0] == '[' {
+		if _, err := dec.Token(); err != nil || !dec.More() {
+			return nil
+		}
+	}
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil {
+		return nil
+	}
+	return obj
+}
+
+// looksLikeCatalog reports whether a non-JSON body is a Backstage
+// descriptor file.
+func looksLikeCatalog(body []byte) bool {
+	return bytes.Contains(body, []byte("apiVersion: backstage.io")) ||
+		bytes.Contains(body, []byte("apiVersion: \"backstage.io")) ||
+		bytes.Contains(body, []byte("apiVersion: 'backstage.io"))
+}
+
+// eventItem normalises e and wraps it as an Item; a problem becomes the
+// Item's error, prefixed with what (the item's position or identity).
+func eventItem(e graph.Event, now time.Time, what string) Item {
+	if err := e.Normalize(now); err != nil {
+		return Item{Err: itemError(what, err)}
+	}
+	return Item{Event: &e}
+}
+
+// itemError makes an ErrInvalid error whose user-facing message is
+// "what: problem"; it stays ErrUndecodable when err was.
+func itemError(what string, err error) error {
+	msg := graph.Message(err)
+	if msg == "" {
+		msg = err.Error()
+	}
+	if what != "" {
+		msg = what + ": " + msg
+	}
+	if errors.Is(err, ErrUndecodable) {
+		return fmt.Errorf("%w: %w", graph.Invalidf("%s", msg), ErrUndecodable)
+	}
+	return graph.Invalidf("%s", msg)
+}
+
+// parseTime parses an RFC 3339 time from field; an empty string is the
+// zero time. A malformed value is an ErrInvalid error naming the field.
+func parseTime(field, s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, graph.Invalidf("%s %q is not an RFC 3339 time (e.g. 2026-11-21T11:50:00Z)", field, s)
+	}
+	return t, nil
+}
+
+// decodeJSON unmarshals a whole body into v, turning failures into
+// undecodable errors that say which format was expected.
+func decodeJSON(format string, body []byte, v any) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return undecodable("empty body: expected a " + format + " JSON payload")
+	}
+	if err := json.Unmarshal(trimmed, v); err != nil {
+		return undecodable(format + " payload: " + decodeError(err, trimmed))
+	}
+	return nil
+}
+
+// jsonList splits body into its JSON values: the elements of an array, or
+// the body itself when it is one object.
+func jsonList(format string, body []byte) ([]json.RawMessage, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var raws []json.RawMessage
+		if err := decodeJSON(format, trimmed, &raws); err != nil {
+			return nil, err
+		}
+		return raws, nil
+	}
+	if len(trimmed) > 0 && trimmed[0] != '{' {
+		return nil, undecodable(fmt.Sprintf("%s payload must be a JSON object, not one starting with %q", format, firstRune(trimmed)))
+	}
+	var probe json.RawMessage
+	if err := decodeJSON(format, trimmed, &probe); err != nil {
+		return nil, err
+	}
+	return []json.RawMessage{trimmed}, nil
+}
+
+// flexString is a JSON scalar read as a string: sources disagree on
+// whether ids are numbers or strings.
+type flexString string
+
+// UnmarshalJSON accepts a string, a number, a boolean or null.
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*f = ""
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+	case b[0] == '{':
+		return &json.UnmarshalTypeError{Value: "object", Type: reflect.TypeFor[string]()}
+	case b[0] == '[':
+		return &json.UnmarshalTypeError{Value: "array", Type: reflect.TypeFor[string]()}
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			if string(b) == "true" || string(b) == "false" {
+				*f = flexString(b)
+				return nil
+			}
+			return &json.UnmarshalTypeError{Value: "value " + string(b), Type: reflect.TypeFor[string]()}
+		}
+		*f = flexString(n.String())
+	}
+	return nil
+}
+
+// flexInt is a JSON integer that may also arrive as a decimal string.
+type flexInt int64
+
+// UnmarshalJSON accepts a number or a string holding one.
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	var s flexString
+	if err := s.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	if s == "" {
+		*f = 0
+		return nil
+	}
+	n, err := strconv.ParseInt(string(s), 10, 64)
+	if err != nil {
+		fl, ferr := strconv.ParseFloat(string(s), 64)
+		if ferr != nil || fl != float64(int64(fl)) {
+			return &json.UnmarshalTypeError{Value: fmt.Sprintf("string %q", string(s)), Type: reflect.TypeFor[int64]()}
+		}
+		n = int64(fl)
+	}
+	*f = flexInt(n)
+	return nil
+}
+
+// lastSegment returns the part of s after its last '/', ignoring trailing
+// slashes.
+func lastSegment(s string) string {
+	s = strings.TrimRight(strings.TrimSpace(s), "/")
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// labelService returns <name> from the first label of the form
+// "service:<name>" (or "service=<name>"), matched case-insensitively.
+func labelService(labels []string) string {
+	for _, l := range labels {
+		l = strings.TrimSpace(l)
+		if len(l) > len("service:") && strings.EqualFold(l[:len("service")], "service") &&
+			(l[len("service")] == ':' || l[len("service")] == '=') {
+			if name := strings.TrimSpace(l[len("service:"):]); name != "" {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// shortRevision shortens a commit hash to 7 characters for summaries and
+// leaves anything else alone.
+func shortRevision(rev string) string {
+	if len(rev) == 40 || len(rev) == 64 {
+		for _, c := range rev {
+			if !strings.ContainsRune("0123456789abcdef", c) {
+				return rev
+			}
+		}
+		return rev[:7]
+	}
+	return rev
+}
+
+// setIf stores v under k when v is not empty.
+func setIf(m map[string]any, k string, v string) {
+	if strings.TrimSpace(v) != "" {
+		m[k] = v
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// decodeError describes a JSON decoding failure of raw like jsonError,
+// naming expected types as JSON types rather than Go ones.
+func decodeError(err error, raw []byte) string {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) && typ.Type != nil {
+		field := typ.Field
+		if field == "" {
+			return fmt.Sprintf("must be %s, not JSON %s", jsonKind(typ.Type), typ.Value)
+		}
+		return fmt.Sprintf("field %q must be %s, not JSON %s", field, jsonKind(typ.Type), typ.Value)
+	}
+	return jsonError(err, raw)
+}
+
+// jsonKind names the JSON type that decodes into t.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a JSON value"
+}
