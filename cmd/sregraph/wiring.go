@@ -104,7 +104,10 @@ func serve(ctx context.Context, cfg serveConfig, extra *componentConfig, log *sl
 	healthHandlers(mux, ready)
 	metricsHandler(mux, reg)
 
-	ctx, cancel := context.WithCancel(ctx)
+	// Background work runs until the HTTP server has drained, so that a
+	// request in flight can still reach Kafka or the store.
+	stopped := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
@@ -150,7 +153,7 @@ func serve(ctx context.Context, cfg serveConfig, extra *componentConfig, log *sl
 
 	var runErr error
 	select {
-	case <-ctx.Done():
+	case <-stopped.Done():
 	case runErr = <-errc:
 		log.Error("shutting down after a failure", "err", runErr)
 	}

@@ -1,0 +1,245 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// findAlertmanager returns the Alertmanager binary: $SREGRAPH_ALERTMANAGER_BIN,
+// else Debian's prometheus-alertmanager or alertmanager on the PATH. Without
+// one the test skips, unless SREGRAPH_REQUIRE_ALERTMANAGER=1 (CI), when it
+// fails.
+func findAlertmanager(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("SREGRAPH_ALERTMANAGER_BIN"); bin != "" {
+		return bin
+	}
+	for _, name := range []string{"prometheus-alertmanager", "alertmanager"} {
+		if bin, err := exec.LookPath(name); err == nil {
+			return bin
+		}
+	}
+	msg := "no Alertmanager binary (prometheus-alertmanager or alertmanager on the PATH, or SREGRAPH_ALERTMANAGER_BIN): run scripts/alertmanager/install.sh"
+	if os.Getenv("SREGRAPH_REQUIRE_ALERTMANAGER") == "1" {
+		t.Fatal(msg + " (SREGRAPH_REQUIRE_ALERTMANAGER=1 makes this a failure)")
+	}
+	t.Skip(msg + "; set SREGRAPH_REQUIRE_ALERTMANAGER=1 to fail instead of skipping")
+	return ""
+}
+
+// syncBuffer collects a process's output for failure messages.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// freeLoopbackPort asks the kernel for a free port on 127.0.0.1.
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startAlertmanager runs Alertmanager on a free loopback port with one
+// webhook receiver, webhookURL, that presents token as a bearer token, and
+// returns its base URL once it is ready. The process ends with the test.
+func startAlertmanager(t *testing.T, bin, webhookURL, token string) string {
+	t.Helper()
+	dir := t.TempDir()
+	config := fmt.Sprintf(`global:
+  resolve_timeout: 1m
+route:
+  receiver: sregraph
+  group_by: [alertname, service]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: sregraph
+    webhook_configs:
+      - url: %q
+        send_resolved: true
+        http_config:
+          authorization:
+            credentials: %q
+`, webhookURL, token)
+	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin,
+		"--config.file="+filepath.Join(dir, "alertmanager.yml"),
+		"--storage.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr,
+		"--cluster.listen-address=", // no gossip: one instance, loopback only
+		"--log.level=debug",
+	)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		if t.Failed() {
+			t.Logf("Alertmanager output:\n%s", out.String())
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("Alertmanager exited before it was ready: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Alertmanager not ready on %s after 30s\n%s", addr, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// postAlert sends one alert to Alertmanager's API.
+func postAlert(t *testing.T, base string, labels map[string]string, startsAt, endsAt time.Time) {
+	t.Helper()
+	body, err := json.Marshal([]map[string]any{{
+		"labels":       labels,
+		"annotations":  map[string]string{"summary": "payments availability error budget burning"},
+		"startsAt":     startsAt.Format(time.RFC3339Nano),
+		"endsAt":       endsAt.Format(time.RFC3339Nano),
+		"generatorURL": "http://prometheus.example/graph?g0.expr=slo%3Asli_error%3Aratio_rate5m",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var msg bytes.Buffer
+		_, _ = msg.ReadFrom(resp.Body)
+		t.Fatalf("POST /api/v2/alerts: %s: %s", resp.Status, msg.String())
+	}
+}
+
+// TestAlertmanagerWebhookIntegration has a real Alertmanager deliver a
+// firing and then a resolved alert to /v1/webhooks/alertmanager,
+// authenticated with the shared webhook token: the firing notification
+// opens a breach in the store, the resolved one closes the same breach.
+func TestAlertmanagerWebhookIntegration(t *testing.T) {
+	bin := findAlertmanager(t)
+	const token = "am-test-token-0123456789abcdef"
+	cfg := DefaultHTTPConfig()
+	cfg.WebhookToken = token
+	rig := mustStartHTTP(t, cfg, func(o *HTTPOptions) { o.Now = time.Now })
+	base := startAlertmanager(t, bin, rig.srv.URL+"/v1/webhooks/alertmanager", token)
+
+	labels := map[string]string{"alertname": "PaymentsAvailabilityBurn", "service": "payments", "slo": "availability", "severity": "page"}
+	startsAt := time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Second)
+	postAlert(t, base, labels, startsAt, time.Now().Add(10*time.Minute))
+
+	breach := func() (graph.Event, bool) {
+		page, err := rig.store.Events(context.Background(), graph.EventFilter{Kinds: []graph.Kind{graph.KindSLOBreach}, First: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) > 1 {
+			t.Fatalf("%d breaches stored, want one: %+v", len(page.Items), page.Items)
+		}
+		if len(page.Items) == 0 {
+			return graph.Event{}, false
+		}
+		return page.Items[0], true
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s after 30s", what)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	var opened graph.Event
+	waitFor("open breach from the firing notification", func() bool {
+		e, ok := breach()
+		opened = e
+		return ok
+	})
+	b := graph.BreachOf(opened)
+	if b.Service != "payments" || b.SLO != "availability" || !b.StartedAt.Equal(startsAt) || b.ResolvedAt != nil {
+		t.Fatalf("firing stored as %+v; want an open availability breach on payments from %s", b, startsAt)
+	}
+
+	endsAt := time.Now().Add(-time.Second).UTC().Truncate(time.Millisecond)
+	postAlert(t, base, labels, startsAt, endsAt)
+	var closed graph.Event
+	waitFor("resolve of the breach", func() bool {
+		e, ok := breach()
+		closed = e
+		return ok && e.End != nil
+	})
+	if closed.ID != opened.ID || !closed.End.Equal(endsAt) {
+		t.Fatalf("resolve stored as %s ending %v; want %s ending %s", closed.ID, closed.End, opened.ID, endsAt)
+	}
+	if !graph.BreachOf(closed).Open(endsAt.Add(-time.Second)) || graph.BreachOf(closed).Open(time.Now()) {
+		t.Fatal("the resolved breach is not closed after its end")
+	}
+
+	var refused dto.Metric
+	if err := rig.h.m.requests.WithLabelValues("alertmanager", outcomeAuth).Write(&refused); err != nil {
+		t.Fatal(err)
+	}
+	if n := refused.GetCounter().GetValue(); n != 0 {
+		t.Errorf("%v Alertmanager deliveries were refused as unauthenticated", n)
+	}
+}
