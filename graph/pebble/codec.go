@@ -1,0 +1,249 @@
+package pebble
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// Values are encoded with a leading format version so the layout can
+// change without a rewrite of old data.
+const formatVersion = 1
+
+var errCorrupt = errors.New("corrupt value")
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if uint64(len(r.b)) < n {
+		r.err = errCorrupt
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) string() string { return string(r.bytes()) }
+
+func (r *reader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) == 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+// encodeEvent encodes e; attributes are kept as JSON, the form they came in.
+func encodeEvent(e *graph.Event) ([]byte, error) {
+	var attrs []byte
+	if len(e.Attributes) > 0 {
+		var err error
+		if attrs, err = json.Marshal(e.Attributes); err != nil {
+			return nil, fmt.Errorf("encode attributes of event %s: %w", e.ID, err)
+		}
+	}
+	b := make([]byte, 0, 64+len(e.ID)+len(e.Service)+len(e.Source)+len(e.ExternalID)+len(e.Summary)+len(e.URL)+len(attrs))
+	b = append(b, formatVersion)
+	b = appendString(b, e.ID)
+	b = appendString(b, string(e.Kind))
+	b = appendString(b, e.Service)
+	b = appendString(b, e.Environment)
+	b = binary.AppendVarint(b, e.At.UnixNano())
+	if e.End != nil {
+		b = append(b, 1)
+		b = binary.AppendVarint(b, e.End.UnixNano())
+	} else {
+		b = append(b, 0)
+	}
+	b = appendString(b, e.Source)
+	b = appendString(b, e.ExternalID)
+	b = appendString(b, e.Summary)
+	b = appendString(b, e.URL)
+	b = appendString(b, string(attrs))
+	return b, nil
+}
+
+func decodeEvent(b []byte) (graph.Event, error) {
+	r := reader{b: b}
+	if v := r.byte(); r.err == nil && v != formatVersion {
+		return graph.Event{}, fmt.Errorf("event format %d: %w", v, errCorrupt)
+	}
+	var e graph.Event
+	e.ID = r.string()
+	e.Kind = graph.Kind(r.string())
+	e.Service = r.string()
+	e.Environment = r.string()
+	e.At = time.Unix(0, r.varint()).UTC()
+	if r.byte() == 1 {
+		end := time.Unix(0, r.varint()).UTC()
+		e.End = &end
+	}
+	e.Source = r.string()
+	e.ExternalID = r.string()
+	e.Summary = r.string()
+	e.URL = r.string()
+	attrs := r.bytes()
+	if r.err != nil {
+		return graph.Event{}, r.err
+	}
+	if len(attrs) > 0 {
+		if err := json.Unmarshal(attrs, &e.Attributes); err != nil {
+			return graph.Event{}, fmt.Errorf("attributes of event %s: %w", e.ID, err)
+		}
+	}
+	return e, nil
+}
+
+// kindByte numbers a kind by its place in graph.Kinds.
+func kindByte(k graph.Kind) (byte, bool) {
+	for i, known := range graph.Kinds {
+		if k == known {
+			return byte(i), true
+		}
+	}
+	return 0, false
+}
+
+// meta is what an event index entry carries besides the time and ID.
+type meta struct {
+	kind   byte
+	hasEnd bool
+	end    uint64
+}
+
+func encodeMeta(e *graph.Event) []byte {
+	k, _ := kindByte(e.Kind)
+	if e.End == nil {
+		return []byte{k, 0}
+	}
+	return binary.BigEndian.AppendUint64([]byte{k, 1}, nanos(*e.End))
+}
+
+func decodeMeta(b []byte) (meta, bool) {
+	if len(b) < 2 {
+		return meta{}, false
+	}
+	m := meta{kind: b[0], hasEnd: b[1] == 1}
+	if m.hasEnd {
+		if len(b) < 10 {
+			return meta{}, false
+		}
+		m.end = binary.BigEndian.Uint64(b[2:])
+	}
+	return m, true
+}
+
+func encodeService(s *graph.Service) []byte {
+	b := []byte{formatVersion}
+	b = appendString(b, s.Environment)
+	b = appendString(b, s.Owner)
+	b = binary.AppendVarint(b, s.FirstSeen.UnixNano())
+	return binary.AppendVarint(b, s.LastSeen.UnixNano())
+}
+
+func decodeService(name string, b []byte) (graph.Service, error) {
+	r := reader{b: b}
+	if v := r.byte(); r.err == nil && v != formatVersion {
+		return graph.Service{}, fmt.Errorf("service format %d: %w", v, errCorrupt)
+	}
+	s := graph.Service{Name: name}
+	s.Environment = r.string()
+	s.Owner = r.string()
+	s.FirstSeen = time.Unix(0, r.varint()).UTC()
+	s.LastSeen = time.Unix(0, r.varint()).UTC()
+	return s, r.err
+}
+
+// slot is one minute of one producer's counts on one edge.
+type slot struct {
+	minute        byte
+	calls, errors int64
+	latency       int64
+}
+
+// A chunk holds the minutes of one hour, in minute order, as
+// (minute, calls, errors, latency sum) tuples.
+func encodeChunk(slots []slot) []byte {
+	b := make([]byte, 0, 1+len(slots)*8)
+	b = append(b, formatVersion)
+	for _, s := range slots {
+		b = append(b, s.minute)
+		b = binary.AppendUvarint(b, uint64(s.calls))
+		b = binary.AppendUvarint(b, uint64(s.errors))
+		b = binary.AppendVarint(b, s.latency)
+	}
+	return b
+}
+
+// eachSlot calls fn for every slot in an encoded chunk.
+func eachSlot(b []byte, fn func(slot)) error {
+	if len(b) == 0 || b[0] != formatVersion {
+		return errCorrupt
+	}
+	r := reader{b: b[1:]}
+	for len(r.b) > 0 && r.err == nil {
+		var s slot
+		s.minute = r.byte()
+		s.calls = int64(r.uvarint())
+		s.errors = int64(r.uvarint())
+		s.latency = r.varint()
+		if r.err == nil {
+			fn(s)
+		}
+	}
+	return r.err
+}
+
+func decodeChunk(b []byte) ([]slot, error) {
+	var out []slot
+	err := eachSlot(b, func(s slot) { out = append(out, s) })
+	return out, err
+}

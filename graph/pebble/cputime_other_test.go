@@ -1,0 +1,8 @@
+//go:build !unix
+
+package pebble
+
+import "time"
+
+// processCPU is unknown on this platform.
+func processCPU() time.Duration { return 0 }

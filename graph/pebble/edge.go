@@ -1,0 +1,361 @@
+package pebble
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// Call buckets are stored one key per (edge, hour, producer), holding that
+// hour's minutes, once under the caller and once under the callee. A
+// neighbourhood walk then reads a few keys per edge instead of one per
+// minute.
+
+// applyCalls merges call buckets into the batch. Called with s.mu held.
+func (s *Store) applyCalls(batch *writes, calls []graph.CallBucket, seen *sightings) error {
+	type chunk struct {
+		from, to, producer string
+		hour               time.Time
+		slots              []slot
+	}
+	chunks := map[string]*chunk{}
+	var order []string
+	for _, c := range calls {
+		start := c.Start.UTC().Truncate(graph.BucketWidth)
+		hour := start.Truncate(chunkWidth)
+		seen.see(c.From, start, start)
+		seen.see(c.To, start, start)
+		key := chunkKey(tableCallsOut, c.From, hour, c.To, c.Producer)
+		ch, ok := chunks[string(key)]
+		if !ok {
+			ch = &chunk{from: c.From, to: c.To, producer: c.Producer, hour: hour}
+			raw, found, err := get(s.db, key)
+			if err != nil {
+				return fmt.Errorf("read call bucket %s->%s: %w", c.From, c.To, err)
+			}
+			if found {
+				if ch.slots, err = decodeChunk(raw); err != nil {
+					return fmt.Errorf("decode call bucket %s->%s: %w", c.From, c.To, err)
+				}
+			}
+			chunks[string(key)] = ch
+			order = append(order, string(key))
+		}
+		m := byte(start.Sub(hour) / graph.BucketWidth)
+		sl := slot{minute: m, calls: c.Calls, errors: c.Errors, latency: int64(c.LatencySum)}
+		i := sort.Search(len(ch.slots), func(i int) bool { return ch.slots[i].minute >= m })
+		if i < len(ch.slots) && ch.slots[i].minute == m {
+			ch.slots[i] = sl
+		} else {
+			ch.slots = append(ch.slots, slot{})
+			copy(ch.slots[i+1:], ch.slots[i:])
+			ch.slots[i] = sl
+		}
+	}
+	for _, key := range order {
+		ch := chunks[key]
+		val := encodeChunk(ch.slots)
+		batch.set([]byte(key), val)
+		batch.set(chunkKey(tableCallsIn, ch.to, ch.hour, ch.from, ch.producer), val)
+	}
+	return nil
+}
+
+// declared is the in-memory mirror of the declared dependencies.
+type declared struct {
+	mu      sync.RWMutex
+	out, in map[string]map[string]bool
+}
+
+func loadDeclared(db *pebble.DB) (*declared, error) {
+	d := &declared{out: map[string]map[string]bool{}, in: map[string]map[string]bool{}}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableDepFrom}, UpperBound: []byte{tableDepFrom + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("load dependencies: %w", err)
+	}
+	defer it.Close()
+	var deps []graph.Dependency
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()[1:]
+		nul := bytes.IndexByte(k, 0)
+		if nul < 0 {
+			return nil, fmt.Errorf("dependency key %q: %w", it.Key(), errCorrupt)
+		}
+		deps = append(deps, graph.Dependency{From: string(k[:nul]), To: string(k[nul+1:])})
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("load dependencies: %w", err)
+	}
+	d.add(deps)
+	return d, nil
+}
+
+func (d *declared) add(deps []graph.Dependency) {
+	if len(deps) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, dep := range deps {
+		if d.out[dep.From] == nil {
+			d.out[dep.From] = map[string]bool{}
+		}
+		d.out[dep.From][dep.To] = true
+		if d.in[dep.To] == nil {
+			d.in[dep.To] = map[string]bool{}
+		}
+		d.in[dep.To][dep.From] = true
+	}
+}
+
+// each calls fn for every declared edge with svc at either end.
+func (d *declared) each(svc string, fn func(from, to string)) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for to := range d.out[svc] {
+		fn(svc, to)
+	}
+	for from := range d.in[svc] {
+		fn(from, svc)
+	}
+}
+
+// edgeAcc gathers one edge's buckets as plain numbers (no pointers, so
+// no write barriers or scanning while it grows); finish turns them into
+// graph.BucketCount values.
+type edgeAcc struct {
+	act    graph.EdgeActivity
+	raw    []rawBucket
+	sorted bool
+	// capHint is how many buckets the window can hold.
+	capHint int
+}
+
+type rawBucket struct{ start, calls, errors int64 }
+
+// getRaw takes a scratch slice from the store's pool (Store.raw).
+func getRaw(pool *sync.Pool, capHint int) []rawBucket {
+	if p, ok := pool.Get().(*[]rawBucket); ok && cap(*p) >= capHint {
+		return (*p)[:0]
+	}
+	return make([]rawBucket, 0, capHint)
+}
+
+func putRaw(pool *sync.Pool, r []rawBucket) {
+	if cap(r) > 0 {
+		pool.Put(&r)
+	}
+}
+
+func (a *edgeAcc) add(start int64, calls, errors int64) {
+	if n := len(a.raw); n > 0 && start <= a.raw[n-1].start {
+		if start == a.raw[n-1].start {
+			a.raw[n-1].calls += calls
+			a.raw[n-1].errors += errors
+			return
+		}
+		a.sorted = false
+	}
+	a.raw = append(a.raw, rawBucket{start, calls, errors})
+}
+
+// addChunk adds the minutes of an encoded chunk that start in
+// [fromNs, toNs). It is the innermost loop of a neighbourhood walk, so it
+// decodes in place.
+func (a *edgeAcc) addChunk(b []byte, hour, fromNs, toNs int64, pool *sync.Pool) error {
+	if len(b) == 0 || b[0] != formatVersion {
+		return errCorrupt
+	}
+	b = b[1:]
+	for len(b) > 0 {
+		minute := b[0]
+		calls, n1 := binary.Uvarint(b[1:])
+		if n1 <= 0 {
+			return errCorrupt
+		}
+		errs, n2 := binary.Uvarint(b[1+n1:])
+		if n2 <= 0 {
+			return errCorrupt
+		}
+		// The latency sum is not needed here: skip its varint.
+		i := 1 + n1 + n2
+		for i < len(b) && b[i] >= 0x80 {
+			i++
+		}
+		if i >= len(b) {
+			return errCorrupt
+		}
+		b = b[i+1:]
+		start := hour + int64(minute)*int64(graph.BucketWidth)
+		if start >= fromNs && start < toNs {
+			if a.raw == nil {
+				a.raw = getRaw(pool, a.capHint)
+			}
+			a.add(start, int64(calls), int64(errs))
+		}
+	}
+	return nil
+}
+
+// finish orders the buckets oldest first, sums producers per bucket and
+// stores them in the activity, carving them out of arena.
+func (a *edgeAcc) finish(arena []graph.BucketCount) []graph.BucketCount {
+	if !a.sorted {
+		slices.SortStableFunc(a.raw, func(x, y rawBucket) int { return cmp.Compare(x.start, y.start) })
+		out := a.raw[:0]
+		for _, x := range a.raw {
+			if n := len(out); n > 0 && out[n-1].start == x.start {
+				out[n-1].calls += x.calls
+				out[n-1].errors += x.errors
+				continue
+			}
+			out = append(out, x)
+		}
+		a.raw = out
+	}
+	if len(a.raw) == 0 {
+		return arena
+	}
+	b := arena[:len(a.raw):len(a.raw)]
+	for i, x := range a.raw {
+		b[i] = graph.BucketCount{Start: time.Unix(0, x.start).UTC(), Calls: x.calls, Errors: x.errors}
+	}
+	a.act.Buckets = b
+	return arena[len(a.raw):]
+}
+
+// EdgesTouching returns every edge with either end in services that is
+// declared or has buckets starting in [from, to), with those buckets
+// (summed over producers, oldest first), ordered by from and to.
+func (s *Store) EdgesTouching(ctx context.Context, services []string, from, to time.Time) ([]graph.EdgeActivity, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(services))
+	for _, svc := range services {
+		set[svc] = true
+	}
+	edges := map[[2]string]*edgeAcc{}
+	var capHint int
+	edge := func(a, b string) *edgeAcc {
+		k := [2]string{a, b}
+		e, ok := edges[k]
+		if !ok {
+			e = &edgeAcc{act: graph.EdgeActivity{From: a, To: b}, sorted: true, capHint: capHint}
+			edges[k] = e
+		}
+		return e
+	}
+	fromNs, toNs := from.UnixNano(), to.UnixNano()
+	capHint = int(min(max(to.Sub(from)/graph.BucketWidth+1, 0), 24*60))
+	firstHour := from.UTC().Truncate(chunkWidth)
+	var it *pebble.Iterator
+	defer func() {
+		if it != nil {
+			it.Close()
+		}
+	}()
+	// One iterator serves every range: SetBounds is cheaper than a new one.
+	bounds := func(lower, upper []byte) error {
+		if it == nil {
+			var err error
+			it, err = s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+			return err
+		}
+		it.SetBounds(lower, upper)
+		return nil
+	}
+	seenSvc := map[string]bool{}
+	for _, svc := range services {
+		if seenSvc[svc] {
+			continue
+		}
+		seenSvc[svc] = true
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for _, table := range []byte{tableCallsOut, tableCallsIn} {
+			prefix := appendName([]byte{table}, svc)
+			lower := appendTime(append([]byte(nil), prefix...), firstHour)
+			upper := appendTime(append([]byte(nil), prefix...), to)
+			if bytes.Compare(lower, upper) >= 0 {
+				continue
+			}
+			if err := bounds(lower, upper); err != nil {
+				return nil, fmt.Errorf("edges of %s: %w", svc, err)
+			}
+			var cur *edgeAcc
+			var curOther []byte
+			for it.First(); it.Valid(); it.Next() {
+				k := it.Key()[len(prefix):]
+				if len(k) < 9 {
+					return nil, fmt.Errorf("call bucket key %q: %w", it.Key(), errCorrupt)
+				}
+				hour := int64(binary.BigEndian.Uint64(k))
+				rest := k[8:]
+				nul := bytes.IndexByte(rest, 0)
+				if nul < 0 {
+					return nil, fmt.Errorf("call bucket key %q: %w", it.Key(), errCorrupt)
+				}
+				other := rest[:nul]
+				if cur == nil || !bytes.Equal(other, curOther) {
+					if table == tableCallsIn && set[string(other)] {
+						// Read from the caller's side already.
+						cur = nil
+						continue
+					}
+					curOther = append(curOther[:0], other...)
+					if table == tableCallsOut {
+						cur = edge(svc, string(other))
+					} else {
+						cur = edge(string(other), svc)
+					}
+				}
+				if err := cur.addChunk(it.Value(), hour, fromNs, toNs, &s.raw); err != nil {
+					return nil, fmt.Errorf("call bucket %q: %w", it.Key(), err)
+				}
+			}
+			if err := it.Error(); err != nil {
+				return nil, fmt.Errorf("edges of %s: %w", svc, err)
+			}
+		}
+		s.deps.each(svc, func(from, to string) {
+			// An edge from another service in the set is that one's to report.
+			if from == svc || !set[from] {
+				edge(from, to).act.Declared = true
+			}
+		})
+	}
+	total := 0
+	for _, e := range edges {
+		total += len(e.raw)
+	}
+	arena := make([]graph.BucketCount, total)
+	out := make([]graph.EdgeActivity, 0, len(edges))
+	for _, e := range edges {
+		if !e.act.Declared && len(e.raw) == 0 {
+			continue
+		}
+		arena = e.finish(arena)
+		putRaw(&s.raw, e.raw)
+		e.raw = nil
+		out = append(out, e.act)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].From != out[j].From {
+			return out[i].From < out[j].From
+		}
+		return out[i].To < out[j].To
+	})
+	return out, nil
+}

@@ -1,0 +1,427 @@
+package pebble
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// indexEntries returns the index keys of e and their shared value.
+func indexEntries(e *graph.Event) ([][]byte, []byte) {
+	k, _ := kindByte(e.Kind)
+	return [][]byte{
+		indexKey(serviceEventsPrefix(e.Service), e.At, e.ID),
+		indexKey(kindPrefix(k), e.At, e.ID),
+	}, encodeMeta(e)
+}
+
+// applyEvents merges events into the batch. Called with s.mu held.
+func (s *Store) applyEvents(batch *writes, events []graph.Event, w *graph.Written, seen *sightings) error {
+	type state struct {
+		stored  *graph.Event // as on disk before this batch
+		current graph.Event
+		changed bool
+	}
+	stored, err := s.lookupEvents(events)
+	if err != nil {
+		return err
+	}
+	touched := make(map[string]*state, len(events))
+	order := make([]string, 0, len(events))
+	for i := range events {
+		in := events[i]
+		in.At = in.At.UTC()
+		if in.End != nil {
+			end := in.End.UTC()
+			in.End = &end
+		}
+		seen.see(in.Service, in.At, in.At)
+		seen.describe(in.Service, in.Environment, "", false)
+		st, ok := touched[in.ID]
+		if !ok {
+			old, found := stored[in.ID]
+			if !found {
+				touched[in.ID] = &state{current: in, changed: true}
+				order = append(order, in.ID)
+				w.Inserted++
+				w.New = append(w.New, in)
+				continue
+			}
+			st = &state{stored: &old, current: old}
+			touched[in.ID] = st
+			order = append(order, in.ID)
+		}
+		merged, changed := graph.Merge(st.current, in)
+		if !changed {
+			w.Duplicates++
+			continue
+		}
+		st.current, st.changed = merged, true
+		w.Updated++
+		w.New = append(w.New, merged)
+	}
+	for _, id := range order {
+		st := touched[id]
+		if !st.changed {
+			continue
+		}
+		if st.stored != nil {
+			keys, _ := indexEntries(st.stored)
+			for _, k := range keys {
+				batch.del(k)
+			}
+		}
+		val, err := encodeEvent(&st.current)
+		if err != nil {
+			return err
+		}
+		batch.set(eventKey(id), val)
+		keys, m := indexEntries(&st.current)
+		for _, k := range keys {
+			batch.set(k, m)
+		}
+	}
+	return nil
+}
+
+// lookupEvents reads the stored versions of the events' IDs.
+func (s *Store) lookupEvents(events []graph.Event) (map[string]graph.Event, error) {
+	ids := make([]string, 0, len(events))
+	uniq := make(map[string]bool, len(events))
+	for i := range events {
+		if id := events[i].ID; !uniq[id] {
+			uniq[id] = true
+			ids = append(ids, id)
+		}
+	}
+	found, err := s.readEvents(ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]graph.Event)
+	for i, e := range found {
+		if e != nil {
+			out[ids[i]] = *e
+		}
+	}
+	return out, nil
+}
+
+// readEvents reads events by ID, nil where absent. Point reads dominate
+// both writes (which must know what is stored) and context queries, so
+// large sets are read in parallel.
+func (s *Store) readEvents(ids []string) ([]*graph.Event, error) {
+	workers := min(runtime.GOMAXPROCS(0), 4, 1+len(ids)/64)
+	found := make([]*graph.Event, len(ids))
+	errs := make([]error, workers)
+	read := func(w int) {
+		for i := w; i < len(ids); i += workers {
+			raw, ok, err := get(s.db, eventKey(ids[i]))
+			if err == nil && ok {
+				var e graph.Event
+				if e, err = decodeEvent(raw); err == nil {
+					found[i] = &e
+				}
+			}
+			if err != nil {
+				errs[w] = fmt.Errorf("read event %s: %w", ids[i], err)
+				return
+			}
+		}
+	}
+	if workers == 1 {
+		read(0)
+		return found, errs[0]
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			read(w)
+		}()
+	}
+	wg.Wait()
+	return found, errors.Join(errs...)
+}
+
+// Event returns one event by ID.
+func (s *Store) Event(ctx context.Context, id string) (graph.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return graph.Event{}, err
+	}
+	raw, found, err := get(s.db, eventKey(id))
+	if err != nil {
+		return graph.Event{}, fmt.Errorf("read event %s: %w", id, err)
+	}
+	if !found {
+		return graph.Event{}, graph.NotFoundf("no event with id %q", id)
+	}
+	e, err := decodeEvent(raw)
+	if err != nil {
+		return graph.Event{}, fmt.Errorf("decode event %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// ref is one event index entry: where an event sits in listing order.
+type ref struct {
+	at   uint64
+	id   string
+	meta meta
+}
+
+// less is graph.EventLess on refs.
+func (a *ref) less(b *ref) bool {
+	if a.at != b.at {
+		return a.at > b.at
+	}
+	return a.id < b.id
+}
+
+// stream walks one index backwards, which is listing order.
+type stream struct {
+	it     *pebble.Iterator
+	prefix int
+	cur    ref
+	ok     bool
+	err    error
+}
+
+func (st *stream) load() {
+	for st.it.Valid() {
+		at, id, ok1 := decodeTimeID(st.it.Key()[st.prefix:])
+		m, ok2 := decodeMeta(st.it.Value())
+		if ok1 && ok2 {
+			st.cur, st.ok = ref{at: at, id: id, meta: m}, true
+			return
+		}
+		st.err = fmt.Errorf("index key %q: %w", st.it.Key(), errCorrupt)
+		break
+	}
+	st.ok = false
+}
+
+func (st *stream) next() {
+	st.it.Prev()
+	st.load()
+}
+
+type streamHeap []*stream
+
+func (h streamHeap) Len() int           { return len(h) }
+func (h streamHeap) Less(i, j int) bool { return h[i].cur.less(&h[j].cur) }
+func (h streamHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *streamHeap) Push(x any)        { *h = append(*h, x.(*stream)) }
+func (h *streamHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// scan is a merged walk over the index streams a filter needs, in
+// listing order, applying the filter to each entry's meta.
+type scan struct {
+	streams []*stream
+	h       streamHeap
+	kinds   [256]bool
+	anyKind bool
+	open    bool
+}
+
+// newScan opens the streams for f. The cursor position, when given,
+// bounds every stream so the walk starts just past it.
+func (s *Store) newScan(f *graph.EventFilter) (*scan, error) {
+	sc := &scan{anyKind: len(f.Kinds) == 0, open: f.OpenOnly}
+	for _, k := range f.Kinds {
+		if b, ok := kindByte(k); ok {
+			sc.kinds[b] = true
+		}
+	}
+	var prefixes [][]byte
+	switch {
+	case len(f.Services) > 0:
+		uniq := map[string]bool{}
+		for _, svc := range f.Services {
+			if !uniq[svc] {
+				uniq[svc] = true
+				prefixes = append(prefixes, serviceEventsPrefix(svc))
+			}
+		}
+	case len(f.Kinds) > 0:
+		for b, on := range sc.kinds {
+			if on {
+				prefixes = append(prefixes, kindPrefix(byte(b)))
+			}
+		}
+	default:
+		// Every event is under exactly one kind: all kinds are all events.
+		for b := range graph.Kinds {
+			prefixes = append(prefixes, kindPrefix(byte(b)))
+		}
+	}
+	var cursor *ref
+	if f.After != "" {
+		at, id, err := graph.DecodeCursor(f.After)
+		if err != nil {
+			return nil, err
+		}
+		cursor = &ref{at: nanos(at), id: id}
+	}
+	for _, p := range prefixes {
+		lower := append(append([]byte(nil), p...), make([]byte, 8)...)
+		if !f.From.IsZero() {
+			lower = appendTime(append([]byte(nil), p...), f.From)
+		}
+		upper := prefixEnd(p)
+		if !f.To.IsZero() {
+			upper = appendTime(append([]byte(nil), p...), f.To.Add(1))
+		}
+		if cursor != nil {
+			c := appendID(appendTime(append([]byte(nil), p...), fromNanos(cursor.at)), cursor.id)
+			if bytes.Compare(c, upper) < 0 {
+				upper = c
+			}
+		}
+		if bytes.Compare(lower, upper) >= 0 {
+			continue
+		}
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		if err != nil {
+			sc.close()
+			return nil, fmt.Errorf("open event index: %w", err)
+		}
+		st := &stream{it: it, prefix: len(p)}
+		sc.streams = append(sc.streams, st)
+		it.Last()
+		st.load()
+		if st.err != nil {
+			err := st.err
+			sc.close()
+			return nil, err
+		}
+		if st.ok {
+			sc.h = append(sc.h, st)
+		}
+	}
+	heap.Init(&sc.h)
+	return sc, nil
+}
+
+// next returns the next entry that passes the filter.
+func (sc *scan) next() (ref, bool, error) {
+	for len(sc.h) > 0 {
+		st := sc.h[0]
+		r := st.cur
+		st.next()
+		if st.err != nil {
+			return ref{}, false, st.err
+		}
+		if st.ok {
+			heap.Fix(&sc.h, 0)
+		} else {
+			heap.Pop(&sc.h)
+		}
+		if !sc.anyKind && !sc.kinds[r.meta.kind] {
+			continue
+		}
+		if sc.open && r.meta.hasEnd {
+			continue
+		}
+		return r, true, nil
+	}
+	return ref{}, false, nil
+}
+
+func (sc *scan) close() {
+	for _, st := range sc.streams {
+		st.it.Close()
+	}
+}
+
+// Events lists events in graph.EventLess order.
+func (s *Store) Events(ctx context.Context, f graph.EventFilter) (graph.Page[graph.Event], error) {
+	var page graph.Page[graph.Event]
+	if err := f.Validate(); err != nil {
+		return page, err
+	}
+	if err := ctx.Err(); err != nil {
+		return page, err
+	}
+	sc, err := s.newScan(&f)
+	if err != nil {
+		return page, err
+	}
+	defer sc.close()
+	refs := make([]ref, 0, min(f.First, 256))
+	for len(refs) <= f.First {
+		r, ok, err := sc.next()
+		if err != nil {
+			return page, fmt.Errorf("list events: %w", err)
+		}
+		if !ok {
+			break
+		}
+		refs = append(refs, r)
+	}
+	if len(refs) > f.First {
+		page.HasNext = true
+		refs = refs[:f.First]
+	}
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.id
+	}
+	found, err := s.readEvents(ids)
+	if err != nil {
+		return graph.Page[graph.Event]{}, fmt.Errorf("list events: %w", err)
+	}
+	page.Items = make([]graph.Event, 0, len(refs))
+	for _, e := range found {
+		// An indexed event that is gone was removed by retention between
+		// the index read and this one.
+		if e != nil {
+			page.Items = append(page.Items, *e)
+		}
+	}
+	return page, nil
+}
+
+// CountEvents counts what Events would list, ignoring First and After. It
+// reads only index entries.
+func (s *Store) CountEvents(ctx context.Context, f graph.EventFilter) (int, error) {
+	f.First, f.After = 1, ""
+	if err := f.Validate(); err != nil {
+		return 0, err
+	}
+	sc, err := s.newScan(&f)
+	if err != nil {
+		return 0, err
+	}
+	defer sc.close()
+	n := 0
+	for {
+		_, ok, err := sc.next()
+		if err != nil {
+			return 0, fmt.Errorf("count events: %w", err)
+		}
+		if !ok {
+			return n, nil
+		}
+		n++
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+		}
+	}
+}
