@@ -56,6 +56,9 @@ type wiring struct {
 	ready     *readiness
 	// start runs a background task bound to the server's lifetime.
 	start func(name string, f func(context.Context) error)
+	// after registers cleanup to run once every background task has
+	// stopped.
+	after func(func())
 }
 
 // wire starts the Kafka consumers (and the embedded broker when asked
@@ -67,11 +70,9 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 			return fmt.Errorf("--kafka embedded: %w", err)
 		}
 		c.kafka.Brokers = addrs
-		w.start("embedded kafka", func(ctx context.Context) error {
-			<-ctx.Done()
-			stop()
-			return nil
-		})
+		// The broker outlives the consumers so that their final commits
+		// have somewhere to go.
+		w.after(stop)
 		w.log.Warn("embedded Kafka broker for trying sregraph out: it keeps messages in memory only", "addr", addrs)
 	}
 	var pub *ingest.WebhookPublisher

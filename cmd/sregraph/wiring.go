@@ -120,7 +120,14 @@ func serve(ctx context.Context, cfg serveConfig, extra *componentConfig, log *sl
 			}
 		}()
 	}
-	if err := extra.wire(ctx, wiring{mux: mux, store: st, writer: writer, rename: aliases, reg: reg, log: log, now: now, publicURL: publicURL, ready: &ready, start: start}); err != nil {
+	var cleanups []func()
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
+	after := func(f func()) { cleanups = append(cleanups, f) }
+	if err := extra.wire(ctx, wiring{mux: mux, store: st, writer: writer, rename: aliases, reg: reg, log: log, now: now, publicURL: publicURL, ready: &ready, start: start, after: after}); err != nil {
 		cancel()
 		wg.Wait()
 		_ = ln.Close()
