@@ -16,6 +16,7 @@ import (
 	"github.com/sregraph/sregraph/graph/pebble"
 	"github.com/sregraph/sregraph/ingest"
 	"github.com/sregraph/sregraph/resolvers"
+	"github.com/sregraph/sregraph/resolvers/page"
 )
 
 // store is what the server needs of a graph store; graph/pebble and
@@ -101,6 +102,7 @@ func serve(ctx context.Context, cfg serveConfig, extra *componentConfig, log *sl
 	graphqlHandler(mux, resolvers.Options{
 		Store: st, Feed: feed, Now: now, PublicURL: publicURL, Logger: log, NoIntrospection: cfg.NoIntrospection,
 	})
+	page.New(page.Options{Source: st, Now: now, PublicURL: publicURL, Logger: log}).Register(mux)
 	healthHandlers(mux, ready)
 	metricsHandler(mux, reg)
 

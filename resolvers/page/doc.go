@@ -1,0 +1,38 @@
+// Package page serves sregraph's HTML pages: the breach-context page an
+// alert links to, the same page for any service and instant, and the list
+// of recent breaches.
+//
+// Routes (Register adds them to a ServeMux):
+//
+//	GET /                      recent breaches, newest first, each with its top suspect
+//	GET /breaches/{id}         the context of one breach
+//	GET /context?service=S&at=T[&before=&after=&depth=&direction=]
+//	                           the same page for any service and instant
+//	GET /static/page.css       the stylesheet (cached for good under ?v=<hash>)
+//
+// The pages are drawn on the server with html/template: the timeline and
+// the neighbourhood are inline SVG laid out in Go, and every control
+// (window wider and narrower, depth, direction, refocusing on a service)
+// is a plain link, so the pages run no script at all. The
+// Content-Security-Policy says so: nothing but the page's own stylesheet
+// may load. Pages are never cached (Cache-Control: no-store) and report
+// their server time in a Server-Timing header.
+//
+// Query parameters: at is RFC 3339 or Unix time in seconds or
+// milliseconds (what Grafana's ${__value.time} gives), and defaults to now;
+// before and after are durations in Go syntax, days or ISO 8601
+// (defaults 2h and 15m); depth is 1 to 6 hops (default 2); direction is
+// DEPENDENCIES, DEPENDENTS or BOTH. A mistake in any of them answers 400
+// with a page naming each bad parameter and what it accepts. When the
+// service had a breach that started at the given instant (within 30
+// seconds), /context redirects to that breach's page, so an alert can link
+// the service and its start time without knowing sregraph's breach id.
+//
+// docs/alert-links.md shows how to put the link into Alertmanager
+// notifications, Grafana data links and PagerDuty incidents.
+//
+// Colour is never the only signal: every kind of change has a letter and
+// a shape (D deploy, R rollback, C config, F flag, S scale, T ticket,
+// I incident, B breach, ! anomaly), failing call edges carry their error
+// counts as text, and the top suspect is marked "#1".
+package page

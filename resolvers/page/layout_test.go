@@ -1,0 +1,199 @@
+package page
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/page")
+
+var goldenDir = filepath.Join("..", "..", "testdata", "page")
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join(goldenDir, name)
+	if *update {
+		if err := os.MkdirAll(goldenDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) || i < len(wl); i++ {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("%s differs at line %d:\ngot  %s\nwant %s\n(run go test -update if the change is intended)", name, i+1, g, w)
+			}
+		}
+	}
+}
+
+// The drawings of the demo breach, byte for byte: any change to the
+// layout shows up in review as a change to these files.
+func TestBreachDrawingsGolden(t *testing.T) {
+	d := openDemo(t)
+	srv := serve(t, d.store)
+	_, body := fetch(t, srv, "/breaches/"+d.current.ID)
+	for _, id := range []string{"timeline", "neighbourhood"} {
+		re := regexp.MustCompile(`(?s)<svg id="` + id + `".*?</svg>`)
+		svg := re.FindString(body)
+		if svg == "" {
+			t.Fatalf("no svg#%s", id)
+		}
+		checkGolden(t, "breach-"+id+".svg.golden", svg+"\n")
+	}
+}
+
+func TestNeighbourhoodLayout(t *testing.T) {
+	d := openDemo(t)
+	for depth := 1; depth <= 4; depth++ {
+		t.Run(fmt.Sprintf("depth %d", depth), func(t *testing.T) {
+			c := demoContext(t, d.store, d.current, depth)
+			l := linker{base: "/breaches/" + d.current.ID}
+			n := layoutNeighbourhood(c, l)
+			if again := layoutNeighbourhood(c, l); fmt.Sprint(again) != fmt.Sprint(n) {
+				t.Fatal("the same context drew a different layout")
+			}
+			if len(n.Nodes) != len(c.Services) || len(n.Edges) != len(c.Edges) {
+				t.Fatalf("%d nodes, %d edges for %d services, %d edges", len(n.Nodes), len(n.Edges), len(c.Services), len(c.Edges))
+			}
+			byCol := map[int][]mapNode{}
+			pos := map[string]mapNode{}
+			for _, nd := range n.Nodes {
+				byCol[nd.Col] = append(byCol[nd.Col], nd)
+				pos[nd.Service] = nd
+				if nd.X < 0 || nd.Y < mapTop || nd.X+nodeWidth > n.Width || nd.Y+nodeHeight > n.Height {
+					t.Errorf("%s at (%.0f,%.0f) is outside %.0f×%.0f", nd.Service, nd.X, nd.Y, n.Width, n.Height)
+				}
+				want := nd.Hops
+				if nd.Relation == graph.Dependents {
+					want = -nd.Hops
+				}
+				if nd.Col != want {
+					t.Errorf("%s (%d hops, %s) in column %d", nd.Service, nd.Hops, nd.Relation, nd.Col)
+				}
+				for _, b := range nd.Badges {
+					if b.Style.Letter == "" || b.Title == "" {
+						t.Errorf("%s: badge without a letter or title", nd.Service)
+					}
+				}
+			}
+			if f := pos[c.Focus]; !f.Focus || f.Col != 0 {
+				t.Errorf("focus %s is not in column 0", c.Focus)
+			}
+			cols := make([]int, 0, len(byCol))
+			for k := range byCol {
+				cols = append(cols, k)
+			}
+			sort.Ints(cols)
+			for i, k := range cols {
+				col := byCol[k]
+				for j := 1; j < len(col); j++ {
+					if col[j].Service < col[j-1].Service || col[j].Y < col[j-1].Y+nodeHeight {
+						t.Errorf("column %d: %s below %s is out of name order or overlaps", k, col[j].Service, col[j-1].Service)
+					}
+				}
+				if i > 0 && col[0].X < byCol[cols[i-1]][0].X+nodeWidth {
+					t.Errorf("column %d overlaps column %d", k, cols[i-1])
+				}
+			}
+			for _, e := range n.Edges {
+				a := pos[e.From]
+				x, y := pathStart(t, e.D)
+				if (x != a.X && x != a.X+nodeWidth) || y < a.Y || y > a.Y+nodeHeight {
+					t.Errorf("edge %s starts at (%.1f,%.1f), not on %s's side", e.Key, x, y, e.From)
+				}
+				if e.Key != e.From+"->"+e.To || !strings.HasPrefix(e.Title, e.From+" → "+e.To+": ") {
+					t.Errorf("edge %s: key %q title %q", e.Key, e.Key, e.Title)
+				}
+			}
+		})
+	}
+}
+
+func pathStart(t *testing.T, d string) (float64, float64) {
+	t.Helper()
+	f := strings.Fields(strings.TrimPrefix(d, "M"))
+	if len(f) < 2 {
+		t.Fatalf("path %q", d)
+	}
+	x, err1 := strconv.ParseFloat(f[0], 64)
+	y, err2 := strconv.ParseFloat(f[1], 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("path %q", d)
+	}
+	return x, y
+}
+
+func TestTimelineLayout(t *testing.T) {
+	d := openDemo(t)
+	c := demoContext(t, d.store, d.current, graph.DefaultDepth)
+	tl := layoutTimeline(c, linker{base: "/breaches/" + d.current.ID})
+	laneOf := map[string]lane{}
+	for i, ln := range tl.Lanes {
+		laneOf[ln.Service] = ln
+		if i > 0 && ln.Y != tl.Lanes[i-1].Y+laneHeight {
+			t.Errorf("lane %s does not follow the one above", ln.Service)
+		}
+	}
+	if tl.Lanes[0].Service != c.Focus || !tl.Lanes[0].Focus {
+		t.Errorf("first lane %s, want the focus", tl.Lanes[0].Service)
+	}
+	events := map[string]graph.RankedChange{}
+	for _, ch := range c.Changes {
+		events[ch.Event.ID] = ch
+	}
+	for i, m := range tl.Markers {
+		ch := events[m.EventID]
+		ln, ok := laneOf[m.Service]
+		if !ok || ch.Event.Service != m.Service {
+			t.Fatalf("marker %s has no lane", m.EventID)
+		}
+		if m.X < tl.PlotX || m.X > tl.PlotEnd || m.Y < ln.Y || m.Y > ln.Y+laneHeight {
+			t.Errorf("marker %s at (%.0f,%.0f) is outside its lane", m.EventID, m.X, m.Y)
+		}
+		for _, o := range tl.Markers[:i] {
+			oc := events[o.EventID]
+			if (ch.Event.At.Before(oc.Event.At) && m.X > o.X) || (ch.Event.At.After(oc.Event.At) && m.X < o.X) {
+				t.Errorf("markers %s and %s are out of time order", m.EventID, o.EventID)
+			}
+		}
+		if !strings.Contains(m.Title, ch.Event.Summary) || !strings.Contains(m.Title, fmt.Sprintf("#%d", ch.Rank)) {
+			t.Errorf("marker title %q", m.Title)
+		}
+	}
+	if tl.AtX <= tl.PlotX || tl.AtX >= tl.PlotEnd || tl.Band == nil || tl.Band.X != tl.AtX {
+		t.Errorf("breach line at %.0f, band %+v", tl.AtX, tl.Band)
+	}
+	if len(tl.Ticks) < 3 || len(tl.Ticks) > 9 {
+		t.Errorf("%d ticks", len(tl.Ticks))
+	}
+	for i := 1; i < len(tl.Ticks); i++ {
+		if tl.Ticks[i].X <= tl.Ticks[i-1].X {
+			t.Errorf("ticks out of order")
+		}
+	}
+}

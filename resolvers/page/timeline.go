@@ -1,0 +1,241 @@
+package page
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// Timeline geometry, in SVG user units. The drawing scales with the page
+// down to minTimelineWidth, below which its figure scrolls sideways.
+const (
+	timelineWidth  = 960.0
+	laneLabelWidth = 150.0
+	// timelinePadL keeps markers at the very start of the window whole.
+	timelinePadL = 14.0
+	timelinePadR = 24.0
+	timelineTop  = 30.0
+	laneHeight   = 44.0
+	axisHeight   = 30.0
+	// openAnomaly is how long an anomaly without an end is shaded for.
+	openAnomaly = 5 * time.Minute
+)
+
+// timeline is the server-drawn timeline: one lane per service that has
+// events in the window (and the focus), the changes as markers, the breach
+// start as a line and the breach episode and anomalies shaded.
+type timeline struct {
+	Width, Height  float64
+	PlotX, PlotEnd float64
+	// ViewX and ViewW are the part of the drawing right of the lane names,
+	// drawn as its own SVG so that it can scroll while the names stay.
+	ViewX, ViewW float64
+	AxisY        float64
+	Lanes        []lane
+	Ticks        []tick
+	AtX          float64
+	AtLabel      string
+	AtTitle      string
+	Band         *shade
+	Shades       []shade
+	Markers      []marker
+	Summary      string
+}
+
+type lane struct {
+	Service string
+	Y, Mid  float64
+	Label   string
+	Hint    string
+	Focus   bool
+	Href    string
+	Odd     bool
+}
+
+type tick struct {
+	X     float64
+	Label string
+}
+
+type shade struct {
+	X, Y, W, H float64
+	Kind       graph.Kind
+	Service    string
+	Title      string
+}
+
+type marker struct {
+	X, Y    float64
+	Kind    graph.Kind
+	Style   kindStyle
+	Title   string
+	EventID string
+	Service string
+	Rank    int
+	Top     bool
+	Symptom bool
+}
+
+// layoutTimeline draws c over [c.From, c.To].
+func layoutTimeline(c *graph.Context, l linker) timeline {
+	byService := map[string][]int{}
+	for i := range c.Changes {
+		s := c.Changes[i].Event.Service
+		byService[s] = append(byService[s], i)
+	}
+	t := timeline{Width: timelineWidth, PlotX: laneLabelWidth, PlotEnd: timelineWidth - timelinePadR}
+	t.ViewX = t.PlotX - timelinePadL
+	t.ViewW = t.Width - t.ViewX
+	span := c.To.Sub(c.From)
+	x := func(at time.Time) float64 {
+		if span <= 0 {
+			return t.PlotX
+		}
+		f := float64(at.Sub(c.From)) / float64(span)
+		f = min(1, max(0, f))
+		return t.PlotX + f*(t.PlotEnd-t.PlotX)
+	}
+	topRank := 0
+	for _, ch := range c.Changes {
+		if !ch.Symptom {
+			topRank = ch.Rank
+			break
+		}
+	}
+	for _, s := range c.Services {
+		if s.Service != c.Focus && len(byService[s.Service]) == 0 {
+			continue
+		}
+		y := timelineTop + float64(len(t.Lanes))*laneHeight
+		ln := lane{
+			Service: s.Service, Y: y, Mid: y + laneHeight/2, Label: shorten(s.Service, 18),
+			Hint: laneHint(s), Focus: s.Service == c.Focus, Href: l.focusHref(s.Service), Odd: len(t.Lanes)%2 == 1,
+		}
+		t.Lanes = append(t.Lanes, ln)
+		// Markers in one lane that would overlap step up and down.
+		lastX := map[int]float64{}
+		for _, i := range sortedByTime(c.Changes, byService[s.Service]) {
+			ch := &c.Changes[i]
+			e := ch.Event
+			mx := x(e.At)
+			level := 0 // when every level is taken, overlap at the centre
+			for _, lv := range []int{0, -1, 1} {
+				if last, ok := lastX[lv]; !ok || mx-last >= 18 {
+					level = lv
+					break
+				}
+			}
+			lastX[level] = mx
+			st := styleOf(e.Kind)
+			m := marker{
+				X: mx, Y: ln.Mid + float64(level)*12, Kind: e.Kind, Style: st, EventID: e.ID, Service: e.Service,
+				Rank: ch.Rank, Top: ch.Rank == topRank && !ch.Symptom, Symptom: ch.Symptom,
+				Title: fmt.Sprintf("#%d %s on %s at %s (%s): %s", ch.Rank, st.Label, e.Service, e.At.UTC().Format("15:04 UTC"), relative(e.At, c.At, ""), e.Summary),
+			}
+			t.Markers = append(t.Markers, m)
+			if e.Kind.Symptom() {
+				end := e.At.Add(openAnomaly)
+				if e.End != nil {
+					end = *e.End
+				}
+				sx := x(e.At)
+				w := max(3, x(end)-sx)
+				t.Shades = append(t.Shades, shade{
+					X: sx, Y: y + 3, W: w, H: laneHeight - 6, Kind: e.Kind, Service: e.Service,
+					Title: fmt.Sprintf("%s on %s, %s – %s: %s", st.Label, e.Service, e.At.UTC().Format("15:04"), end.UTC().Format("15:04 UTC"), e.Summary),
+				})
+			}
+		}
+	}
+	t.AxisY = timelineTop + float64(len(t.Lanes))*laneHeight
+	t.Height = t.AxisY + axisHeight
+	t.AtX = x(c.At)
+	if c.Breach != nil {
+		t.AtLabel = "breach " + c.At.UTC().Format("15:04")
+		t.AtTitle = fmt.Sprintf("breach of %s started %s", c.Breach.SLO, c.At.UTC().Format("2006-01-02 15:04 UTC"))
+		end := c.To
+		endText := "still open at the end of the window"
+		if c.Breach.ResolvedAt != nil && c.Breach.ResolvedAt.Before(c.To) {
+			end = *c.Breach.ResolvedAt
+			endText = "resolved " + end.UTC().Format("15:04 UTC")
+		}
+		t.Band = &shade{
+			X: t.AtX, Y: timelineTop, W: max(2, x(end)-t.AtX), H: t.AxisY - timelineTop, Kind: graph.KindSLOBreach, Service: c.Focus,
+			Title: fmt.Sprintf("breach of %s on %s: started %s, %s", c.Breach.SLO, c.Focus, c.At.UTC().Format("15:04 UTC"), endText),
+		}
+	} else {
+		t.AtLabel = "at " + c.At.UTC().Format("15:04")
+		t.AtTitle = "the instant asked about: " + c.At.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	t.Ticks = ticks(c.From, c.To, x)
+	t.Summary = fmt.Sprintf("%d changes on %d services between %s and %s", len(c.Changes), len(t.Lanes), c.From.UTC().Format("15:04"), c.To.UTC().Format("15:04 UTC"))
+	return t
+}
+
+func laneHint(s graph.NearbyService) string {
+	switch {
+	case s.Hops == 0:
+		return "focus"
+	case s.Relation == graph.Dependents:
+		return fmt.Sprintf("caller · %d", s.Hops)
+	default:
+		return fmt.Sprintf("dependency · %d", s.Hops)
+	}
+}
+
+// sortedByTime returns the indexes idx ordered oldest first.
+func sortedByTime(changes []graph.RankedChange, idx []int) []int {
+	out := append([]int(nil), idx...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && changes[out[j]].Event.At.Before(changes[out[j-1]].Event.At); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// tickSteps are the axis intervals, smallest first.
+var tickSteps = []time.Duration{
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour,
+	24 * time.Hour, 2 * 24 * time.Hour, 7 * 24 * time.Hour,
+}
+
+// ticks picks the smallest step giving at most eight ticks, aligned to
+// whole steps in UTC.
+func ticks(from, to time.Time, x func(time.Time) float64) []tick {
+	span := to.Sub(from)
+	if span <= 0 {
+		return nil
+	}
+	step := tickSteps[len(tickSteps)-1]
+	for _, s := range tickSteps {
+		if span/s <= 8 {
+			step = s
+			break
+		}
+	}
+	layout := "15:04"
+	if step >= 24*time.Hour {
+		layout = "Jan 2"
+	}
+	var out []tick
+	for t := from.UTC().Truncate(step); !t.After(to); t = t.Add(step) {
+		if t.Before(from) {
+			continue
+		}
+		out = append(out, tick{X: x(t), Label: t.Format(layout)})
+	}
+	return out
+}
+
+// shorten cuts s to n runes with an ellipsis; the full name is in the
+// element's title.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
