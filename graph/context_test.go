@@ -22,7 +22,7 @@ func (m *memSource) EdgesTouching(_ context.Context, services []string, from, to
 		}
 		a := EdgeActivity{From: e.From, To: e.To, Declared: e.Declared}
 		for _, b := range e.Buckets {
-			if !b.Start.Before(from) && b.Start.Before(to) {
+			if !b.Start().Before(from) && b.Start().Before(to) {
 				a.Buckets = append(a.Buckets, b)
 			}
 		}
@@ -54,7 +54,7 @@ func calls(from, to string, start time.Time, n int, perMin int64, errBefore, err
 		if !s.Before(switchAt) {
 			ratio = errAfter
 		}
-		a.Buckets = append(a.Buckets, BucketCount{Start: s, Calls: perMin, Errors: int64(float64(perMin) * ratio)})
+		a.Buckets = append(a.Buckets, BucketCount{Minute: MinuteOf(s), Calls: perMin, Errors: int64(float64(perMin) * ratio)})
 	}
 	return a
 }

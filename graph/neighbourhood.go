@@ -8,11 +8,28 @@ import (
 )
 
 // BucketCount is the calls and errors on one edge in one bucket, summed
-// over producers.
+// over producers. The start is kept as minutes since the Unix epoch so
+// that the thousands of buckets a query reads hold no pointers for the
+// garbage collector to scan.
 type BucketCount struct {
-	Start  time.Time `json:"start"`
-	Calls  int64     `json:"calls"`
-	Errors int64     `json:"errors"`
+	Minute int64 `json:"minute"`
+	Calls  int64 `json:"calls"`
+	Errors int64 `json:"errors"`
+}
+
+// MinuteOf is the bucket minute t falls in.
+func MinuteOf(t time.Time) int64 { return t.Unix() / 60 }
+
+// Start is the instant the bucket starts.
+func (b BucketCount) Start() time.Time { return time.Unix(b.Minute*60, 0).UTC() }
+
+// secondsAtOrAfter is the first whole Unix second not before t.
+func secondsAtOrAfter(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
 }
 
 // EdgeActivity is an edge with its buckets inside a requested range
@@ -26,8 +43,9 @@ type EdgeActivity struct {
 
 // Totals sums the buckets that start inside [from, to).
 func (a *EdgeActivity) Totals(from, to time.Time) (calls, errors int64) {
+	lo, hi := secondsAtOrAfter(from), secondsAtOrAfter(to)
 	for _, b := range a.Buckets {
-		if !b.Start.Before(from) && b.Start.Before(to) {
+		if s := b.Minute * 60; s >= lo && s < hi {
 			calls += b.Calls
 			errors += b.Errors
 		}
@@ -50,6 +68,13 @@ type EdgeSource interface {
 	// EdgesTouching returns every edge with either end in services that is
 	// declared or has buckets starting in [from, to), with those buckets.
 	EdgesTouching(ctx context.Context, services []string, from, to time.Time) ([]EdgeActivity, error)
+}
+
+// edgesAmong is an optional, cheaper EdgeSource method: only the edges
+// with both ends in services. The walk uses it, when a store has it, for
+// the last ring of a neighbourhood, whose other edges it does not need.
+type edgesAmong interface {
+	EdgesAmong(ctx context.Context, services []string, from, to time.Time) ([]EdgeActivity, error)
 }
 
 // NearbyService is a service in a neighbourhood.
@@ -101,7 +126,8 @@ func Walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery) (*Neighbour
 	if q.Depth < 1 || q.Depth > MaxDepth {
 		return nil, Invalidf("depth %d is out of range: want 1..%d", q.Depth, MaxDepth)
 	}
-	w := walker{src: src, from: q.From.Add(-q.Grace), to: q.To, fetched: map[string]bool{}, edges: map[string]*EdgeActivity{}}
+	w := walker{src: src, from: q.From.Add(-q.Grace), to: q.To, fetched: map[string]bool{}, edges: map[string]*EdgeActivity{},
+		out: map[string][]string{}, in: map[string][]string{}, sorted: map[string]bool{}}
 	var dirs []Direction
 	switch q.Direction {
 	case Dependencies, Dependents:
@@ -126,7 +152,7 @@ func Walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery) (*Neighbour
 		names = append(names, name)
 	}
 	// One more fetch so edges among the outermost services are known.
-	if err := w.fetch(ctx, names); err != nil {
+	if err := w.fetchAmong(ctx, names); err != nil {
 		return nil, err
 	}
 	nb := &Neighbourhood{Activity: map[string]*EdgeActivity{}}
@@ -167,7 +193,10 @@ type walker struct {
 	from, to time.Time
 	fetched  map[string]bool
 	edges    map[string]*EdgeActivity
-	out, in  map[string][]string
+	// out and in hold the active edges by caller and by callee; a node's
+	// list is sorted before it is read (sorted records which are).
+	out, in map[string][]string
+	sorted  map[string]bool
 }
 
 func edgeKey(from, to string) string { return from + "\x00" + to }
@@ -188,37 +217,68 @@ func (w *walker) fetch(ctx context.Context, services []string) error {
 	if err != nil {
 		return fmt.Errorf("edges of %d services: %w", len(need), err)
 	}
-	w.out, w.in = nil, nil
+	w.add(acts)
+	return nil
+}
+
+// fetchAmong completes the edges among all (a superset of what was
+// fetched): the edges between two services that were not fetched yet are
+// the only ones missing.
+func (w *walker) fetchAmong(ctx context.Context, all []string) error {
+	among, ok := w.src.(edgesAmong)
+	if !ok {
+		return w.fetch(ctx, all)
+	}
+	var need []string
+	for _, s := range all {
+		if !w.fetched[s] {
+			need = append(need, s)
+			w.fetched[s] = true
+		}
+	}
+	if len(need) < 2 {
+		return nil
+	}
+	sort.Strings(need)
+	acts, err := among.EdgesAmong(ctx, need, w.from, w.to)
+	if err != nil {
+		return fmt.Errorf("edges among %d services: %w", len(need), err)
+	}
+	w.add(acts)
+	return nil
+}
+
+func (w *walker) add(acts []EdgeActivity) {
 	for i := range acts {
 		a := acts[i]
 		if a.From == a.To {
 			continue
 		}
 		key := edgeKey(a.From, a.To)
-		if _, ok := w.edges[key]; !ok {
-			w.edges[key] = &a
-		}
-	}
-	return nil
-}
-
-func (w *walker) adjacency() {
-	if w.out != nil {
-		return
-	}
-	w.out, w.in = map[string][]string{}, map[string][]string{}
-	for _, a := range w.edges {
-		if !a.activeIn(w.from, w.to) {
+		if _, ok := w.edges[key]; ok {
 			continue
 		}
-		w.out[a.From] = append(w.out[a.From], a.To)
-		w.in[a.To] = append(w.in[a.To], a.From)
-	}
-	for _, m := range []map[string][]string{w.out, w.in} {
-		for k := range m {
-			sort.Strings(m[k])
+		w.edges[key] = &a
+		if a.activeIn(w.from, w.to) {
+			w.out[a.From] = append(w.out[a.From], a.To)
+			w.in[a.To] = append(w.in[a.To], a.From)
+			delete(w.sorted, "o"+a.From)
+			delete(w.sorted, "i"+a.To)
 		}
 	}
+}
+
+// neighbours returns s's active neighbours in dir, in name order.
+func (w *walker) neighbours(s string, dir Direction) []string {
+	m, tag := w.out, "o"
+	if dir == Dependents {
+		m, tag = w.in, "i"
+	}
+	if !w.sorted[tag+s] {
+		sort.Strings(m[s])
+		w.sorted[tag+s] = true
+	}
+	return m[s]
 }
 
 func (w *walker) bfs(ctx context.Context, focus string, dir Direction, depth int) ([]NearbyService, error) {
@@ -230,14 +290,9 @@ func (w *walker) bfs(ctx context.Context, focus string, dir Direction, depth int
 		if err := w.fetch(ctx, frontier); err != nil {
 			return nil, err
 		}
-		w.adjacency()
 		var next []string
 		for _, s := range frontier {
-			nbrs := w.out[s]
-			if dir == Dependents {
-				nbrs = w.in[s]
-			}
-			for _, n := range nbrs {
+			for _, n := range w.neighbours(s, dir) {
 				if seen[n] {
 					continue
 				}

@@ -592,10 +592,10 @@ func testEdges(t *testing.T, s Store) {
 		}
 		for _, a := range acts {
 			for i, b := range a.Buckets {
-				if b.Start.Before(from) || !b.Start.Before(to) {
-					t.Errorf("%s→%s: bucket %v outside [%v, %v)", a.From, a.To, b.Start, from, to)
+				if b.Start().Before(from) || !b.Start().Before(to) {
+					t.Errorf("%s→%s: bucket %v outside [%v, %v)", a.From, a.To, b.Start(), from, to)
 				}
-				if i > 0 && !a.Buckets[i-1].Start.Before(b.Start) {
+				if i > 0 && !a.Buckets[i-1].Start().Before(b.Start()) {
 					t.Errorf("%s→%s: buckets not oldest first", a.From, a.To)
 				}
 			}
@@ -631,7 +631,7 @@ func testProducers(t *testing.T, s Store) {
 		t.Fatalf("edges = %+v; want one edge with one bucket", acts)
 	}
 	got := acts[0].Buckets[0]
-	if !got.Start.Equal(at) || got.Calls != 12 || got.Errors != 2 {
+	if !got.Start().Equal(at) || got.Calls != 12 || got.Errors != 2 {
 		t.Errorf("bucket = %+v; want %v with 12 calls (7 + 5) and 2 errors", got, at)
 	}
 }

@@ -167,6 +167,14 @@ func encodeMeta(e *graph.Event) []byte {
 	return binary.BigEndian.AppendUint64([]byte{k, 1}, nanos(*e.End))
 }
 
+// size is how many bytes the meta takes at the start of an index value.
+func (m meta) size() int {
+	if m.hasEnd {
+		return 10
+	}
+	return 2
+}
+
 func decodeMeta(b []byte) (meta, bool) {
 	if len(b) < 2 {
 		return meta{}, false

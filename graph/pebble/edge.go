@@ -228,7 +228,7 @@ func (a *edgeAcc) finish(arena []graph.BucketCount) []graph.BucketCount {
 	}
 	b := arena[:len(a.raw):len(a.raw)]
 	for i, x := range a.raw {
-		b[i] = graph.BucketCount{Start: time.Unix(0, x.start).UTC(), Calls: x.calls, Errors: x.errors}
+		b[i] = graph.BucketCount{Minute: x.start / int64(time.Minute), Calls: x.calls, Errors: x.errors}
 	}
 	a.act.Buckets = b
 	return arena[len(a.raw):]
@@ -238,6 +238,17 @@ func (a *edgeAcc) finish(arena []graph.BucketCount) []graph.BucketCount {
 // declared or has buckets starting in [from, to), with those buckets
 // (summed over producers, oldest first), ordered by from and to.
 func (s *Store) EdgesTouching(ctx context.Context, services []string, from, to time.Time) ([]graph.EdgeActivity, error) {
+	return s.edges(ctx, services, from, to, false)
+}
+
+// EdgesAmong is EdgesTouching restricted to edges with both ends in
+// services. It reads only the callers' side and skips the buckets of
+// every other edge without decoding them.
+func (s *Store) EdgesAmong(ctx context.Context, services []string, from, to time.Time) ([]graph.EdgeActivity, error) {
+	return s.edges(ctx, services, from, to, true)
+}
+
+func (s *Store) edges(ctx context.Context, services []string, from, to time.Time, among bool) ([]graph.EdgeActivity, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -284,7 +295,11 @@ func (s *Store) EdgesTouching(ctx context.Context, services []string, from, to t
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		for _, table := range []byte{tableCallsOut, tableCallsIn} {
+		tables := []byte{tableCallsOut, tableCallsIn}
+		if among {
+			tables = tables[:1]
+		}
+		for _, table := range tables {
 			prefix := appendName([]byte{table}, svc)
 			lower := appendTime(append([]byte(nil), prefix...), firstHour)
 			upper := appendTime(append([]byte(nil), prefix...), to)
@@ -309,8 +324,10 @@ func (s *Store) EdgesTouching(ctx context.Context, services []string, from, to t
 				}
 				other := rest[:nul]
 				if cur == nil || !bytes.Equal(other, curOther) {
-					if table == tableCallsIn && set[string(other)] {
-						// Read from the caller's side already.
+					inSet := set[string(other)]
+					// An incoming edge from a caller in the set is read from
+					// the caller's side; EdgesAmong wants only edges inside it.
+					if (table == tableCallsIn && inSet) || (among && !inSet) {
 						cur = nil
 						continue
 					}
@@ -331,6 +348,9 @@ func (s *Store) EdgesTouching(ctx context.Context, services []string, from, to t
 		}
 		s.deps.each(svc, func(from, to string) {
 			// An edge from another service in the set is that one's to report.
+			if among && !(set[from] && set[to]) {
+				return
+			}
 			if from == svc || !set[from] {
 				edge(from, to).act.Declared = true
 			}

@@ -20,8 +20,10 @@ import (
 //	o <from> 0 <hour> <to> 0 <producer>       call buckets of one hour, by caller
 //	i <to> 0 <hour> <from> 0 <producer>       the same, by callee
 //
-// Event index values are the event's meta: its kind, whether it has an
-// end, and the end, so filters and retention need not load the event.
+// Event index values are the event's meta (its kind, whether it has an
+// end, and the end, so filters and retention need not load the event)
+// and, in the per-service index, the encoded event, so listing a
+// service's events needs no point reads.
 const (
 	tableEvent      = 'e'
 	tableByService  = 's'

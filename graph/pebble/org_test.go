@@ -18,7 +18,7 @@ import (
 
 // orgVersion names the generator's output; change it whenever the
 // generator changes so cached organisations are rebuilt.
-const orgVersion = 2
+const orgVersion = 3
 
 // orgEnd is the instant the generated history ends at.
 var orgEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -257,7 +257,17 @@ func openBenchOrg(b *testing.B, cfg orgConfig) (*Store, *org) {
 			b.Fatal(err)
 		}
 	}
-	s, err := Open(dir, Options{Now: func() time.Time { return orgEnd }, Logger: quiet})
+	// The block cache a server would give a store of this size: the whole
+	// organisation fits (SREGRAPH_BENCH_CACHE_MB, default 1024).
+	cacheMB := 1024
+	if v := os.Getenv("SREGRAPH_BENCH_CACHE_MB"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("SREGRAPH_BENCH_CACHE_MB=%q: want a positive integer", v)
+		}
+		cacheMB = n
+	}
+	s, err := Open(dir, Options{Now: func() time.Time { return orgEnd }, Logger: quiet, CacheSize: int64(cacheMB) << 20})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -20,15 +21,16 @@ type writes struct {
 type op struct {
 	key, value []byte
 	del        bool
+	seq        int // order of the change, so the last to a key wins
 }
 
 func (w *writes) set(key, value []byte) {
-	w.ops = append(w.ops, op{key: key, value: value})
+	w.ops = append(w.ops, op{key: key, value: value, seq: len(w.ops)})
 	w.size += len(key) + len(value)
 }
 
 func (w *writes) del(key []byte) {
-	w.ops = append(w.ops, op{key: key, del: true})
+	w.ops = append(w.ops, op{key: key, del: true, seq: len(w.ops)})
 	w.size += len(key)
 }
 
@@ -38,7 +40,12 @@ func (w *writes) commit(db *pebble.DB) error {
 	if len(w.ops) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(w.ops, func(a, b op) int { return bytes.Compare(a.key, b.key) })
+	slices.SortFunc(w.ops, func(a, b op) int {
+		if c := bytes.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
 	b := db.NewBatchWithSize(w.size + len(w.ops)*16)
 	defer b.Close()
 	for i, o := range w.ops {
