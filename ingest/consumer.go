@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest/otlp"
 )
 
 // writer is the store as the consumer sees it: Apply returns once the
@@ -105,9 +106,10 @@ func DetectDecoder(rename func([]Item) []Item) MessageDecoder {
 // the last commit come again, and the idempotent store counts them as
 // duplicates.
 //
-// The spans family (OTLP traces) is consumed only when KafkaConfig.Decoders
-// has a decoder for FamilySpans; any family's decoder can be replaced the
-// same way.
+// The spans family (OTLP traces) is consumed only when KafkaConfig.Spans
+// is set (runSpans: its records feed a stateful aggregator) or
+// KafkaConfig.Decoders has a decoder for FamilySpans; any family's decoder
+// can be replaced the same way.
 type Consumer struct {
 	cfg    KafkaConfig
 	w      writer
@@ -130,6 +132,9 @@ type topicConsumer struct {
 	family Family
 	topic  string
 	decode MessageDecoder
+	// spans, when set, replaces decode: the topic carries OTLP spans for
+	// this aggregator (runSpans).
+	spans *otlp.Aggregator
 }
 
 // NewConsumer validates cfg and builds a consumer that writes to w. It
@@ -153,6 +158,11 @@ func NewConsumer(cfg KafkaConfig, w writer, logger *slog.Logger, reg prometheus.
 		connected: map[string]error{},
 	}
 	for _, f := range cfg.families() {
+		if f == FamilySpans && cfg.Spans != nil {
+			c.topics = append(c.topics, topicConsumer{family: f, topic: cfg.Topics[f], spans: cfg.Spans})
+			c.connected[cfg.Topics[f]] = errors.New("no broker has answered yet")
+			continue
+		}
 		dec := cfg.Decoders[f]
 		if dec == nil && f == FamilySpans {
 			c.log.Warn("no decoder for the spans family; not consuming it", "topic", cfg.Topics[f])
@@ -229,6 +239,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}()
 		go func() {
 			defer wg.Done()
+			if t.spans != nil {
+				c.runSpans(ctx, t)
+				return
+			}
 			c.runTopic(ctx, t)
 		}()
 	}

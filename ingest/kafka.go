@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/sregraph/sregraph/ingest/otlp"
 )
 
 // Family is a group of Kafka topics that carry the same kind of input:
@@ -21,8 +23,8 @@ const (
 	FamilyTickets Family = "tickets"
 	FamilySLO     Family = "slo"
 	// FamilySpans carries OTLP traces (the OpenTelemetry Collector Kafka
-	// exporter's default topic); its decoder is plugged in through
-	// KafkaConfig.Decoders.
+	// exporter's default topic); it is consumed into KafkaConfig.Spans (or
+	// through a decoder in KafkaConfig.Decoders).
 	FamilySpans Family = "spans"
 )
 
@@ -92,9 +94,16 @@ type KafkaConfig struct {
 	// Decoders overrides the decoder of a family. Families without an
 	// entry here use DetectDecoder(Rename) (the native formats, detected
 	// from headers, then content), except FamilySpans, which is consumed
-	// only when a decoder is given here. Decoders are called from several
-	// goroutines at once.
+	// only when a decoder is given here or Spans is set. Decoders are
+	// called from several goroutines at once.
 	Decoders map[Family]MessageDecoder
+	// Spans, when set, consumes the FamilySpans topic into this
+	// aggregator (the one the OTLP/HTTP handler shares), taking precedence
+	// over a decoder for FamilySpans: spans pair up across records, so
+	// they are fed to it in offset order, and offsets are committed only
+	// as far as its FlushKafka allows once what it returned is written.
+	// Nil leaves the spans topic unconsumed unless a decoder is given.
+	Spans *otlp.Aggregator
 	// Rename maps service aliases to service names on decoded items
 	// before they are stored (Aliases.Apply fits); nil leaves names as
 	// they are. It is called from several goroutines at once.

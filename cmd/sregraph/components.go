@@ -12,6 +12,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/otlp"
 )
 
 // componentConfig holds the flags the ingest components register for
@@ -65,15 +66,16 @@ type wiring struct {
 // for) and registers the ingest endpoints.
 func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 	if c.kafka.Embedded {
-		addrs, stop, err := ingest.StartEmbeddedBroker(ctx, c.kafka.EmbeddedAddr, c.kafka.TopicNames())
+		// StartEmbedded points Brokers at the broker and marks it started,
+		// so that the consumer's Validate accepts both being set.
+		stop, err := c.kafka.StartEmbedded(ctx)
 		if err != nil {
 			return fmt.Errorf("--kafka embedded: %w", err)
 		}
-		c.kafka.Brokers = addrs
 		// The broker outlives the consumers so that their final commits
 		// have somewhere to go.
 		w.after(stop)
-		w.log.Warn("embedded Kafka broker for trying sregraph out: it keeps messages in memory only", "addr", addrs)
+		w.log.Warn("embedded Kafka broker for trying sregraph out: it keeps messages in memory only", "addr", c.kafka.Brokers)
 	}
 	var pub *ingest.WebhookPublisher
 	if c.http.WebhooksToKafka {
@@ -92,8 +94,24 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 		return err
 	}
 	h.Register(w.mux)
+
+	// Traces: one aggregator pairs the spans of OTLP/HTTP and of the
+	// spans topic; the handler's Run expires the HTTP spans and judges
+	// anomalies. Service aliases are not applied to traces yet (the
+	// aggregator takes a name → name function).
+	agg := otlp.NewAggregator(otlp.Config{}, w.now)
+	traces := otlp.NewHandler(agg, w.writer, otlp.HandlerConfig{Logger: w.log})
+	w.mux.Handle("POST /v1/traces", traces)
+	w.start("otlp flusher", traces.Run)
+	if w.reg != nil {
+		if err := w.reg.Register(ingest.NewSpanStats(agg)); err != nil {
+			return fmt.Errorf("otlp metrics: %w", err)
+		}
+	}
+
 	if c.kafka.Enabled() {
 		c.kafka.Rename = w.rename
+		c.kafka.Spans = agg
 		cons, err := ingest.NewConsumer(c.kafka, w.writer, w.log, w.reg, w.now)
 		if err != nil {
 			return fmt.Errorf("kafka: %w", err)
