@@ -49,7 +49,7 @@ type wiring struct {
 	mux       *http.ServeMux
 	store     store
 	writer    writer
-	rename    func([]ingest.Item) []ingest.Item
+	aliases   ingest.Aliases
 	reg       prometheus.Registerer
 	log       *slog.Logger
 	now       func() time.Time
@@ -89,7 +89,7 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 			return p.Close()
 		})
 	}
-	h, err := ingest.NewHTTP(c.http, w.writer, ingest.HTTPOptions{Now: w.now, Logger: w.log, Rename: w.rename, Registerer: w.reg, Publisher: pub})
+	h, err := ingest.NewHTTP(c.http, w.writer, ingest.HTTPOptions{Now: w.now, Logger: w.log, Rename: w.aliases.Apply, Registerer: w.reg, Publisher: pub})
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 	// spans topic; the handler's Run expires the HTTP spans and judges
 	// anomalies. Service aliases are not applied to traces yet (the
 	// aggregator takes a name → name function).
-	agg := otlp.NewAggregator(otlp.Config{}, w.now)
+	agg := otlp.NewAggregator(otlp.Config{Alias: w.aliases.Resolve}, w.now)
 	traces := otlp.NewHandler(agg, w.writer, otlp.HandlerConfig{Logger: w.log})
 	w.mux.Handle("POST /v1/traces", traces)
 	w.start("otlp flusher", traces.Run)
@@ -110,7 +110,7 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 	}
 
 	if c.kafka.Enabled() {
-		c.kafka.Rename = w.rename
+		c.kafka.Rename = w.aliases.Apply
 		c.kafka.Spans = agg
 		cons, err := ingest.NewConsumer(c.kafka, w.writer, w.log, w.reg, w.now)
 		if err != nil {

@@ -315,3 +315,39 @@ func TestCLIErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestAliasesRenameBeforeStoring serves with the sample alias file and
+// checks that an event sent under an alias is stored under the service
+// name, and that resending it under the real name is a duplicate.
+func TestAliasesRenameBeforeStoring(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--aliases", "testdata/aliases.yaml")
+	send := func(service string) ingestAnswer {
+		body := fmt.Sprintf(`{"kind":"deploy","service":%q,"at":"2026-11-21T10:00:00Z","source":"alias-test","summary":"payments 1.2.3 deployed"}`, service)
+		resp, err := http.Post(srv.url+"/v1/events", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var a ingestAnswer
+		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if a := send("payments-api"); a.Accepted != 1 {
+		t.Fatalf("first send: %+v", a)
+	}
+	if a := send("payments"); a.Duplicates != 1 {
+		t.Fatalf("the same event under the real name must be a duplicate: %+v", a)
+	}
+	var r struct {
+		Service *struct {
+			Events struct{ TotalCount int }
+		}
+		Alias *struct{ Name string }
+	}
+	srv.graphql(t, `{ service(name: "payments") { events { totalCount } } alias: service(name: "payments-api") { name } }`, nil, &r)
+	if r.Service == nil || r.Service.Events.TotalCount != 1 || r.Alias != nil {
+		t.Fatalf("stored under the wrong name: %+v", r)
+	}
+}

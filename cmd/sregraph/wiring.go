@@ -83,10 +83,10 @@ func serve(ctx context.Context, cfg serveConfig, extra *componentConfig, log *sl
 	reg := metricsRegistry()
 	feed := resolvers.NewFeed()
 	writer := resolvers.Publishing{W: st, Feed: feed}
-	aliases, err := loadAliases(cfg.Aliases)
+	aliases, err := ingest.LoadAliases(cfg.Aliases)
 	if err != nil {
 		_ = ln.Close()
-		return err
+		return fmt.Errorf("--aliases: %w", err)
 	}
 	var ready readiness
 	ready = append(ready, func() error {
@@ -129,7 +129,7 @@ func serve(ctx context.Context, cfg serveConfig, extra *componentConfig, log *sl
 		}
 	}()
 	after := func(f func()) { cleanups = append(cleanups, f) }
-	if err := extra.wire(ctx, wiring{mux: mux, store: st, writer: writer, rename: aliases, reg: reg, log: log, now: now, publicURL: publicURL, ready: &ready, start: start, after: after}); err != nil {
+	if err := extra.wire(ctx, wiring{mux: mux, store: st, writer: writer, aliases: aliases, reg: reg, log: log, now: now, publicURL: publicURL, ready: &ready, start: start, after: after}); err != nil {
 		cancel()
 		wg.Wait()
 		_ = ln.Close()
@@ -195,17 +195,6 @@ func optionalTokens(path string) (*tokens, error) {
 		return nil, nil
 	}
 	return loadTokens(path)
-}
-
-func loadAliases(path string) (func([]ingest.Item) []ingest.Item, error) {
-	if path == "" {
-		return nil, nil
-	}
-	a, err := ingest.LoadAliases(path)
-	if err != nil {
-		return nil, fmt.Errorf("--aliases: %w", err)
-	}
-	return a.Apply, nil
 }
 
 // deleter is the part of a store retention needs.
