@@ -343,3 +343,23 @@ func TestIDEForBrowsers(t *testing.T) {
 		t.Fatalf("GET query: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// panickingStore panics on a read, like a bug in a store would.
+type panickingStore struct{ store }
+
+func (panickingStore) Service(context.Context, string) (graph.Service, error) {
+	panic("index out of range [3] with length 3")
+}
+
+func TestPanicsAreRecoveredAndHidden(t *testing.T) {
+	c := newClient(panickingStore{mustDemoStore(t)}, Options{})
+	_, errs := post(t, c, `{ service(name: "checkout") { name } }`)
+	if len(errs) != 1 || errs[0].Message != "internal error" || strings.Contains(errs[0].Message, "index out of range") {
+		t.Fatalf("errors = %+v", errs)
+	}
+	// The server keeps serving.
+	data, errs := post(t, c, `{ services(first: 1) { totalCount } }`)
+	if len(errs) > 0 || !strings.Contains(string(data), "totalCount") {
+		t.Fatalf("after a panic: %s %+v", data, errs)
+	}
+}
