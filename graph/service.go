@@ -81,6 +81,70 @@ type Batch struct {
 	Services     []Service
 }
 
+// Validate checks what every store relies on: events normalised (with an
+// ID, a known kind, a time in range), names every store can key by, and
+// well-formed dependencies and call buckets. It reports the first problem.
+func (b *Batch) Validate() error {
+	for i := range b.Events {
+		e := &b.Events[i]
+		switch {
+		case e.ID == "":
+			return Invalidf("event %d has no id (normalise it first)", i)
+		case !e.Kind.Valid():
+			return Invalidf("event %s has unknown kind %q", e.ID, e.Kind)
+		case e.At.Before(Earliest) || e.At.After(Latest):
+			return Invalidf("event %s: at %s out of range", e.ID, e.At)
+		case e.End != nil && e.End.Before(e.At):
+			return Invalidf("event %s ends before it starts", e.ID)
+		}
+		if err := validName("service of event "+e.ID, e.Service); err != nil {
+			return err
+		}
+	}
+	for _, d := range b.Dependencies {
+		if err := d.Validate(); err != nil {
+			return err
+		}
+		if err := validName("dependency service", d.From); err != nil {
+			return err
+		}
+		if err := validName("dependency service", d.To); err != nil {
+			return err
+		}
+	}
+	for _, c := range b.Calls {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if err := validName("call bucket service", c.From); err != nil {
+			return err
+		}
+		if err := validName("call bucket service", c.To); err != nil {
+			return err
+		}
+		if strings.IndexByte(c.Producer, 0) >= 0 {
+			return Invalidf("call bucket producer %q contains NUL", c.Producer)
+		}
+	}
+	for _, sv := range b.Services {
+		if err := validName("service", sv.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validName rejects service names that no store can key by.
+func validName(what, name string) error {
+	switch {
+	case name == "":
+		return Invalidf("%s is required", what)
+	case strings.ContainsAny(name, "\x00\n/"):
+		return Invalidf("%s %q contains NUL, a newline or '/'", what, name)
+	}
+	return nil
+}
+
 // Len counts the items in b.
 func (b Batch) Len() int {
 	return len(b.Events) + len(b.Dependencies) + len(b.Calls) + len(b.Services)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -150,76 +149,13 @@ func get(r pebble.Reader, key []byte) ([]byte, bool, error) {
 	return out, true, nil
 }
 
-// validName rejects service names that would break the key layout.
-func validName(what, name string) error {
-	switch {
-	case name == "":
-		return graph.Invalidf("%s is required", what)
-	case strings.ContainsAny(name, "\x00\n/"):
-		return graph.Invalidf("%s %q contains NUL, a newline or '/'", what, name)
-	}
-	return nil
-}
-
-func validateBatch(b *graph.Batch) error {
-	for i := range b.Events {
-		e := &b.Events[i]
-		if e.ID == "" {
-			return graph.Invalidf("event %d has no id", i)
-		}
-		if _, ok := kindByte(e.Kind); !ok {
-			return graph.Invalidf("event %s has unknown kind %q", e.ID, e.Kind)
-		}
-		if err := validName("service of event "+e.ID, e.Service); err != nil {
-			return err
-		}
-		if e.At.Before(graph.Earliest) || e.At.After(graph.Latest) {
-			return graph.Invalidf("event %s: at %s out of range", e.ID, e.At)
-		}
-		if e.End != nil && e.End.Before(e.At) {
-			return graph.Invalidf("event %s ends before it starts", e.ID)
-		}
-	}
-	for _, d := range b.Dependencies {
-		if err := d.Validate(); err != nil {
-			return err
-		}
-		if err := validName("dependency service", d.From); err != nil {
-			return err
-		}
-		if err := validName("dependency service", d.To); err != nil {
-			return err
-		}
-	}
-	for _, c := range b.Calls {
-		if err := c.Validate(); err != nil {
-			return err
-		}
-		if err := validName("call bucket service", c.From); err != nil {
-			return err
-		}
-		if err := validName("call bucket service", c.To); err != nil {
-			return err
-		}
-		if strings.IndexByte(c.Producer, 0) >= 0 {
-			return graph.Invalidf("call bucket producer %q contains NUL", c.Producer)
-		}
-	}
-	for _, sv := range b.Services {
-		if err := validName("service", sv.Name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Apply writes b idempotently and returns once it is durable. Events are
 // merged with graph.Merge; declared dependencies are keyed by (from, to);
 // call buckets by (from, to, minute, producer), a repeat replacing the
 // counts. Every service named anywhere in b is recorded.
 func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error) {
 	var w graph.Written
-	if err := validateBatch(&b); err != nil {
+	if err := b.Validate(); err != nil {
 		return w, err
 	}
 	if err := ctx.Err(); err != nil {

@@ -1,0 +1,387 @@
+package neo4j
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// Apply writes a batch in one transaction and returns once it is committed.
+// Events are keyed by ID, and graph.Merge decides what a repeat does;
+// declared dependencies are keyed by their ends; call buckets by (from, to,
+// start, producer), a repeat replacing the counts, so a redelivered batch
+// changes nothing. Every service an event, dependency or bucket names is
+// recorded. The transaction is retried on transient errors (a deadlock, a
+// leader switch) until the configured retry time runs out.
+func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error) {
+	if err := checkBatch(b); err != nil {
+		return graph.Written{}, err
+	}
+	if b.Len() == 0 {
+		return graph.Written{}, nil
+	}
+	services := serviceRows(b, s.now().UTC())
+	deps := dependencyRows(b.Dependencies)
+	calls := callRows(b.Calls)
+	ids := eventIDs(b.Events)
+
+	var (
+		w   graph.Written
+		err error
+	)
+	for attempt := 1; ; attempt++ {
+		w, err = s.apply(ctx, b, ids, services, deps, calls)
+		if err == nil || !isDuplicateEvent(err) || attempt == maxInsertRaces {
+			break
+		}
+		// Another writer inserted one of the events first; the next
+		// attempt sees it and merges with it.
+		s.log.Debug("neo4j: concurrent insert of an event; retrying the batch", "attempt", attempt)
+	}
+	if err != nil {
+		return graph.Written{}, fmt.Errorf("neo4j: apply %d items: %w", b.Len(), classify(err))
+	}
+	return w, nil
+}
+
+// maxInsertRaces bounds how often a batch is retried because a concurrent
+// writer inserted the same new event.
+const maxInsertRaces = 5
+
+// isDuplicateEvent reports a lost race to insert an event.
+func isDuplicateEvent(err error) bool {
+	var ne *driver.Neo4jError
+	return errors.As(err, &ne) && ne.Code == "Neo.ClientError.Schema.ConstraintValidationFailed"
+}
+
+// apply is one managed write transaction for a batch.
+func (s *Store) apply(ctx context.Context, b graph.Batch, ids []string, services, deps, calls []map[string]any) (graph.Written, error) {
+	sess := s.session(ctx, driver.AccessModeWrite)
+	defer sess.Close(context.WithoutCancel(ctx))
+	return driver.ExecuteWrite(ctx, sess, func(tx driver.ManagedTransaction) (graph.Written, error) {
+		// The merge decision is remade on every attempt from what the
+		// attempt reads, so a retry cannot count anything twice.
+		stored, err := s.lockEvents(ctx, tx, ids)
+		if err != nil {
+			return graph.Written{}, err
+		}
+		w, changed := mergeEvents(stored, b.Events)
+		var created, updated []map[string]any
+		for _, e := range changed {
+			row, err := eventRow(e)
+			if err != nil {
+				return graph.Written{}, err
+			}
+			if _, ok := stored[e.ID]; ok {
+				updated = append(updated, row)
+			} else {
+				created = append(created, row)
+			}
+		}
+		// Nodes first, then the relationships between them.
+		steps := []struct {
+			what string
+			stmt string
+			rows []map[string]any
+		}{
+			{"services", cypherMergeServices, services},
+			{"new events", cypherCreateEvents, created},
+			{"changed events", cypherUpdateEvents, updated},
+			{"dependencies", cypherMergeDependencies, deps},
+			{"call buckets", cypherMergeCalls, calls},
+		}
+		for _, st := range steps {
+			if err := s.unwind(ctx, tx, st.stmt, st.rows); err != nil {
+				return graph.Written{}, fmt.Errorf("%s: %w", st.what, err)
+			}
+		}
+		return w, nil
+	})
+}
+
+// checkBatch rejects what the store cannot key or would store wrongly.
+func checkBatch(b graph.Batch) error {
+	for i, e := range b.Events {
+		switch {
+		case e.ID == "":
+			return graph.Invalidf("event %d has no id", i)
+		case !e.Kind.Valid():
+			return graph.Invalidf("event %s has unknown kind %q", e.ID, e.Kind)
+		case e.At.Before(graph.Earliest) || e.At.After(graph.Latest):
+			return graph.Invalidf("event %s: at %s out of range", e.ID, e.At)
+		case e.End != nil && e.End.Before(e.At):
+			return graph.Invalidf("event %s ends before it starts", e.ID)
+		}
+		if err := validName("service of event "+e.ID, e.Service); err != nil {
+			return err
+		}
+	}
+	for _, d := range b.Dependencies {
+		if err := d.Validate(); err != nil {
+			return err
+		}
+		if err := validName("dependency service", d.From); err != nil {
+			return err
+		}
+		if err := validName("dependency service", d.To); err != nil {
+			return err
+		}
+	}
+	for _, c := range b.Calls {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if err := validName("call bucket service", c.From); err != nil {
+			return err
+		}
+		if err := validName("call bucket service", c.To); err != nil {
+			return err
+		}
+		if strings.IndexByte(c.Producer, 0) >= 0 {
+			return graph.Invalidf("call bucket producer %q contains NUL", c.Producer)
+		}
+	}
+	for _, sv := range b.Services {
+		if err := validName("service", sv.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validName rejects service names that no store accepts.
+func validName(what, name string) error {
+	switch {
+	case name == "":
+		return graph.Invalidf("%s is required", what)
+	case strings.ContainsAny(name, "\x00\n/"):
+		return graph.Invalidf("%s %q contains NUL, a newline or '/'", what, name)
+	}
+	return nil
+}
+
+// unwind sends rows to an UNWIND statement, BatchRows at a time.
+func (s *Store) unwind(ctx context.Context, tx driver.ManagedTransaction, stmt string, rows []map[string]any) error {
+	for start := 0; start < len(rows); start += s.rows {
+		end := min(start+s.rows, len(rows))
+		res, err := tx.Run(ctx, stmt, map[string]any{"rows": rows[start:end]})
+		if err != nil {
+			return err
+		}
+		if _, err := res.Consume(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockEvents write-locks the stored events with the given IDs and returns
+// them.
+func (s *Store) lockEvents(ctx context.Context, tx driver.ManagedTransaction, ids []string) (map[string]graph.Event, error) {
+	stored := make(map[string]graph.Event)
+	for start := 0; start < len(ids); start += s.rows {
+		end := min(start+s.rows, len(ids))
+		recs, err := run(ctx, tx, cypherLockEvents, map[string]any{"ids": ids[start:end]})
+		if err != nil {
+			return nil, fmt.Errorf("reading stored events: %w", err)
+		}
+		for _, r := range recs {
+			e, err := eventFromRecord(r)
+			if err != nil {
+				return nil, err
+			}
+			stored[e.ID] = e
+		}
+	}
+	return stored, nil
+}
+
+// mergeEvents applies the batch's events, in order, to what is stored, and
+// returns what the write does and the events to store (each once, as it
+// ends up).
+func mergeEvents(stored map[string]graph.Event, events []graph.Event) (graph.Written, []graph.Event) {
+	var w graph.Written
+	current := make(map[string]graph.Event, len(stored)+len(events))
+	for id, e := range stored {
+		current[id] = e
+	}
+	var order []string
+	dirty := make(map[string]bool)
+	for _, e := range events {
+		e.At = e.At.UTC()
+		if e.End != nil {
+			end := e.End.UTC()
+			e.End = &end
+		}
+		old, ok := current[e.ID]
+		if !ok {
+			current[e.ID] = e
+			w.Inserted++
+			w.New = append(w.New, e)
+		} else if merged, changed := graph.Merge(old, e); changed {
+			current[e.ID] = merged
+			w.Updated++
+			w.New = append(w.New, merged)
+		} else {
+			w.Duplicates++
+			continue
+		}
+		if !dirty[e.ID] {
+			dirty[e.ID] = true
+			order = append(order, e.ID)
+		}
+	}
+	changed := make([]graph.Event, len(order))
+	for i, id := range order {
+		changed[i] = current[id]
+	}
+	return w, changed
+}
+
+// eventIDs lists the distinct event IDs of a batch.
+func eventIDs(events []graph.Event) []string {
+	seen := make(map[string]bool, len(events))
+	ids := make([]string, 0, len(events))
+	for _, e := range events {
+		if !seen[e.ID] {
+			seen[e.ID] = true
+			ids = append(ids, e.ID)
+		}
+	}
+	return ids
+}
+
+// serviceSeen accumulates what a batch says about one service.
+type serviceSeen struct {
+	first, last time.Time
+	env, owner  string
+	// override is set when a service entry gave the environment: it then
+	// replaces a stored one, where an event's environment only fills a gap.
+	override bool
+}
+
+func (v *serviceSeen) saw(first, last time.Time) {
+	first, last = first.UTC(), last.UTC()
+	if v.first.IsZero() || first.Before(v.first) {
+		v.first = first
+	}
+	if last.After(v.last) {
+		v.last = last
+	}
+}
+
+// serviceRows records every service the batch names, with the earliest and
+// latest instants it saw them at, in name order (a stable lock order).
+// Services known only from a declared dependency, and service entries
+// without times, are seen at now.
+func serviceRows(b graph.Batch, now time.Time) []map[string]any {
+	seen := make(map[string]*serviceSeen)
+	get := func(name string) *serviceSeen {
+		v := seen[name]
+		if v == nil {
+			v = &serviceSeen{}
+			seen[name] = v
+		}
+		return v
+	}
+	for _, e := range b.Events {
+		v := get(e.Service)
+		v.saw(e.At, e.At)
+		if e.Environment != "" && !v.override && v.env == "" {
+			v.env = e.Environment
+		}
+	}
+	for _, d := range b.Dependencies {
+		get(d.From).saw(now, now)
+		get(d.To).saw(now, now)
+	}
+	for _, c := range b.Calls {
+		start := c.Start.UTC().Truncate(graph.BucketWidth)
+		get(c.From).saw(start, start)
+		get(c.To).saw(start, start)
+	}
+	for _, sv := range b.Services {
+		first, last := sv.FirstSeen, sv.LastSeen
+		if first.IsZero() {
+			first = now
+		}
+		if last.IsZero() {
+			last = now
+		}
+		v := get(sv.Name)
+		v.saw(first, last)
+		if sv.Environment != "" {
+			v.env = sv.Environment
+		}
+		if sv.Owner != "" {
+			v.owner = sv.Owner
+		}
+		v.override = true
+	}
+	names := make([]string, 0, len(seen))
+	for name := range seen {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	rows := make([]map[string]any, len(names))
+	for i, name := range names {
+		v := seen[name]
+		rows[i] = map[string]any{
+			"name": name, "firstSeen": timeOrNil(v.first), "lastSeen": timeOrNil(v.last),
+			"environment": v.env, "override": v.override, "owner": v.owner,
+		}
+	}
+	return rows
+}
+
+func timeOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+// dependencyRows are the declared edges, the last source of a repeated
+// edge winning.
+func dependencyRows(deps []graph.Dependency) []map[string]any {
+	rows := make([]map[string]any, len(deps))
+	for i, d := range deps {
+		rows[i] = map[string]any{"from": d.From, "to": d.To, "source": d.Source}
+	}
+	return rows
+}
+
+// callRows are the call buckets, each with its key; a key repeated within
+// the batch keeps its last counts, as it would across batches.
+func callRows(calls []graph.CallBucket) []map[string]any {
+	rows := make([]map[string]any, 0, len(calls))
+	at := make(map[string]int, len(calls))
+	for _, c := range calls {
+		start := c.Start.UTC().Truncate(graph.BucketWidth)
+		key := callKey(c.From, c.To, start, c.Producer)
+		row := map[string]any{
+			"key": key, "from": c.From, "to": c.To, "start": start, "producer": c.Producer,
+			"calls": c.Calls, "errors": c.Errors, "latencySum": int64(c.LatencySum),
+		}
+		if i, ok := at[key]; ok {
+			rows[i] = row
+			continue
+		}
+		at[key] = len(rows)
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// callKey identifies a call bucket: the same edge, bucket and producer is
+// the same observation.
+func callKey(from, to string, start time.Time, producer string) string {
+	return from + "\x00" + to + "\x00" + start.UTC().Format(time.RFC3339Nano) + "\x00" + producer
+}
