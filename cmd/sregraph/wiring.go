@@ -136,7 +136,7 @@ func serve(ctx context.Context, cfg serveConfig, extra *componentConfig, log *sl
 		return err
 	}
 	start("retention", func(ctx context.Context) error {
-		runRetention(ctx, st, time.Hour, time.Duration(cfg.Retention), now, log)
+		graph.RunRetention(ctx, st, time.Hour, time.Duration(cfg.Retention), now, log)
 		return nil
 	})
 
@@ -195,33 +195,6 @@ func optionalTokens(path string) (*tokens, error) {
 		return nil, nil
 	}
 	return loadTokens(path)
-}
-
-// deleter is the part of a store retention needs.
-type deleter interface {
-	DeleteBefore(ctx context.Context, t time.Time) (events, buckets int, err error)
-}
-
-// runRetention deletes what is older than keep, once at start and then
-// every interval, until ctx ends.
-func runRetention(ctx context.Context, s deleter, every, keep time.Duration, now func() time.Time, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		cutoff := now().Add(-keep)
-		events, buckets, err := s.DeleteBefore(ctx, cutoff)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Error("retention", "cutoff", cutoff, "err", err)
-		case events+buckets > 0:
-			log.Info("retention removed old data", "cutoff", cutoff, "events", events, "call_buckets", buckets)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // loadDemo loads the bundled scenario with its breach 20 minutes ago and

@@ -206,28 +206,3 @@ func (s *Store) deleteBuckets(ctx context.Context, table byte, t time.Time) (int
 	}
 	return removed, nil
 }
-
-// RunRetention deletes what is older than keep every interval until ctx
-// is done, logging what each round removed.
-func (s *Store) RunRetention(ctx context.Context, every, keep time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		cutoff := s.now().Add(-keep)
-		started := time.Now()
-		events, buckets, err := s.DeleteBefore(ctx, cutoff)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			s.log.Error("retention failed", "cutoff", cutoff, "events", events, "buckets", buckets, "err", err)
-			continue
-		}
-		s.log.Info("retention", "cutoff", cutoff, "events", events, "buckets", buckets, "took", time.Since(started))
-	}
-}

@@ -3,6 +3,7 @@ package pebble
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -66,7 +67,7 @@ func TestRunRetention(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.RunRetention(ctx, 5*time.Millisecond, 24*time.Hour)
+		graph.RunRetention(ctx, s, 5*time.Millisecond, 24*time.Hour, func() time.Time { return now }, slog.New(slog.DiscardHandler))
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
