@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -21,7 +20,7 @@ import (
 // recorded. The transaction is retried on transient errors (a deadlock, a
 // leader switch) until the configured retry time runs out.
 func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error) {
-	if err := checkBatch(b); err != nil {
+	if err := b.Validate(); err != nil {
 		return graph.Written{}, err
 	}
 	if b.Len() == 0 {
@@ -104,67 +103,6 @@ func (s *Store) apply(ctx context.Context, b graph.Batch, ids []string, services
 		}
 		return w, nil
 	})
-}
-
-// checkBatch rejects what the store cannot key or would store wrongly.
-func checkBatch(b graph.Batch) error {
-	for i, e := range b.Events {
-		switch {
-		case e.ID == "":
-			return graph.Invalidf("event %d has no id", i)
-		case !e.Kind.Valid():
-			return graph.Invalidf("event %s has unknown kind %q", e.ID, e.Kind)
-		case e.At.Before(graph.Earliest) || e.At.After(graph.Latest):
-			return graph.Invalidf("event %s: at %s out of range", e.ID, e.At)
-		case e.End != nil && e.End.Before(e.At):
-			return graph.Invalidf("event %s ends before it starts", e.ID)
-		}
-		if err := validName("service of event "+e.ID, e.Service); err != nil {
-			return err
-		}
-	}
-	for _, d := range b.Dependencies {
-		if err := d.Validate(); err != nil {
-			return err
-		}
-		if err := validName("dependency service", d.From); err != nil {
-			return err
-		}
-		if err := validName("dependency service", d.To); err != nil {
-			return err
-		}
-	}
-	for _, c := range b.Calls {
-		if err := c.Validate(); err != nil {
-			return err
-		}
-		if err := validName("call bucket service", c.From); err != nil {
-			return err
-		}
-		if err := validName("call bucket service", c.To); err != nil {
-			return err
-		}
-		if strings.IndexByte(c.Producer, 0) >= 0 {
-			return graph.Invalidf("call bucket producer %q contains NUL", c.Producer)
-		}
-	}
-	for _, sv := range b.Services {
-		if err := validName("service", sv.Name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// validName rejects service names that no store accepts.
-func validName(what, name string) error {
-	switch {
-	case name == "":
-		return graph.Invalidf("%s is required", what)
-	case strings.ContainsAny(name, "\x00\n/"):
-		return graph.Invalidf("%s %q contains NUL, a newline or '/'", what, name)
-	}
-	return nil
 }
 
 // unwind sends rows to an UNWIND statement, BatchRows at a time.

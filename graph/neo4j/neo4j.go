@@ -94,7 +94,7 @@ type Options struct {
 	// Now is the clock; it stamps services known only from declared
 	// dependencies (time.Now when nil).
 	Now func() time.Time
-	// Logger receives start-up and retention messages (discarded when nil).
+	// Logger receives start-up and retry messages (discarded when nil).
 	Logger *slog.Logger
 }
 

@@ -22,9 +22,6 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (events, buckets 
 	if err != nil {
 		return events, buckets, fmt.Errorf("neo4j: delete call buckets before %s: %w", t.UTC().Format(time.RFC3339), err)
 	}
-	if events+buckets > 0 {
-		s.log.Info("neo4j retention", "before", t.UTC(), "events", events, "buckets", buckets)
-	}
 	return events, buckets, nil
 }
 
