@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/graph/graphtest"
 )
 
 // The benchmarks mirror the embedded store's (graph/pebble/bench_test.go)
@@ -18,10 +19,10 @@ import (
 // BenchmarkApply writes batches of 1000 new events across the org's
 // services and reports events per second.
 func BenchmarkApply(b *testing.B) {
-	cfg := benchOrgConfig(b)
-	o := newOrg(cfg)
-	s := MustOpen(b, Options{Now: func() time.Time { return orgEnd }})
-	gen := newEventGen(o, 7)
+	cfg := graphtest.BenchOrgConfig(b)
+	o := graphtest.NewOrg(cfg)
+	s := MustOpen(b, Options{Now: func() time.Time { return graphtest.OrgEnd }})
+	gen := graphtest.NewEventGen(o, 7)
 	ctx := context.Background()
 	span := time.Duration(cfg.Days) * 24 * time.Hour
 	batches := make([][]graph.Event, 64)
@@ -29,7 +30,7 @@ func BenchmarkApply(b *testing.B) {
 		for i := range batches {
 			batches[i] = batches[i][:0]
 			for range 1000 {
-				batches[i] = append(batches[i], gen.next(span))
+				batches[i] = append(batches[i], gen.Next(span))
 			}
 		}
 	}
@@ -58,7 +59,7 @@ func BenchmarkApply(b *testing.B) {
 // BenchmarkBreachContext answers breach contexts on the generated
 // organisation at depth 2 and 4 and reports p50 and p99 latency.
 func BenchmarkBreachContext(b *testing.B) {
-	cfg := benchOrgConfig(b)
+	cfg := graphtest.BenchOrgConfig(b)
 	s, o := openBenchOrg(b, cfg)
 	for _, depth := range []int{2, 4} {
 		b.Run("depth="+string(rune('0'+depth)), func(b *testing.B) {
@@ -70,11 +71,11 @@ func BenchmarkBreachContext(b *testing.B) {
 			for range b.N {
 				// A focus in the middle layers, so both directions have depth,
 				// at an instant inside the last hours of call data.
-				focus := o.perLayer*2 + r.IntN(o.perLayer*(cfg.Layers-4))
-				at := orgEnd.Add(-15*time.Minute - time.Duration(r.Int64N(int64(4*time.Hour))))
+				focus := o.PerLayer*2 + r.IntN(o.PerLayer*(cfg.Layers-4))
+				at := graphtest.OrgEnd.Add(-15*time.Minute - time.Duration(r.Int64N(int64(4*time.Hour))))
 				t := time.Now()
 				c, err := graph.BuildContext(ctx, s, graph.ContextQuery{
-					Service: o.names[focus], At: at, Before: graph.DefaultBefore, After: graph.DefaultAfter, Depth: depth,
+					Service: o.Names[focus], At: at, Before: graph.DefaultBefore, After: graph.DefaultAfter, Depth: depth,
 				})
 				lat = append(lat, time.Since(t))
 				if err != nil {

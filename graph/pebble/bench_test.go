@@ -8,15 +8,16 @@ import (
 	"time"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/graph/graphtest"
 )
 
 // BenchmarkApply writes batches of 1000 new events across 5,000 services
 // and reports events per second.
 func BenchmarkApply(b *testing.B) {
-	cfg := benchOrgConfig(b)
-	o := newOrg(cfg)
-	s := MustOpen(b, Options{Now: func() time.Time { return orgEnd }})
-	gen := newEventGen(o, 7)
+	cfg := graphtest.BenchOrgConfig(b)
+	o := graphtest.NewOrg(cfg)
+	s := MustOpen(b, Options{Now: func() time.Time { return graphtest.OrgEnd }})
+	gen := graphtest.NewEventGen(o, 7)
 	ctx := context.Background()
 	span := time.Duration(cfg.Days) * 24 * time.Hour
 	batches := make([][]graph.Event, 64)
@@ -24,7 +25,7 @@ func BenchmarkApply(b *testing.B) {
 		for i := range batches {
 			batches[i] = batches[i][:0]
 			for range 1000 {
-				batches[i] = append(batches[i], gen.next(span))
+				batches[i] = append(batches[i], gen.Next(span))
 			}
 		}
 	}
@@ -57,15 +58,15 @@ func BenchmarkApply(b *testing.B) {
 // organisation (SREGRAPH_BENCH_EVENTS events, default 5,000,000) at
 // depth 2 and 4 and reports p50 and p99 latency.
 func BenchmarkBreachContext(b *testing.B) {
-	cfg := benchOrgConfig(b)
+	cfg := graphtest.BenchOrgConfig(b)
 	s, o := openBenchOrg(b, cfg)
 	// A server answers from a warm cache: before timing, walk the recent
 	// call data and events of the organisation once (every service at
 	// depth 1 over the hours the queries use).
 	warm := time.Now()
-	for i := 0; i < len(o.names); i += 64 {
-		names := o.names[i:min(i+64, len(o.names))]
-		from, to := orgEnd.Add(-8*time.Hour), orgEnd
+	for i := 0; i < len(o.Names); i += 64 {
+		names := o.Names[i:min(i+64, len(o.Names))]
+		from, to := graphtest.OrgEnd.Add(-8*time.Hour), graphtest.OrgEnd
 		if _, err := s.EdgesTouching(context.Background(), names, from, to); err != nil {
 			b.Fatal(err)
 		}
@@ -85,11 +86,11 @@ func BenchmarkBreachContext(b *testing.B) {
 			for range b.N {
 				// A focus in the middle layers, so both directions have depth,
 				// at an instant inside the last hours of call data.
-				focus := o.perLayer*2 + r.IntN(o.perLayer*(cfg.Layers-4))
-				at := orgEnd.Add(-15*time.Minute - time.Duration(r.Int64N(int64(4*time.Hour))))
+				focus := o.PerLayer*2 + r.IntN(o.PerLayer*(cfg.Layers-4))
+				at := graphtest.OrgEnd.Add(-15*time.Minute - time.Duration(r.Int64N(int64(4*time.Hour))))
 				t, c0 := time.Now(), processCPU()
 				c, err := graph.BuildContext(ctx, s, graph.ContextQuery{
-					Service: o.names[focus], At: at, Before: graph.DefaultBefore, After: graph.DefaultAfter, Depth: depth,
+					Service: o.Names[focus], At: at, Before: graph.DefaultBefore, After: graph.DefaultAfter, Depth: depth,
 				})
 				lat = append(lat, time.Since(t))
 				cpu += processCPU() - c0
