@@ -1,0 +1,95 @@
+package graphtest
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// BenchApply writes batches of 1000 new events of the organisation cfg
+// describes into s and reports events per second and CPU per event (which
+// includes a store's background work, and measures work better than wall
+// time on a busy machine).
+func BenchApply(b *testing.B, s applier, cfg OrgConfig) {
+	o := NewOrg(cfg)
+	gen := NewEventGen(o, 7)
+	ctx := context.Background()
+	span := time.Duration(cfg.Days) * 24 * time.Hour
+	batches := make([][]graph.Event, 64)
+	fill := func() {
+		for i := range batches {
+			batches[i] = batches[i][:0]
+			for range 1000 {
+				batches[i] = append(batches[i], gen.Next(span))
+			}
+		}
+	}
+	fill()
+	var elapsed, cpu time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i > 0 && i%len(batches) == 0 {
+			b.StopTimer()
+			fill()
+			b.StartTimer()
+		}
+		t, c := time.Now(), processCPU()
+		w, err := s.Apply(ctx, graph.Batch{Events: batches[i%len(batches)]})
+		elapsed += time.Since(t)
+		cpu += processCPU() - c
+		if err != nil {
+			b.Fatal(err)
+		}
+		if w.Inserted != 1000 {
+			b.Fatalf("inserted %d of 1000", w.Inserted)
+		}
+	}
+	b.ReportMetric(float64(b.N*1000)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*1000), "cpu-µs/event")
+}
+
+// BenchContext answers breach contexts on o, stored in s, at depth 2 and
+// 4: a focus in the middle layers (so both directions have depth) at an
+// instant inside the last hours of call data. It reports p50 and p99
+// latency and CPU per query.
+func BenchContext(b *testing.B, s graph.ContextSource, o *Org) {
+	for _, depth := range []int{2, 4} {
+		b.Run("depth="+string(rune('0'+depth)), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(uint64(depth), 9))
+			ctx := context.Background()
+			lat := make([]time.Duration, 0, b.N)
+			var services, changes int
+			var cpu time.Duration
+			b.ResetTimer()
+			for range b.N {
+				focus := o.PerLayer*2 + r.IntN(o.PerLayer*(o.Cfg.Layers-4))
+				at := OrgEnd.Add(-15*time.Minute - time.Duration(r.Int64N(int64(4*time.Hour))))
+				t, c0 := time.Now(), processCPU()
+				c, err := graph.BuildContext(ctx, s, graph.ContextQuery{
+					Service: o.Names[focus], At: at, Before: graph.DefaultBefore, After: graph.DefaultAfter, Depth: depth,
+				})
+				lat = append(lat, time.Since(t))
+				cpu += processCPU() - c0
+				if err != nil {
+					b.Fatal(err)
+				}
+				services += len(c.Services)
+				changes += len(c.Changes)
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			pct := func(p float64) float64 {
+				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / float64(time.Millisecond)
+			}
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(services)/float64(b.N), "services/op")
+			b.ReportMetric(float64(changes)/float64(b.N), "changes/op")
+		})
+	}
+}
