@@ -56,6 +56,34 @@ type CallBucket struct {
 	Errors   int64     `json:"errors"`
 	// LatencySum is the sum of call durations, for a mean.
 	LatencySum time.Duration `json:"latencySum"`
+	// Latency counts calls by duration: Latency[i] holds the calls that
+	// took at most LatencyBounds[i] (and more than the bound before), the
+	// last slot those slower than every bound. All zero means the producer
+	// recorded no histogram.
+	Latency [LatencyBuckets]int64 `json:"latency,omitzero"`
+}
+
+// LatencyBounds are the upper bounds of the latency histogram slots of a
+// CallBucket, fastest first.
+var LatencyBounds = [...]time.Duration{
+	5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond,
+	50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond, time.Second, 2500 * time.Millisecond,
+}
+
+// LatencyBuckets is the number of latency histogram slots: one per bound
+// and one for calls slower than every bound.
+const LatencyBuckets = len(LatencyBounds) + 1
+
+// LatencySlot returns the histogram slot a call of duration d counts in:
+// the first bound d does not exceed, or the overflow slot.
+func LatencySlot(d time.Duration) int {
+	for i, b := range LatencyBounds {
+		if d <= b {
+			return i
+		}
+	}
+	return LatencyBuckets - 1
 }
 
 // Validate reports a malformed bucket.
@@ -69,6 +97,16 @@ func (c CallBucket) Validate() error {
 		return Invalidf("call bucket %s->%s has %d errors in %d calls", c.From, c.To, c.Errors, c.Calls)
 	case c.Producer == "":
 		return Invalidf("call bucket needs a producer")
+	}
+	var n int64
+	for i, v := range c.Latency {
+		if v < 0 {
+			return Invalidf("call bucket %s->%s has %d calls in latency slot %d", c.From, c.To, v, i)
+		}
+		n += v
+		if n > c.Calls || n < 0 {
+			return Invalidf("call bucket %s->%s has more calls in its latency histogram than its %d calls", c.From, c.To, c.Calls)
+		}
 	}
 	return nil
 }

@@ -26,6 +26,11 @@ type Store interface {
 	CountEvents(ctx context.Context, f graph.EventFilter) (int, error)
 	// EdgesTouching implements graph.EdgeSource.
 	EdgesTouching(ctx context.Context, services []string, from, to time.Time) ([]graph.EdgeActivity, error)
+	// EdgeLatency sums, over producers and the buckets of the edge
+	// from→to that start in [start, end), the calls, the latency and the
+	// latency histogram (buckets written without one add to calls and sum
+	// only). An edge without buckets in the window has zero of each.
+	EdgeLatency(ctx context.Context, from, to string, start, end time.Time) (sum time.Duration, hist [graph.LatencyBuckets]int64, calls int64, err error)
 	// Service returns one service, or an error wrapping graph.ErrNotFound.
 	Service(ctx context.Context, name string) (graph.Service, error)
 	// Services lists services in name order.

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Services", testServices},
 		{"EdgesTouching", testEdges},
 		{"CallBucketProducers", testProducers},
+		{"EdgeLatency", testEdgeLatency},
 		{"DeleteBefore", testDeleteBefore},
 		{"BreachContext", testBreachContext},
 	}
@@ -633,6 +634,63 @@ func testProducers(t *testing.T, s Store) {
 	got := acts[0].Buckets[0]
 	if !got.Start().Equal(at) || got.Calls != 12 || got.Errors != 2 {
 		t.Errorf("bucket = %+v; want %v with 12 calls (7 + 5) and 2 errors", got, at)
+	}
+}
+
+func testEdgeLatency(t *testing.T, s Store) {
+	ctx := context.Background()
+	type h = [graph.LatencyBuckets]int64
+	b := func(from, to string, at time.Time, producer string, calls int64, sum time.Duration, hist h) graph.CallBucket {
+		return graph.CallBucket{From: from, To: to, Start: at, Producer: producer, Calls: calls, LatencySum: sum, Latency: hist}
+	}
+	start, end := T0.Add(-90*time.Minute), T0
+	recent := T0.Add(-5 * time.Minute)
+	MustApply(t, s, graph.Batch{Calls: []graph.CallBucket{
+		b("checkout", "payments", recent, "p1", 10, 400*time.Millisecond, h{0: 4, 3: 6}),
+		b("checkout", "payments", start, "p1", 1, 90*time.Millisecond, h{4: 1}),              // at the start: in
+		b("checkout", "payments", end, "p1", 100, time.Second, h{0: 100}),                    // at the end: out
+		b("checkout", "payments", T0.Add(-2*time.Hour), "p1", 3, 3*time.Second, h{9: 3}),     // before: out
+		b("checkout", "payments", T0.Add(-80*time.Minute), "p1", 2, 2*time.Millisecond, h{}), // no histogram
+		b("payments", "checkout", recent, "p1", 50, 50*time.Second, h{9: 50}),                // the other way
+		b("checkout", "payments-db", recent, "p1", 20, 20*time.Millisecond, h{0: 20}),        // another callee
+		b("checkout-web", "payments", recent, "p1", 30, 30*time.Millisecond, h{0: 30}),       // another caller
+	}})
+	MustApply(t, s, graph.Batch{Calls: []graph.CallBucket{
+		b("checkout", "payments", recent, "p1", 7, 70*time.Millisecond, h{1: 7}), // replaces p1
+		b("checkout", "payments", recent, "p2", 5, 15*time.Second, h{9: 5}),      // adds to the sum
+	}})
+	MustApply(t, s, graph.Batch{Calls: []graph.CallBucket{
+		b("checkout", "payments", recent, "p2", 5, 15*time.Second, h{9: 5}), // a repeat: no change
+	}})
+	for _, tc := range []struct {
+		name       string
+		from, to   string
+		start, end time.Time
+		sum        time.Duration
+		hist       h
+		calls      int64
+	}{
+		{"window", "checkout", "payments", start, end,
+			70*time.Millisecond + 15*time.Second + 90*time.Millisecond + 2*time.Millisecond, h{1: 7, 4: 1, 9: 5}, 7 + 5 + 1 + 2},
+		{"one minute", "checkout", "payments", recent, recent.Add(time.Minute),
+			70*time.Millisecond + 15*time.Second, h{1: 7, 9: 5}, 12},
+		{"a day", "checkout", "payments", T0.Add(-24 * time.Hour), T0.Add(time.Hour),
+			70*time.Millisecond + 15*time.Second + 90*time.Millisecond + 2*time.Millisecond + time.Second + 3*time.Second,
+			h{0: 100, 1: 7, 4: 1, 9: 5 + 3}, 7 + 5 + 1 + 2 + 100 + 3},
+		{"reverse edge", "payments", "checkout", start, end, 50 * time.Second, h{9: 50}, 50},
+		{"unknown edge", "checkout", "nowhere", start, end, 0, h{}, 0},
+		{"empty window", "checkout", "payments", end, start, 0, h{}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sum, hist, calls, err := s.EdgeLatency(ctx, tc.from, tc.to, tc.start, tc.end)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum != tc.sum || hist != tc.hist || calls != tc.calls {
+				t.Errorf("EdgeLatency(%s->%s) = %s, %v, %d calls; want %s, %v, %d calls",
+					tc.from, tc.to, sum, hist, calls, tc.sum, tc.hist, tc.calls)
+			}
+		})
 	}
 }
 

@@ -307,6 +307,7 @@ func callRows(calls []graph.CallBucket) []map[string]any {
 		row := map[string]any{
 			"key": key, "from": c.From, "to": c.To, "start": start, "producer": c.Producer,
 			"calls": c.Calls, "errors": c.Errors, "latencySum": int64(c.LatencySum),
+			"latency": latencyList(c.Latency),
 		}
 		if i, ok := at[key]; ok {
 			rows[i] = row
@@ -316,6 +317,15 @@ func callRows(calls []graph.CallBucket) []map[string]any {
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// latencyList is a histogram as a property value: nil (no property) when
+// the producer recorded none.
+func latencyList(h [graph.LatencyBuckets]int64) []int64 {
+	if h == ([graph.LatencyBuckets]int64{}) {
+		return nil
+	}
+	return h[:]
 }
 
 // callKey identifies a call bucket: the same edge, bucket and producer is

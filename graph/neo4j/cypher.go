@@ -11,13 +11,16 @@ package neo4j
 //	         summary, url, attributes})-[:AFFECTS]->(:Service)
 //	(:Service)-[:DEPENDS_ON {source}]->(:Service)             declared edges
 //	(:Service)-[:CALLS {key, caller, callee, start, producer, calls,
-//	                    errors, latencySum}]->(:Service)      call buckets
+//	                    errors, latencySum, latency}]->(:Service)
+//	                                                          call buckets
 //
 // Instants are DateTime values in UTC; attributes are a JSON string; a call
 // bucket's key is "from NUL to NUL start NUL producer", so writing the same
 // bucket again replaces its counts. A bucket also carries the names of its
 // ends, so that the buckets of a few services in a window are found through
-// a composite index whatever the retention and the size of the org.
+// a composite index whatever the retention and the size of the org. A
+// bucket's latency is its histogram (graph.CallBucket.Latency) as a list of
+// integers, absent when the producer recorded none.
 
 // schemaStatements create the constraints and indexes the queries rely on.
 // Each is idempotent; they run in order when a store opens.
@@ -132,7 +135,7 @@ MATCH (a:Service {name: row.from})
 MATCH (b:Service {name: row.to})
 MERGE (a)-[c:CALLS {key: row.key}]->(b)
 SET c.caller = row.from, c.callee = row.to, c.start = row.start, c.producer = row.producer, c.calls = row.calls,
-    c.errors = row.errors, c.latencySum = row.latencySum`
+    c.errors = row.errors, c.latencySum = row.latencySum, c.latency = row.latency`
 )
 
 const (
@@ -200,6 +203,16 @@ const (
 }
 RETURN c.caller AS caller, c.callee AS callee, c.start AS start, sum(c.calls) AS calls, sum(c.errors) AS errors
 ORDER BY caller, callee, start`
+
+	// cypherEdgeLatency sums the calls, latency and latency histograms
+	// ($slots long) of the call buckets of the edge $caller→$callee that
+	// start in [$from, $to).
+	cypherEdgeLatency = `MATCH ()-[c:CALLS]->()
+USING INDEX c:CALLS(caller, start)
+WHERE c.caller = $caller AND c.start >= $from AND c.start < $to AND c.callee = $callee
+WITH sum(c.calls) AS calls, sum(c.latencySum) AS latencySum, collect(c.latency) AS hists
+RETURN calls, latencySum,
+       [i IN range(0, $slots - 1) | reduce(n = 0, h IN hists | n + coalesce(h[i], 0))] AS latency`
 
 	// cypherDependenciesTouching lists the declared edges with either end
 	// in $services.

@@ -67,3 +67,34 @@ func (s *Store) EdgesTouching(ctx context.Context, services []string, from, to t
 	})
 	return out, nil
 }
+
+// EdgeLatency sums, over producers and the buckets of the edge from→to
+// that start in [start, end), the calls, the latency and the latency
+// histogram. Calls includes those of buckets written without a histogram,
+// so the histogram may count fewer calls. An edge without buckets in the
+// window has zero of each.
+func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end time.Time) (sum time.Duration, hist [graph.LatencyBuckets]int64, calls int64, err error) {
+	if !start.Before(end) {
+		return 0, hist, 0, ctx.Err()
+	}
+	recs, err := s.read(ctx, cypherEdgeLatency, map[string]any{
+		"caller": from, "callee": to, "from": start.UTC(), "to": end.UTC(), "slots": int64(graph.LatencyBuckets),
+	})
+	if err != nil {
+		return 0, hist, 0, fmt.Errorf("neo4j: latency of %s->%s: %w", from, to, err)
+	}
+	if len(recs) != 1 {
+		return 0, hist, 0, fmt.Errorf("neo4j: latency of %s->%s: %d rows, want 1", from, to, len(recs))
+	}
+	m := recs[0].AsMap()
+	calls, _ = m["calls"].(int64)
+	latency, _ := m["latencySum"].(int64)
+	list, _ := m["latency"].([]any)
+	if len(list) != len(hist) {
+		return 0, hist, 0, fmt.Errorf("neo4j: latency of %s->%s: histogram of %d slots, want %d", from, to, len(list), len(hist))
+	}
+	for i, v := range list {
+		hist[i], _ = v.(int64)
+	}
+	return time.Duration(latency), hist, calls, nil
+}

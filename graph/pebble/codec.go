@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/sregraph/sregraph/graph"
@@ -215,26 +216,57 @@ type slot struct {
 	minute        byte
 	calls, errors int64
 	latency       int64
+	hist          [graph.LatencyBuckets]int64
 }
 
-// A chunk holds the minutes of one hour, in minute order, as
-// (minute, calls, errors, latency sum) tuples.
+// Chunk formats: version 1 holds (minute, calls, errors, latency sum)
+// tuples; version 2 follows each with the latency histogram, as a byte
+// length and that many bytes of uvarint counts (trailing zero counts left
+// out, so a bucket without a histogram costs one byte). Both read.
+const (
+	chunkFormatV1 = 1
+	chunkFormat   = 2
+)
+
+// A chunk holds the minutes of one hour, in minute order.
 func encodeChunk(slots []slot) []byte {
-	b := make([]byte, 0, 1+len(slots)*8)
-	b = append(b, formatVersion)
-	for _, s := range slots {
+	b := make([]byte, 0, 1+len(slots)*12)
+	b = append(b, chunkFormat)
+	for i := range slots {
+		s := &slots[i]
 		b = append(b, s.minute)
 		b = binary.AppendUvarint(b, uint64(s.calls))
 		b = binary.AppendUvarint(b, uint64(s.errors))
 		b = binary.AppendVarint(b, s.latency)
+		n := len(s.hist)
+		for n > 0 && s.hist[n-1] == 0 {
+			n--
+		}
+		lenAt := len(b)
+		b = append(b, 0)
+		for _, v := range s.hist[:n] {
+			b = binary.AppendUvarint(b, uint64(v))
+		}
+		// At most LatencyBuckets uvarints of at most 9 bytes (the counts
+		// are not negative): under 128, so the byte is its own uvarint.
+		b[lenAt] = byte(len(b) - lenAt - 1)
 	}
 	return b
 }
 
+// chunkVersion checks a chunk's format byte and returns it.
+func chunkVersion(b []byte) (byte, error) {
+	if len(b) == 0 || (b[0] != chunkFormatV1 && b[0] != chunkFormat) {
+		return 0, errCorrupt
+	}
+	return b[0], nil
+}
+
 // eachSlot calls fn for every slot in an encoded chunk.
-func eachSlot(b []byte, fn func(slot)) error {
-	if len(b) == 0 || b[0] != formatVersion {
-		return errCorrupt
+func eachSlot(b []byte, fn func(*slot)) error {
+	v, err := chunkVersion(b)
+	if err != nil {
+		return err
 	}
 	r := reader{b: b[1:]}
 	for len(r.b) > 0 && r.err == nil {
@@ -243,8 +275,25 @@ func eachSlot(b []byte, fn func(slot)) error {
 		s.calls = int64(r.uvarint())
 		s.errors = int64(r.uvarint())
 		s.latency = r.varint()
+		if v == chunkFormat {
+			h := reader{b: r.bytes()}
+			for i := 0; len(h.b) > 0 && h.err == nil; i++ {
+				if i == len(s.hist) {
+					h.err = errCorrupt
+					break
+				}
+				n := h.uvarint()
+				if n > math.MaxInt64 {
+					h.err = errCorrupt
+				}
+				s.hist[i] = int64(n)
+			}
+			if r.err == nil {
+				r.err = h.err
+			}
+		}
 		if r.err == nil {
-			fn(s)
+			fn(&s)
 		}
 	}
 	return r.err
@@ -252,6 +301,6 @@ func eachSlot(b []byte, fn func(slot)) error {
 
 func decodeChunk(b []byte) ([]slot, error) {
 	var out []slot
-	err := eachSlot(b, func(s slot) { out = append(out, s) })
+	err := eachSlot(b, func(s *slot) { out = append(out, *s) })
 	return out, err
 }

@@ -2,8 +2,12 @@ package pebble
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math"
 	"math/rand/v2"
+	"reflect"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,16 +99,95 @@ func FuzzDecodeEvent(f *testing.F) {
 	})
 }
 
+// chunkV1 encodes slots in chunk format 1 (no histograms), as earlier
+// versions wrote them.
+func chunkV1(slots []slot) []byte {
+	b := []byte{chunkFormatV1}
+	for _, s := range slots {
+		b = append(b, s.minute)
+		b = binary.AppendUvarint(b, uint64(s.calls))
+		b = binary.AppendUvarint(b, uint64(s.errors))
+		b = binary.AppendVarint(b, s.latency)
+	}
+	return b
+}
+
+func TestChunkFormats(t *testing.T) {
+	withHist := []slot{
+		{minute: 0, calls: 10, errors: 1, latency: 5e6, hist: [graph.LatencyBuckets]int64{3, 0, 7}},
+		{minute: 7, calls: 1 << 40, latency: -1, hist: [graph.LatencyBuckets]int64{graph.LatencyBuckets - 1: 1 << 40}},
+		{minute: 59, calls: 1},
+	}
+	old := []slot{{minute: 1, calls: 4, errors: 2, latency: 9e6}, {minute: 30, calls: 300, latency: 1 << 50}}
+	for _, tc := range []struct {
+		name string
+		enc  []byte
+		want []slot
+	}{
+		{"current", encodeChunk(withHist), withHist},
+		{"format 1", chunkV1(old), old},
+		{"empty", encodeChunk(nil), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := decodeChunk(tc.enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("decoded %+v\nwant %+v", got, tc.want)
+			}
+			var acc edgeAcc
+			if err := acc.addChunk(tc.enc, 0, math.MinInt64, math.MaxInt64, &sync.Pool{}); err != nil {
+				t.Fatalf("addChunk: %v", err)
+			}
+			if len(acc.raw) != len(tc.want) {
+				t.Fatalf("addChunk saw %d minutes, want %d", len(acc.raw), len(tc.want))
+			}
+			for i, s := range tc.want {
+				if r := acc.raw[i]; r.calls != s.calls || r.errors != s.errors || r.start != int64(s.minute)*int64(graph.BucketWidth) {
+					t.Errorf("addChunk minute %d: %+v, want %+v", i, r, s)
+				}
+			}
+		})
+	}
+	if _, err := decodeChunk([]byte{9, 0, 1, 0, 0}); err == nil {
+		t.Error("unknown chunk format decoded")
+	}
+}
+
 func FuzzDecodeChunk(f *testing.F) {
 	f.Add(encodeChunk([]slot{{minute: 0, calls: 10, errors: 1, latency: 5}, {minute: 59, calls: 1}}))
-	f.Add([]byte{formatVersion, 3})
+	f.Add(encodeChunk([]slot{{minute: 3, calls: 10, errors: 1, latency: 5e6, hist: [graph.LatencyBuckets]int64{2, 0, 8}}}))
+	f.Add(encodeChunk([]slot{{minute: 5, calls: 1 << 62, hist: [graph.LatencyBuckets]int64{graph.LatencyBuckets - 1: 1 << 62}}}))
+	f.Add(chunkV1([]slot{{minute: 0, calls: 10, errors: 1, latency: 5}, {minute: 59, calls: 1}}))
+	f.Add([]byte{chunkFormatV1, 3})
+	f.Add([]byte{chunkFormat, 3, 1, 0, 0, 2, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		slots, err := decodeChunk(b)
+		var acc edgeAcc
+		accErr := acc.addChunk(b, 0, math.MinInt64, math.MaxInt64, &sync.Pool{})
 		if err != nil {
 			return
 		}
-		if got, err := decodeChunk(encodeChunk(slots)); err != nil || len(got) != len(slots) {
-			t.Fatalf("round trip: %v, %d slots; want %d", err, len(got), len(slots))
+		// The neighbourhood walk skips what it does not need but must
+		// read every chunk decodeChunk reads, the same way.
+		if accErr != nil {
+			t.Fatalf("addChunk: %v; decodeChunk read %d minutes", accErr, len(slots))
+		}
+		var calls, errs [2]int64
+		for _, s := range slots {
+			calls[0] += s.calls
+			errs[0] += s.errors
+		}
+		for _, r := range acc.raw {
+			calls[1] += r.calls
+			errs[1] += r.errors
+		}
+		if calls[0] != calls[1] || errs[0] != errs[1] {
+			t.Fatalf("addChunk counted calls/errors %d/%d; decodeChunk %d/%d", calls[1], errs[1], calls[0], errs[0])
+		}
+		if got, err := decodeChunk(encodeChunk(slots)); err != nil || !reflect.DeepEqual(got, slots) {
+			t.Fatalf("round trip: %v, %+v; want %+v", err, got, slots)
 		}
 	})
 }

@@ -52,7 +52,7 @@ func (s *Store) applyCalls(batch *writes, calls []graph.CallBucket, seen *sighti
 			order = append(order, string(key))
 		}
 		m := byte(start.Sub(hour) / graph.BucketWidth)
-		sl := slot{minute: m, calls: c.Calls, errors: c.Errors, latency: int64(c.LatencySum)}
+		sl := slot{minute: m, calls: c.Calls, errors: c.Errors, latency: int64(c.LatencySum), hist: c.Latency}
 		i := sort.Search(len(ch.slots), func(i int) bool { return ch.slots[i].minute >= m })
 		if i < len(ch.slots) && ch.slots[i].minute == m {
 			ch.slots[i] = sl
@@ -173,8 +173,9 @@ func (a *edgeAcc) add(start int64, calls, errors int64) {
 // [fromNs, toNs). It is the innermost loop of a neighbourhood walk, so it
 // decodes in place.
 func (a *edgeAcc) addChunk(b []byte, hour, fromNs, toNs int64, pool *sync.Pool) error {
-	if len(b) == 0 || b[0] != formatVersion {
-		return errCorrupt
+	v, err := chunkVersion(b)
+	if err != nil {
+		return err
 	}
 	b = b[1:]
 	for len(b) > 0 {
@@ -196,6 +197,13 @@ func (a *edgeAcc) addChunk(b []byte, hour, fromNs, toNs int64, pool *sync.Pool) 
 			return errCorrupt
 		}
 		b = b[i+1:]
+		if v == chunkFormat {
+			// Nor is the histogram: skip its bytes.
+			if len(b) == 0 || b[0] >= 0x80 || int(b[0]) >= len(b) {
+				return errCorrupt
+			}
+			b = b[1+int(b[0]):]
+		}
 		start := hour + int64(minute)*int64(graph.BucketWidth)
 		if start >= fromNs && start < toNs {
 			if a.raw == nil {

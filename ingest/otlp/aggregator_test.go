@@ -296,3 +296,37 @@ func TestDeployFromServiceVersion(t *testing.T) {
 		t.Errorf("deploys:\n got %q\nwant %q", got, want)
 	}
 }
+
+func TestAggregatorLatencyHistogram(t *testing.T) {
+	ms := time.Millisecond
+	durs := []time.Duration{3 * ms, 5 * ms, 20 * ms, 20 * ms, 400 * ms, 3 * time.Second}
+	var spans []sp
+	for i, d := range durs {
+		tr := uint64(i + 1)
+		spans = append(spans,
+			sp{svc: "a", trace: tr, id: 10, kind: client, at: time.Duration(i) * time.Second, dur: d},
+			sp{svc: "b", trace: tr, id: 11, parent: 10, kind: server, at: time.Duration(i)*time.Second + ms, dur: d / 2})
+	}
+	clock := t0.Add(time.Minute)
+	a := NewAggregator(Config{}, func() time.Time { return clock })
+	b, _ := a.Add(request(spans...), "p0")
+	b = appendBatch(b, a.Flush(clock.Add(DefaultWait)))
+	if len(b.Calls) != 1 {
+		t.Fatalf("got %d buckets, want 1: %+v", len(b.Calls), b.Calls)
+	}
+	c := b.Calls[0]
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var wantSum time.Duration
+	for _, d := range durs {
+		wantSum += d
+	}
+	// 3ms and 5ms are at most 5ms, 20ms twice at most 25ms, 400ms at most
+	// 500ms, 3s beyond every bound.
+	want := [graph.LatencyBuckets]int64{0: 2, 2: 2, 6: 1, 9: 1}
+	if c.Calls != int64(len(durs)) || c.LatencySum != wantSum || c.Latency != want {
+		t.Errorf("bucket: calls=%d latencySum=%s latency=%v; want calls=%d latencySum=%s latency=%v",
+			c.Calls, c.LatencySum, c.Latency, len(durs), wantSum, want)
+	}
+}

@@ -28,26 +28,34 @@ func (t *tally) add(dur int64, failed bool) {
 	t.latency += dur
 }
 
+// counted is a tally with its latency histogram, for a bucket being
+// aggregated.
+type counted struct {
+	tally
+	hist [graph.LatencyBuckets]int64
+}
+
 // accum collects one producer's observations: the buckets it counted, the
 // services they touch (with first and last seen) and its events.
 type accum struct {
-	buckets  map[bucketKey]*tally
+	buckets  map[bucketKey]*counted
 	services map[string]*graph.Service
 	events   []graph.Event
 }
 
 func newAccum() *accum {
-	return &accum{buckets: map[bucketKey]*tally{}, services: map[string]*graph.Service{}}
+	return &accum{buckets: map[bucketKey]*counted{}, services: map[string]*graph.Service{}}
 }
 
 func (c *accum) add(from, to string, start, dur int64, failed bool) {
 	k := bucketKey{from, to, start}
 	t := c.buckets[k]
 	if t == nil {
-		t = &tally{}
+		t = &counted{}
 		c.buckets[k] = t
 	}
 	t.add(dur, failed)
+	t.hist[graph.LatencySlot(time.Duration(dur))]++
 }
 
 // touch records that service name was seen between start and end.
@@ -80,6 +88,7 @@ func (c *accum) batch(producer string) graph.Batch {
 		b.Calls = append(b.Calls, graph.CallBucket{
 			From: k.from, To: k.to, Start: time.Unix(0, k.start).UTC(), Producer: producer,
 			Calls: t.calls, Errors: t.errors, LatencySum: time.Duration(t.latency),
+			Latency: t.hist,
 		})
 	}
 	sort.Slice(b.Calls, func(i, j int) bool { return callLess(b.Calls[i], b.Calls[j]) })

@@ -20,7 +20,7 @@ const model = {
     // Event
     'id', 'kind', 'service', 'at', 'end', 'source', 'externalId', 'summary', 'url', 'attributes',
     // CALLS
-    'key', 'caller', 'callee', 'start', 'producer', 'calls', 'errors', 'latencySum',
+    'key', 'caller', 'callee', 'start', 'producer', 'calls', 'errors', 'latencySum', 'latency',
     // keys of the $rows maps that are read in patterns (the analysis
     // treats any map key there as a property key)
     'from', 'to',

@@ -1,0 +1,81 @@
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/sregraph/sregraph/graph"
+)
+
+// EdgeLatency sums, over producers and the buckets of the edge from→to
+// that start in [start, end), the calls, the latency and the latency
+// histogram. Calls includes those of buckets written without a histogram,
+// so the histogram may count fewer calls. An edge without buckets in the
+// window has zero of each.
+func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end time.Time) (sum time.Duration, hist [graph.LatencyBuckets]int64, calls int64, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, hist, 0, err
+	}
+	if !end.After(start) {
+		return 0, hist, 0, nil
+	}
+	prefix := appendName([]byte{tableCallsOut}, from)
+	firstHour := start.UTC().Truncate(chunkWidth)
+	lower := appendTime(append([]byte(nil), prefix...), firstHour)
+	upper := appendTime(append([]byte(nil), prefix...), end)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return 0, hist, 0, fmt.Errorf("latency of %s->%s: %w", from, to, err)
+	}
+	defer it.Close()
+	startNs, endNs := start.UnixNano(), end.UnixNano()
+	var latency int64
+	// Keys run by hour, then callee: seek to the callee in each hour that
+	// has any key, jumping over the hours that have none.
+	hour := nanos(firstHour)
+	seek := make([]byte, 0, len(prefix)+8+len(to)+1)
+	for {
+		seek = appendName(binary.BigEndian.AppendUint64(append(seek[:0], prefix...), hour), to)
+		if !it.SeekGE(seek) {
+			break
+		}
+		k := it.Key()
+		if len(k) < len(prefix)+8 {
+			return 0, hist, 0, fmt.Errorf("call bucket key %q: %w", k, errCorrupt)
+		}
+		if h := binary.BigEndian.Uint64(k[len(prefix):]); h != hour {
+			hour = h
+			continue
+		}
+		for ; it.Valid() && bytes.HasPrefix(it.Key(), seek); it.Next() {
+			hourNs := int64(hour)
+			err := eachSlot(it.Value(), func(sl *slot) {
+				at := hourNs + int64(sl.minute)*int64(graph.BucketWidth)
+				if at < startNs || at >= endNs {
+					return
+				}
+				calls += sl.calls
+				latency += sl.latency
+				for i, n := range sl.hist {
+					hist[i] += n
+				}
+			})
+			if err != nil {
+				return 0, hist, 0, fmt.Errorf("call bucket %q: %w", it.Key(), err)
+			}
+		}
+		if err := it.Error(); err != nil {
+			return 0, hist, 0, fmt.Errorf("latency of %s->%s: %w", from, to, err)
+		}
+		hour += uint64(chunkWidth)
+	}
+	if err := it.Error(); err != nil {
+		return 0, hist, 0, fmt.Errorf("latency of %s->%s: %w", from, to, err)
+	}
+	return time.Duration(latency), hist, calls, nil
+}
