@@ -33,12 +33,17 @@ func secondsAtOrAfter(t time.Time) int64 {
 }
 
 // EdgeActivity is an edge with its buckets inside a requested range
-// (oldest first). Declared edges may have no buckets.
+// (oldest first). Declared edges may have no buckets. FirstSeen and
+// LastSeen are the starts of the earliest and latest call buckets ever
+// stored for the edge, whatever the range (retention keeps them); both
+// are zero for an edge that never carried a call.
 type EdgeActivity struct {
-	From     string
-	To       string
-	Declared bool
-	Buckets  []BucketCount
+	From      string
+	To        string
+	Declared  bool
+	Buckets   []BucketCount
+	FirstSeen time.Time
+	LastSeen  time.Time
 }
 
 // Totals sums the buckets that start inside [from, to).
@@ -86,13 +91,17 @@ type NearbyService struct {
 	Path []string `json:"path"`
 }
 
-// Edge is a call edge inside a neighbourhood, with its counts in the window.
+// Edge is a call edge inside a neighbourhood, with its counts in the
+// window and the starts of the first and last call buckets ever stored for
+// it (zero for an edge that never carried a call).
 type Edge struct {
-	From     string `json:"from"`
-	To       string `json:"to"`
-	Calls    int64  `json:"calls"`
-	Errors   int64  `json:"errors"`
-	Declared bool   `json:"declared"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Calls     int64     `json:"calls"`
+	Errors    int64     `json:"errors"`
+	Declared  bool      `json:"declared"`
+	FirstSeen time.Time `json:"firstSeen,omitzero"`
+	LastSeen  time.Time `json:"lastSeen,omitzero"`
 }
 
 // NeighbourhoodQuery asks for the services within Depth hops of Service
@@ -176,7 +185,8 @@ func Walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery) (*Neighbour
 			continue
 		}
 		calls, errs := a.Totals(q.From, q.To)
-		nb.Edges = append(nb.Edges, Edge{From: a.From, To: a.To, Calls: calls, Errors: errs, Declared: a.Declared})
+		nb.Edges = append(nb.Edges, Edge{From: a.From, To: a.To, Calls: calls, Errors: errs, Declared: a.Declared,
+			FirstSeen: a.FirstSeen, LastSeen: a.LastSeen})
 		nb.Activity[key] = a
 	}
 	sort.Slice(nb.Edges, func(i, j int) bool {

@@ -32,6 +32,7 @@ type ResolverRoot interface {
 	Breach() BreachResolver
 	BreachConnection() BreachConnectionResolver
 	BreachContext() BreachContextResolver
+	Edge() EdgeResolver
 	Event() EventResolver
 	EventConnection() EventConnectionResolver
 	NearbyService() NearbyServiceResolver
@@ -82,11 +83,13 @@ type ComplexityRoot struct {
 	}
 
 	Edge struct {
-		Calls    func(childComplexity int) int
-		Declared func(childComplexity int) int
-		Errors   func(childComplexity int) int
-		From     func(childComplexity int) int
-		To       func(childComplexity int) int
+		Calls     func(childComplexity int) int
+		Declared  func(childComplexity int) int
+		Errors    func(childComplexity int) int
+		FirstSeen func(childComplexity int) int
+		From      func(childComplexity int) int
+		LastSeen  func(childComplexity int) int
+		To        func(childComplexity int) int
 	}
 
 	Event struct {
@@ -193,6 +196,10 @@ type BreachConnectionResolver interface {
 }
 type BreachContextResolver interface {
 	Focus(ctx context.Context, obj *graph.Context) (*graph.Service, error)
+}
+type EdgeResolver interface {
+	FirstSeen(ctx context.Context, obj *graph.Edge) (*time.Time, error)
+	LastSeen(ctx context.Context, obj *graph.Edge) (*time.Time, error)
 }
 type EventResolver interface {
 	Service(ctx context.Context, obj *graph.Event) (*graph.Service, error)
@@ -420,12 +427,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Edge.Errors(childComplexity), true
+	case "Edge.firstSeen":
+		if e.ComplexityRoot.Edge.FirstSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.FirstSeen(childComplexity), true
 	case "Edge.from":
 		if e.ComplexityRoot.Edge.From == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Edge.From(childComplexity), true
+	case "Edge.lastSeen":
+		if e.ComplexityRoot.Edge.LastSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.LastSeen(childComplexity), true
 	case "Edge.to":
 		if e.ComplexityRoot.Edge.To == nil {
 			break
@@ -1051,6 +1070,10 @@ type Edge {
   errors: Int!
   "True for a dependency declared in a catalog rather than seen in traces."
   declared: Boolean!
+  "Start of the first call bucket ever stored for the edge; null if it never carried a call."
+  firstSeen: Time
+  "Start of the last call bucket ever stored for the edge; null if it never carried a call."
+  lastSeen: Time
 }
 
 type RankedChange {
@@ -1202,6 +1225,10 @@ func (ec *executionContext) childFields_Edge(ctx context.Context, field graphql.
 		return ec.fieldContext_Edge_errors(ctx, field)
 	case "declared":
 		return ec.fieldContext_Edge_declared(ctx, field)
+	case "firstSeen":
+		return ec.fieldContext_Edge_firstSeen(ctx, field)
+	case "lastSeen":
+		return ec.fieldContext_Edge_lastSeen(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Edge", field.Name)
 }
@@ -2746,6 +2773,52 @@ func (ec *executionContext) _Edge_declared(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Edge_declared(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_firstSeen(ctx context.Context, field graphql.CollectedField, obj *graph.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_firstSeen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Edge().FirstSeen(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_firstSeen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, true, true, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_lastSeen(ctx context.Context, field graphql.CollectedField, obj *graph.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_lastSeen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Edge().LastSeen(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_lastSeen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, true, true, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *graph.Event) (ret graphql.Marshaler) {
@@ -5949,28 +6022,104 @@ func (ec *executionContext) _Edge(ctx context.Context, sel ast.SelectionSet, obj
 		case "from":
 			out.Values[i] = ec._Edge_from(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "to":
 			out.Values[i] = ec._Edge_to(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "calls":
 			out.Values[i] = ec._Edge_calls(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errors":
 			out.Values[i] = ec._Edge_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "declared":
 			out.Values[i] = ec._Edge_declared(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "firstSeen":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Edge_firstSeen(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "lastSeen":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Edge_lastSeen(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -47,6 +47,22 @@ func (r *breachContextResolver) Focus(ctx context.Context, obj *graph.Context) (
 	return &graph.Service{Name: obj.Focus}, nil
 }
 
+// FirstSeen is the resolver for the firstSeen field.
+func (r *edgeResolver) FirstSeen(ctx context.Context, obj *graph.Edge) (*time.Time, error) {
+	if obj.FirstSeen.IsZero() {
+		return nil, nil
+	}
+	return &obj.FirstSeen, nil
+}
+
+// LastSeen is the resolver for the lastSeen field.
+func (r *edgeResolver) LastSeen(ctx context.Context, obj *graph.Edge) (*time.Time, error) {
+	if obj.LastSeen.IsZero() {
+		return nil, nil
+	}
+	return &obj.LastSeen, nil
+}
+
 // Service is the resolver for the service field.
 func (r *eventResolver) Service(ctx context.Context, obj *graph.Event) (*graph.Service, error) {
 	return &graph.Service{Name: obj.Service}, nil
@@ -249,6 +265,9 @@ func (r *Resolver) BreachConnection() BreachConnectionResolver { return &breachC
 // BreachContext returns BreachContextResolver implementation.
 func (r *Resolver) BreachContext() BreachContextResolver { return &breachContextResolver{r} }
 
+// Edge returns EdgeResolver implementation.
+func (r *Resolver) Edge() EdgeResolver { return &edgeResolver{r} }
+
 // Event returns EventResolver implementation.
 func (r *Resolver) Event() EventResolver { return &eventResolver{r} }
 
@@ -276,6 +295,7 @@ type (
 	breachResolver            struct{ *Resolver }
 	breachConnectionResolver  struct{ *Resolver }
 	breachContextResolver     struct{ *Resolver }
+	edgeResolver              struct{ *Resolver }
 	eventResolver             struct{ *Resolver }
 	eventConnectionResolver   struct{ *Resolver }
 	nearbyServiceResolver     struct{ *Resolver }

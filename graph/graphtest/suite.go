@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"EventPagination", testEventPagination},
 		{"Services", testServices},
 		{"EdgesTouching", testEdges},
+		{"EdgeFirstLastSeen", testEdgeSeen},
 		{"CallBucketProducers", testProducers},
 		{"EdgeLatency", testEdgeLatency},
 		{"DeleteBefore", testDeleteBefore},
@@ -609,6 +610,98 @@ func testEdges(t *testing.T, s Store) {
 	}
 	if got := view(acts, T0.Add(-time.Hour), T0); fmt.Sprint(got) != fmt.Sprint([]edgeView{{"d", "a", true, 0, 0, 0}}) {
 		t.Errorf("edges of a in the hour before = %+v; want only the declared d→a", got)
+	}
+}
+
+// seenView is an edge's first and last seen as a test compares them.
+type seenView struct {
+	From, To    string
+	First, Last time.Time
+}
+
+func seenViews(acts []graph.EdgeActivity) []seenView {
+	out := make([]seenView, len(acts))
+	for i, a := range acts {
+		out[i] = seenView{a.From, a.To, a.FirstSeen, a.LastSeen}
+	}
+	return out
+}
+
+func sameSeen(got, want []seenView) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i].From != want[i].From || got[i].To != want[i].To ||
+			!got[i].First.Equal(want[i].First) || !got[i].Last.Equal(want[i].Last) {
+			return false
+		}
+	}
+	return true
+}
+
+func testEdgeSeen(t *testing.T, s Store) {
+	ctx := context.Background()
+	// Instants inside their minutes: an edge is seen at its buckets' starts.
+	t1 := T0.Add(-50*time.Minute + 17*time.Second)
+	t2 := T0.Add(-30*time.Minute + 5*time.Second)
+	t3 := T0.Add(-10*time.Minute + 59*time.Second)
+	m1, m2, m3 := t1.Truncate(time.Minute), t2.Truncate(time.Minute), t3.Truncate(time.Minute)
+	other := func(c graph.CallBucket) graph.CallBucket { c.Producer = "p1"; return c }
+	for _, b := range []graph.Batch{
+		{Calls: []graph.CallBucket{bucket("api", "db", t1, 10, 0)},
+			Dependencies: []graph.Dependency{{From: "web", To: "api", Source: "backstage"}}},
+		{Calls: []graph.CallBucket{bucket("api", "db", t3, 10, 1), bucket("api", "cache", t2, 3, 0)}},
+		{Calls: []graph.CallBucket{other(bucket("api", "db", t2, 4, 0))}},
+		// Redeliveries change nothing.
+		{Calls: []graph.CallBucket{bucket("api", "db", t1, 10, 0)}},
+		{Calls: []graph.CallBucket{bucket("api", "db", t3, 10, 1), other(bucket("api", "db", t2, 4, 0))}},
+	} {
+		MustApply(t, s, b)
+	}
+	all := []seenView{{"api", "cache", m2, m2}, {"api", "db", m1, m3}, {"web", "api", time.Time{}, time.Time{}}}
+	for _, c := range []struct {
+		name     string
+		services []string
+		from, to time.Time
+		want     []seenView
+	}{
+		{"from the caller", []string{"api"}, T0.Add(-time.Hour), T0, all},
+		{"from the callees", []string{"db", "cache"}, T0.Add(-time.Hour), T0, all[:2]},
+		{"from both ends", []string{"api", "db", "cache", "web"}, T0.Add(-time.Hour), T0, all},
+		// A window holding only the middle bucket still sees the whole span.
+		{"around t2", []string{"db"}, m2, m2.Add(time.Minute), all[1:2]},
+	} {
+		acts, err := s.EdgesTouching(ctx, c.services, c.from, c.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := seenViews(acts); !sameSeen(got, c.want) {
+			t.Errorf("%s: first and last seen = %+v; want %+v", c.name, got, c.want)
+		}
+	}
+	nb, err := graph.Walk(ctx, s, graph.NeighbourhoodQuery{Service: "db", From: T0.Add(-time.Hour), To: T0, Depth: 2, Direction: graph.Both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []seenView
+	for _, e := range nb.Edges {
+		got = append(got, seenView{e.From, e.To, e.FirstSeen, e.LastSeen})
+	}
+	// cache is reached from db only by changing direction: not a neighbour.
+	if want := all[1:]; !sameSeen(got, want) {
+		t.Errorf("neighbourhood edges first and last seen = %+v; want %+v", got, want)
+	}
+	// Retention removes buckets, not the first seen.
+	if _, _, err := s.DeleteBefore(ctx, m2); err != nil {
+		t.Fatal(err)
+	}
+	acts, err := s.EdgesTouching(ctx, []string{"db"}, T0.Add(-time.Hour), T0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seenViews(acts); !sameSeen(got, all[1:2]) {
+		t.Errorf("after retention: first and last seen = %+v; want %+v", got, all[1:2])
 	}
 }
 

@@ -29,6 +29,7 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
 	services := serviceRows(b, s.now().UTC())
 	deps := dependencyRows(b.Dependencies)
 	calls := callRows(b.Calls)
+	callEdges := callEdgeRows(b.Calls)
 	ids := eventIDs(b.Events)
 
 	var (
@@ -36,7 +37,7 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
 		err error
 	)
 	for attempt := 1; ; attempt++ {
-		w, err = s.apply(ctx, b, ids, services, deps, calls)
+		w, err = s.apply(ctx, b, ids, services, deps, calls, callEdges)
 		if err == nil || !isDuplicateEvent(err) || attempt == maxInsertRaces {
 			break
 		}
@@ -61,7 +62,7 @@ func isDuplicateEvent(err error) bool {
 }
 
 // apply is one managed write transaction for a batch.
-func (s *Store) apply(ctx context.Context, b graph.Batch, ids []string, services, deps, calls []map[string]any) (graph.Written, error) {
+func (s *Store) apply(ctx context.Context, b graph.Batch, ids []string, services, deps, calls, callEdges []map[string]any) (graph.Written, error) {
 	sess := s.session(ctx, driver.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
 	return driver.ExecuteWrite(ctx, sess, func(tx driver.ManagedTransaction) (graph.Written, error) {
@@ -95,6 +96,7 @@ func (s *Store) apply(ctx context.Context, b graph.Batch, ids []string, services
 			{"changed events", cypherUpdateEvents, updated},
 			{"dependencies", cypherMergeDependencies, deps},
 			{"call buckets", cypherMergeCalls, calls},
+			{"call edges", cypherMergeCallEdges, callEdges},
 		}
 		for _, st := range steps {
 			if err := s.unwind(ctx, tx, st.stmt, st.rows); err != nil {
@@ -292,6 +294,45 @@ func dependencyRows(deps []graph.Dependency) []map[string]any {
 	rows := make([]map[string]any, len(deps))
 	for i, d := range deps {
 		rows[i] = map[string]any{"from": d.From, "to": d.To, "source": d.Source}
+	}
+	return rows
+}
+
+// callEdgeRows are the edges the call buckets are on, in (from, to)
+// order, each with its earliest and latest bucket start.
+func callEdgeRows(calls []graph.CallBucket) []map[string]any {
+	type span struct{ first, last time.Time }
+	spans := make(map[[2]string]span)
+	for _, c := range calls {
+		start := c.Start.UTC().Truncate(graph.BucketWidth)
+		k := [2]string{c.From, c.To}
+		sp, ok := spans[k]
+		if !ok {
+			spans[k] = span{start, start}
+			continue
+		}
+		if start.Before(sp.first) {
+			sp.first = start
+		}
+		if start.After(sp.last) {
+			sp.last = start
+		}
+		spans[k] = sp
+	}
+	keys := make([][2]string, 0, len(spans))
+	for k := range spans {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i][0] != keys[j][0] {
+			return keys[i][0] < keys[j][0]
+		}
+		return keys[i][1] < keys[j][1]
+	})
+	rows := make([]map[string]any, len(keys))
+	for i, k := range keys {
+		sp := spans[k]
+		rows[i] = map[string]any{"from": k[0], "to": k[1], "firstSeen": sp.first, "lastSeen": sp.last}
 	}
 	return rows
 }

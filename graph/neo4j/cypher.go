@@ -13,6 +13,8 @@ package neo4j
 //	(:Service)-[:CALLS {key, caller, callee, start, producer, calls,
 //	                    errors, latencySum, latency}]->(:Service)
 //	                                                          call buckets
+//	(:Service)-[:CALLS_EDGE {firstSeen, lastSeen}]->(:Service)
+//	                                                          call edges
 //
 // Instants are DateTime values in UTC; attributes are a JSON string; a call
 // bucket's key is "from NUL to NUL start NUL producer", so writing the same
@@ -20,7 +22,10 @@ package neo4j
 // ends, so that the buckets of a few services in a window are found through
 // a composite index whatever the retention and the size of the org. A
 // bucket's latency is its histogram (graph.CallBucket.Latency) as a list of
-// integers, absent when the producer recorded none.
+// integers, absent when the producer recorded none. A call edge holds the
+// starts of the earliest and latest buckets ever written on it; retention
+// removes buckets but not call edges, so the first seen is the first ever
+// seen.
 
 // schemaStatements create the constraints and indexes the queries rely on.
 // Each is idempotent; they run in order when a store opens.
@@ -136,6 +141,21 @@ MATCH (b:Service {name: row.to})
 MERGE (a)-[c:CALLS {key: row.key}]->(b)
 SET c.caller = row.from, c.callee = row.to, c.start = row.start, c.producer = row.producer, c.calls = row.calls,
     c.errors = row.errors, c.latencySum = row.latencySum, c.latency = row.latency`
+
+	// cypherMergeCallEdges widens the call edges' first and last seen to
+	// the batch's earliest and latest bucket starts on them; the minimum
+	// and maximum make a redelivery change nothing. An edge the row does
+	// not widen is not written, so batches on the same busy edges do not
+	// queue behind each other.
+	cypherMergeCallEdges = `UNWIND $rows AS row
+MATCH (a:Service {name: row.from})
+MATCH (b:Service {name: row.to})
+MERGE (a)-[e:CALLS_EDGE]->(b)
+WITH e, row,
+     CASE WHEN e.firstSeen IS NULL OR row.firstSeen < e.firstSeen THEN row.firstSeen ELSE e.firstSeen END AS firstSeen,
+     CASE WHEN e.lastSeen IS NULL OR row.lastSeen > e.lastSeen THEN row.lastSeen ELSE e.lastSeen END AS lastSeen
+WHERE e.firstSeen IS NULL OR firstSeen <> e.firstSeen OR lastSeen <> e.lastSeen
+SET e.firstSeen = firstSeen, e.lastSeen = lastSeen`
 )
 
 const (
@@ -214,18 +234,19 @@ WITH sum(c.calls) AS calls, sum(c.latencySum) AS latencySum, collect(c.latency) 
 RETURN calls, latencySum,
        [i IN range(0, $slots - 1) | reduce(n = 0, h IN hists | n + coalesce(h[i], 0))] AS latency`
 
-	// cypherDependenciesTouching lists the declared edges with either end
-	// in $services.
-	cypherDependenciesTouching = `CALL () {
-  MATCH (a:Service)-[:DEPENDS_ON]->(b:Service)
+	// cypherEdgesOfServices lists the declared edges (declared true) and
+	// the call edges, with their first and last seen (declared false), with
+	// either end in $services.
+	cypherEdgesOfServices = `CALL () {
+  MATCH (a:Service)-[r:DEPENDS_ON|CALLS_EDGE]->(b:Service)
   WHERE a.name IN $services
-  RETURN a.name AS caller, b.name AS callee
+  RETURN a.name AS caller, b.name AS callee, r
   UNION
-  MATCH (a:Service)-[:DEPENDS_ON]->(b:Service)
+  MATCH (a:Service)-[r:DEPENDS_ON|CALLS_EDGE]->(b:Service)
   WHERE b.name IN $services
-  RETURN a.name AS caller, b.name AS callee
+  RETURN a.name AS caller, b.name AS callee, r
 }
-RETURN caller, callee
+RETURN caller, callee, type(r) = 'DEPENDS_ON' AS declared, r.firstSeen AS firstSeen, r.lastSeen AS lastSeen
 ORDER BY caller, callee`
 )
 

@@ -11,7 +11,8 @@ import (
 
 // EdgesTouching returns every edge with either end in services that is
 // declared or has call buckets starting in [from, to), with those buckets
-// summed over producers, oldest first. Edges come in (from, to) order.
+// summed over producers, oldest first, and the starts of the edge's first
+// and last buckets ever written. Edges come in (from, to) order.
 func (s *Store) EdgesTouching(ctx context.Context, services []string, from, to time.Time) ([]graph.EdgeActivity, error) {
 	if len(services) == 0 {
 		return nil, nil
@@ -28,13 +29,27 @@ func (s *Store) EdgesTouching(ctx context.Context, services []string, from, to t
 		return a
 	}
 
-	recs, err := s.read(ctx, cypherDependenciesTouching, params)
+	recs, err := s.read(ctx, cypherEdgesOfServices, params)
 	if err != nil {
-		return nil, fmt.Errorf("neo4j: declared edges: %w", err)
+		return nil, fmt.Errorf("neo4j: edges: %w", err)
 	}
+	// The first and last seen of call edges, set on the edges returned
+	// once those are known.
+	type span struct{ first, last time.Time }
+	seen := make(map[[2]string]span)
 	for _, r := range recs {
 		m := r.AsMap()
-		get(str(m["caller"]), str(m["callee"])).Declared = true
+		caller, callee := str(m["caller"]), str(m["callee"])
+		if declared, _ := m["declared"].(bool); declared {
+			get(caller, callee).Declared = true
+			continue
+		}
+		first, okFirst := m["firstSeen"].(time.Time)
+		last, okLast := m["lastSeen"].(time.Time)
+		if !okFirst || !okLast {
+			return nil, fmt.Errorf("neo4j: call edge %s->%s stored without first and last seen", caller, callee)
+		}
+		seen[[2]string{caller, callee}] = span{first.UTC(), last.UTC()}
 	}
 
 	if from.Before(to) {
@@ -56,7 +71,10 @@ func (s *Store) EdgesTouching(ctx context.Context, services []string, from, to t
 	}
 
 	out := make([]graph.EdgeActivity, 0, len(edges))
-	for _, a := range edges {
+	for k, a := range edges {
+		if sp, ok := seen[k]; ok {
+			a.FirstSeen, a.LastSeen = sp.first, sp.last
+		}
 		out = append(out, *a)
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -21,8 +21,10 @@ import (
 // neighbourhood walk then reads a few keys per edge instead of one per
 // minute.
 
-// applyCalls merges call buckets into the batch. Called with s.mu held.
-func (s *Store) applyCalls(batch *writes, calls []graph.CallBucket, seen *sightings) error {
+// applyCalls merges call buckets into the batch, with the widened first
+// and last seen of their edges, which it returns for the caller to record
+// in s.spans once the batch is committed. Called with s.mu held.
+func (s *Store) applyCalls(batch *writes, calls []graph.CallBucket, seen *sightings) (edgeSpans, error) {
 	type chunk struct {
 		from, to, producer string
 		hour               time.Time
@@ -30,22 +32,24 @@ func (s *Store) applyCalls(batch *writes, calls []graph.CallBucket, seen *sighti
 	}
 	chunks := map[string]*chunk{}
 	var order []string
+	spans := edgeSpans{}
 	for _, c := range calls {
 		start := c.Start.UTC().Truncate(graph.BucketWidth)
 		hour := start.Truncate(chunkWidth)
 		seen.see(c.From, start, start)
 		seen.see(c.To, start, start)
+		spans.see(c.From, c.To, nanos(start))
 		key := chunkKey(tableCallsOut, c.From, hour, c.To, c.Producer)
 		ch, ok := chunks[string(key)]
 		if !ok {
 			ch = &chunk{from: c.From, to: c.To, producer: c.Producer, hour: hour}
 			raw, found, err := get(s.db, key)
 			if err != nil {
-				return fmt.Errorf("read call bucket %s->%s: %w", c.From, c.To, err)
+				return nil, fmt.Errorf("read call bucket %s->%s: %w", c.From, c.To, err)
 			}
 			if found {
 				if ch.slots, err = decodeChunk(raw); err != nil {
-					return fmt.Errorf("decode call bucket %s->%s: %w", c.From, c.To, err)
+					return nil, fmt.Errorf("decode call bucket %s->%s: %w", c.From, c.To, err)
 				}
 			}
 			chunks[string(key)] = ch
@@ -68,7 +72,105 @@ func (s *Store) applyCalls(batch *writes, calls []graph.CallBucket, seen *sighti
 		batch.set([]byte(key), val)
 		batch.set(chunkKey(tableCallsIn, ch.to, ch.hour, ch.from, ch.producer), val)
 	}
-	return nil
+	changed := s.spans.widen(spans)
+	for k, v := range changed {
+		batch.set(depKey(tableSeenOut, k[0], k[1]), encodeSpan(v))
+	}
+	return changed, nil
+}
+
+// edgeSpan is the earliest and latest bucket start (nanoseconds since the
+// epoch) seen on an edge.
+type edgeSpan struct{ first, last uint64 }
+
+// edgeSpans gathers spans by edge.
+type edgeSpans map[[2]string]edgeSpan
+
+func (m edgeSpans) see(from, to string, start uint64) {
+	k := [2]string{from, to}
+	sp, ok := m[k]
+	if !ok {
+		m[k] = edgeSpan{start, start}
+		return
+	}
+	m[k] = edgeSpan{min(sp.first, start), max(sp.last, start)}
+}
+
+func encodeSpan(sp edgeSpan) []byte {
+	b := make([]byte, 0, 16)
+	b = binary.BigEndian.AppendUint64(b, sp.first)
+	return binary.BigEndian.AppendUint64(b, sp.last)
+}
+
+func decodeSpan(b []byte) (edgeSpan, error) {
+	if len(b) != 16 {
+		return edgeSpan{}, errCorrupt
+	}
+	return edgeSpan{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}, nil
+}
+
+// spans is the in-memory mirror of every edge's first and last seen, so
+// a neighbourhood walk reads them without a seek. It holds one small
+// entry per edge that ever carried a call; retention keeps them.
+type spans struct {
+	mu sync.RWMutex
+	m  edgeSpans
+}
+
+func loadSpans(db *pebble.DB) (*spans, error) {
+	sp := &spans{m: edgeSpans{}}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableSeenOut}, UpperBound: []byte{tableSeenOut + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("load first and last seen: %w", err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()[1:]
+		nul := bytes.IndexByte(k, 0)
+		if nul < 0 {
+			return nil, fmt.Errorf("first and last seen key %q: %w", it.Key(), errCorrupt)
+		}
+		v, err := decodeSpan(it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("first and last seen %q: %w", it.Key(), err)
+		}
+		sp.m[[2]string{string(k[:nul]), string(k[nul+1:])}] = v
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("load first and last seen: %w", err)
+	}
+	return sp, nil
+}
+
+// widen returns the spans of seen that widen the stored ones, widened.
+// Taking the minimum and maximum makes a redelivered bucket change
+// nothing.
+func (sp *spans) widen(seen edgeSpans) edgeSpans {
+	sp.mu.RLock()
+	defer sp.mu.RUnlock()
+	out := edgeSpans{}
+	for k, v := range seen {
+		if old, ok := sp.m[k]; ok {
+			if old.first <= v.first && old.last >= v.last {
+				continue
+			}
+			v = edgeSpan{min(old.first, v.first), max(old.last, v.last)}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// put records spans that were committed.
+func (sp *spans) put(changed edgeSpans) {
+	if len(changed) == 0 {
+		return
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	for k, v := range changed {
+		sp.m[k] = v
+	}
 }
 
 // declared is the in-memory mirror of the declared dependencies.
@@ -244,7 +346,8 @@ func (a *edgeAcc) finish(arena []graph.BucketCount) []graph.BucketCount {
 
 // EdgesTouching returns every edge with either end in services that is
 // declared or has buckets starting in [from, to), with those buckets
-// (summed over producers, oldest first), ordered by from and to.
+// (summed over producers, oldest first), ordered by from and to, and with
+// the starts of the edge's first and last buckets ever written.
 func (s *Store) EdgesTouching(ctx context.Context, services []string, from, to time.Time) ([]graph.EdgeActivity, error) {
 	return s.edges(ctx, services, from, to, false)
 }
@@ -370,15 +473,20 @@ func (s *Store) edges(ctx context.Context, services []string, from, to time.Time
 	}
 	arena := make([]graph.BucketCount, total)
 	out := make([]graph.EdgeActivity, 0, len(edges))
-	for _, e := range edges {
+	s.spans.mu.RLock()
+	for k, e := range edges {
 		if !e.act.Declared && len(e.raw) == 0 {
 			continue
 		}
 		arena = e.finish(arena)
 		putRaw(&s.raw, e.raw)
 		e.raw = nil
+		if sp, ok := s.spans.m[k]; ok {
+			e.act.FirstSeen, e.act.LastSeen = fromNanos(sp.first), fromNanos(sp.last)
+		}
 		out = append(out, e.act)
 	}
+	s.spans.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].From != out[j].From {
 			return out[i].From < out[j].From

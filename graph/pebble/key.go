@@ -19,6 +19,11 @@ import (
 //	d <from> 0 <to>                           declared dependency (mirrored in memory)
 //	o <from> 0 <hour> <to> 0 <producer>       call buckets of one hour, by caller
 //	i <to> 0 <hour> <from> 0 <producer>       the same, by callee
+//	f <from> 0 <to>                           first and last bucket start of an edge (mirrored in memory)
+//
+// Edge sighting values are two big-endian nanosecond instants, the starts
+// of the earliest and latest call buckets ever written for the edge;
+// retention leaves them, so the first seen is the first ever seen.
 //
 // Event index values are the event's meta (its kind, whether it has an
 // end, and the end, so filters and retention need not load the event)
@@ -32,6 +37,7 @@ const (
 	tableDepFrom    = 'd'
 	tableCallsOut   = 'o'
 	tableCallsIn    = 'i'
+	tableSeenOut    = 'f'
 	nameTerminator  = 0x00
 	idTerminator    = 0xFF
 	chunkWidth      = time.Hour

@@ -37,7 +37,8 @@ func TestContract(t *testing.T) {
 }
 
 // TestReopen checks that what a closed store held is there after Open,
-// including the declared dependencies and services kept in memory.
+// including the declared dependencies, services and edges' first and last
+// seen kept in memory.
 func TestReopen(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -46,9 +47,14 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := graphtest.MustEvent(t, graph.KindDeploy, "checkout", graphtest.T0, "r1")
+	first, last := graphtest.T0.Add(-2*time.Hour), graphtest.T0.Add(10*time.Minute)
+	call := func(at time.Time) graph.CallBucket {
+		return graph.CallBucket{From: "checkout", To: "payments", Start: at, Producer: "p0", Calls: 1}
+	}
 	graphtest.MustApply(t, s, graph.Batch{
 		Events:       []graph.Event{e},
 		Dependencies: []graph.Dependency{{From: "web", To: "checkout", Source: "backstage"}},
+		Calls:        []graph.CallBucket{call(first), call(last)},
 	})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -62,8 +68,16 @@ func TestReopen(t *testing.T) {
 		t.Errorf("event after reopen: %v", err)
 	}
 	acts, err := s.EdgesTouching(ctx, []string{"checkout"}, graphtest.T0, graphtest.T0.Add(time.Hour))
-	if err != nil || len(acts) != 1 || !acts[0].Declared || acts[0].From != "web" {
-		t.Errorf("edges after reopen = %+v, %v; want the declared web→checkout", acts, err)
+	if err != nil || len(acts) != 2 || acts[0].From != "checkout" || !acts[0].FirstSeen.Equal(first) || !acts[0].LastSeen.Equal(last) ||
+		!acts[1].Declared || acts[1].From != "web" || !acts[1].FirstSeen.IsZero() {
+		t.Errorf("edges after reopen = %+v, %v; want checkout→payments seen %v..%v and the declared web→checkout", acts, err, first, last)
+	}
+	// A bucket inside the span changes nothing; one after it widens it.
+	later := last.Add(time.Hour)
+	graphtest.MustApply(t, s, graph.Batch{Calls: []graph.CallBucket{call(graphtest.T0), call(later)}})
+	acts, err = s.EdgesTouching(ctx, []string{"payments"}, graphtest.T0, later.Add(time.Minute))
+	if err != nil || len(acts) != 1 || !acts[0].FirstSeen.Equal(first) || !acts[0].LastSeen.Equal(later) {
+		t.Errorf("edges of payments = %+v, %v; want checkout→payments seen %v..%v", acts, err, first, later)
 	}
 	// A repeat of the event is a duplicate: the store did not forget it.
 	w := graphtest.MustApply(t, s, graph.Batch{Events: []graph.Event{e}})

@@ -51,6 +51,9 @@ type Store struct {
 	// deps mirrors the declared dependencies (few, never deleted) so a
 	// neighbourhood walk need not seek for them.
 	deps *declared
+	// spans mirrors every call edge's first and last seen, for the same
+	// reason.
+	spans *spans
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -100,7 +103,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
-	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps}, nil
+	spans, err := loadSpans(db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+	}
+	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans}, nil
 }
 
 // Close flushes nothing (every acknowledged write is already durable) and
@@ -177,7 +185,8 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
 		seen.see(d.From, now, now)
 		seen.see(d.To, now, now)
 	}
-	if err := s.applyCalls(batch, b.Calls, seen); err != nil {
+	spans, err := s.applyCalls(batch, b.Calls, seen)
+	if err != nil {
 		return graph.Written{}, err
 	}
 	for _, sv := range b.Services {
@@ -202,6 +211,7 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
 		s.services[sv.Name] = sv
 	}
 	s.deps.add(b.Dependencies)
+	s.spans.put(spans)
 	return w, nil
 }
 

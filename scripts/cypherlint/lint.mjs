@@ -13,9 +13,9 @@ import { lintCypherQuery, testData } from '@neo4j-cypher/language-support';
 // property missing here is reported, so a typo in a statement fails.
 const model = {
   labels: ['Service', 'Event'],
-  relationshipTypes: ['AFFECTS', 'DEPENDS_ON', 'CALLS'],
+  relationshipTypes: ['AFFECTS', 'DEPENDS_ON', 'CALLS', 'CALLS_EDGE'],
   propertyKeys: [
-    // Service
+    // Service, CALLS_EDGE
     'name', 'environment', 'owner', 'firstSeen', 'lastSeen',
     // Event
     'id', 'kind', 'service', 'at', 'end', 'source', 'externalId', 'summary', 'url', 'attributes',
@@ -29,6 +29,7 @@ const model = {
     { from: 'Event', relType: 'AFFECTS', to: 'Service' },
     { from: 'Service', relType: 'DEPENDS_ON', to: 'Service' },
     { from: 'Service', relType: 'CALLS', to: 'Service' },
+    { from: 'Service', relType: 'CALLS_EDGE', to: 'Service' },
   ],
 };
 
