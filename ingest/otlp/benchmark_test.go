@@ -42,56 +42,32 @@ func benchRequest(traces int) *coltracepb.ExportTraceServiceRequest {
 // BenchmarkDecodeAggregateProto measures the protobuf path: decode an
 // export of 1000 spans and pair and count them.
 func BenchmarkDecodeAggregateProto(b *testing.B) {
-	req := benchRequest(200)
-	body, err := proto.Marshal(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	spans := SpanCount(req)
-	agg := NewAggregator(Config{}, func() time.Time { return t0 })
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	cpu := cpuTime()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := agg.AddKafka(KafkaMessage{Topic: DefaultTopic, Offset: int64(i), Value: body, Time: t0}); err != nil {
-			b.Fatal(err)
-		}
-		if i%50 == 49 {
-			agg.FlushKafka(t0)
-		}
-	}
-	reportSpans(b, spans, cpu)
+	benchAggregate(b, marshalProto, viaKafka)
 }
 
 // BenchmarkDecodeAggregateGenerated is the protobuf path through the
 // generated decoder (DecodeRequest, then Add), for comparison.
 func BenchmarkDecodeAggregateGenerated(b *testing.B) {
-	req := benchRequest(200)
-	body, err := proto.Marshal(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	spans := SpanCount(req)
-	agg := NewAggregator(Config{}, func() time.Time { return t0 })
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	cpu := cpuTime()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	benchAggregate(b, marshalProto, func(b *testing.B, agg *Aggregator, body []byte, _ int) {
 		r, err := DecodeRequest(body, ContentTypeProtobuf)
 		if err != nil {
 			b.Fatal(err)
 		}
 		agg.Add(r, "bench")
-	}
-	reportSpans(b, spans, cpu)
+	})
 }
 
 // BenchmarkDecodeAggregateJSON is the same over OTLP JSON.
 func BenchmarkDecodeAggregateJSON(b *testing.B) {
+	benchAggregate(b, protojsonOTLP, viaKafka)
+}
+
+// benchAggregate encodes a 1000-span export and feeds it to an
+// aggregator b.N times with step, reporting spans per second.
+func benchAggregate(b *testing.B, encode func(*coltracepb.ExportTraceServiceRequest) ([]byte, error),
+	step func(b *testing.B, agg *Aggregator, body []byte, i int)) {
 	req := benchRequest(200)
-	body, err := protojsonOTLP(req)
+	body, err := encode(req)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -102,14 +78,21 @@ func BenchmarkDecodeAggregateJSON(b *testing.B) {
 	cpu := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := agg.AddKafka(KafkaMessage{Topic: DefaultTopic, Offset: int64(i), Value: body, Time: t0}); err != nil {
-			b.Fatal(err)
-		}
-		if i%50 == 49 {
-			agg.FlushKafka(t0)
-		}
+		step(b, agg, body, i)
 	}
 	reportSpans(b, spans, cpu)
+}
+
+func marshalProto(r *coltracepb.ExportTraceServiceRequest) ([]byte, error) { return proto.Marshal(r) }
+
+// viaKafka adds body as the i-th Kafka message and flushes every 50.
+func viaKafka(b *testing.B, agg *Aggregator, body []byte, i int) {
+	if err := agg.AddKafka(KafkaMessage{Topic: DefaultTopic, Offset: int64(i), Value: body, Time: t0}); err != nil {
+		b.Fatal(err)
+	}
+	if i%50 == 49 {
+		agg.FlushKafka(t0)
+	}
 }
 
 // cpuTime is the CPU time the process has used, user and system.
