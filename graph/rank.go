@@ -85,6 +85,7 @@ func Rank(q ContextQuery, nb *Neighbourhood, events []Event) []RankedChange {
 		ref = q.At.Format("15:04 MST")
 	}
 	latest := latestDeployBefore(events, q.At)
+	into := callsInto(nb)
 	out := make([]RankedChange, 0, len(events))
 	for _, e := range events {
 		n, ok := where[e.Service]
@@ -108,7 +109,7 @@ func Rank(q ContextQuery, nb *Neighbourhood, events []Event) []RankedChange {
 			}
 		}
 		if deployLike(e.Kind) || e.Kind == KindScale {
-			f, reason := corroborate(nb, e, q.To())
+			f, reason := corroborate(into, e, q.To())
 			score *= f
 			if reason != "" {
 				rc.Reasons = append(rc.Reasons, reason)
@@ -203,11 +204,27 @@ func pathReason(focus string, n NearbyService) string {
 	}
 }
 
+// callsInto indexes a neighbourhood's edges by callee, each list in edge
+// order (caller name), so corroboration is the same on every run.
+func callsInto(nb *Neighbourhood) map[string][]*EdgeActivity {
+	keys := make([]string, 0, len(nb.Activity))
+	for k := range nb.Activity {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	into := make(map[string][]*EdgeActivity, len(keys))
+	for _, k := range keys {
+		a := nb.Activity[k]
+		into[a.To] = append(into[a.To], a)
+	}
+	return into
+}
+
 // corroborate is applied to changes (deploy, rollback, config, flag,
 // scale) only: tickets and incidents record what people saw, not what
 // they changed. It compares the error ratio of calls into the changed service
 // before and after the change and returns the factor and a reason.
-func corroborate(nb *Neighbourhood, e Event, windowEnd time.Time) (float64, string) {
+func corroborate(into map[string][]*EdgeActivity, e Event, windowEnd time.Time) (float64, string) {
 	afterEnd := e.At.Add(CorroborationWindow)
 	if afterEnd.After(windowEnd) {
 		afterEnd = windowEnd
@@ -224,16 +241,7 @@ func corroborate(nb *Neighbourhood, e Event, windowEnd time.Time) (float64, stri
 	}
 	var best *rise
 	var quiet *rise
-	keys := make([]string, 0, len(nb.Activity))
-	for k := range nb.Activity {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		a := nb.Activity[k]
-		if a.To != e.Service {
-			continue
-		}
+	for _, a := range into[e.Service] {
 		bc, be := a.Totals(beforeStart, bucketOf)
 		ac, ae := a.Totals(bucketOf.Add(BucketWidth), afterEnd.Add(BucketWidth))
 		if bc < MinCalls || ac < MinCalls {
