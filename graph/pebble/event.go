@@ -102,7 +102,8 @@ func (s *Store) lookupEvents(events []graph.Event) (map[string]graph.Event, erro
 	ids := make([]string, 0, len(events))
 	uniq := make(map[string]bool, len(events))
 	for i := range events {
-		if id := events[i].ID; !uniq[id] {
+		// An ID the filter has never seen is certainly new: no read.
+		if id := events[i].ID; !uniq[id] && s.known.mayHave(id) {
 			uniq[id] = true
 			ids = append(ids, id)
 		}

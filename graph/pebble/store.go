@@ -46,6 +46,8 @@ type Store struct {
 	// Apply need not read them back; it is only ever updated after a
 	// commit succeeded.
 	services map[string]graph.Service
+	// known filters the event IDs that may be stored (under mu).
+	known *knownIDs
 	// raw recycles the scratch slices of EdgesTouching.
 	raw sync.Pool
 	// deps mirrors the declared dependencies (few, never deleted) so a
@@ -108,7 +110,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
-	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans}, nil
+	known, err := loadKnownIDs(db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+	}
+	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans, known: known}, nil
 }
 
 // Close flushes nothing (every acknowledged write is already durable) and
@@ -209,6 +216,9 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
 	}
 	for _, sv := range changed {
 		s.services[sv.Name] = sv
+	}
+	for _, e := range w.New {
+		s.known.add(e.ID)
 	}
 	s.deps.add(b.Dependencies)
 	s.spans.put(spans)
