@@ -843,6 +843,9 @@ func testDeleteBefore(t *testing.T, s Store) {
 	if got := view(acts, cut.Add(-30*time.Hour), cut.Add(time.Hour)); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("edges after delete = %+v; want %+v", got, want)
 	}
+	if _, _, n, err := s.EdgeLatency(ctx, "checkout", "payments", cut.Add(-30*time.Hour), cut.Add(time.Hour)); err != nil || n != 30 {
+		t.Errorf("latency calls after delete = %d, %v; want the 30 kept", n, err)
+	}
 	if _, err := s.Service(ctx, "checkout"); err != nil {
 		t.Errorf("service after delete: %v", err)
 	}

@@ -112,6 +112,15 @@ func chunkV1(slots []slot) []byte {
 	return b
 }
 
+// countsOf is what a count chunk keeps of slots.
+func countsOf(slots []slot) []slot {
+	var out []slot
+	for _, s := range slots {
+		out = append(out, slot{minute: s.minute, calls: s.calls, errors: s.errors})
+	}
+	return out
+}
+
 func TestChunkFormats(t *testing.T) {
 	withHist := []slot{
 		{minute: 0, calls: 10, errors: 1, latency: 5e6, hist: [graph.LatencyBuckets]int64{3, 0, 7}},
@@ -126,7 +135,9 @@ func TestChunkFormats(t *testing.T) {
 	}{
 		{"current", encodeChunk(withHist), withHist},
 		{"format 1", chunkV1(old), old},
+		{"counts", encodeCounts(withHist), countsOf(withHist)},
 		{"empty", encodeChunk(nil), nil},
+		{"empty counts", encodeCounts(nil), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := decodeChunk(tc.enc)
@@ -162,6 +173,8 @@ func FuzzDecodeChunk(f *testing.F) {
 	f.Add(chunkV1([]slot{{minute: 0, calls: 10, errors: 1, latency: 5}, {minute: 59, calls: 1}}))
 	f.Add([]byte{chunkFormatV1, 3})
 	f.Add([]byte{chunkFormat, 3, 1, 0, 0, 2, 1})
+	f.Add(encodeCounts([]slot{{minute: 0, calls: 10, errors: 1}, {minute: 59, calls: 1 << 62}}))
+	f.Add([]byte{countsFormat, 3, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		slots, err := decodeChunk(b)
 		var acc edgeAcc
@@ -188,6 +201,9 @@ func FuzzDecodeChunk(f *testing.F) {
 		}
 		if got, err := decodeChunk(encodeChunk(slots)); err != nil || !reflect.DeepEqual(got, slots) {
 			t.Fatalf("round trip: %v, %+v; want %+v", err, got, slots)
+		}
+		if got, err := decodeChunk(encodeCounts(slots)); err != nil || !reflect.DeepEqual(got, countsOf(slots)) {
+			t.Fatalf("counts round trip: %v, %+v; want %+v", err, got, countsOf(slots))
 		}
 	})
 }

@@ -17,9 +17,11 @@ import (
 )
 
 // Call buckets are stored one key per (edge, hour, producer), holding that
-// hour's minutes, once under the caller and once under the callee. A
-// neighbourhood walk then reads a few keys per edge instead of one per
-// minute.
+// hour's minutes: their counts once under the caller and once under the
+// callee, and everything (counts, latency sums, histograms) once more
+// under the caller in a table of its own. A neighbourhood walk then reads
+// a few small keys per edge instead of one per minute, and only
+// EdgeLatency reads the latencies.
 
 // applyCalls merges call buckets into the batch, with the widened first
 // and last seen of their edges, which it returns for the caller to record
@@ -39,7 +41,7 @@ func (s *Store) applyCalls(batch *writes, calls []graph.CallBucket, seen *sighti
 		seen.see(c.From, start, start)
 		seen.see(c.To, start, start)
 		spans.see(c.From, c.To, nanos(start))
-		key := chunkKey(tableCallsOut, c.From, hour, c.To, c.Producer)
+		key := chunkKey(tableLatency, c.From, hour, c.To, c.Producer)
 		ch, ok := chunks[string(key)]
 		if !ok {
 			ch = &chunk{from: c.From, to: c.To, producer: c.Producer, hour: hour}
@@ -68,9 +70,10 @@ func (s *Store) applyCalls(batch *writes, calls []graph.CallBucket, seen *sighti
 	}
 	for _, key := range order {
 		ch := chunks[key]
-		val := encodeChunk(ch.slots)
-		batch.set([]byte(key), val)
-		batch.set(chunkKey(tableCallsIn, ch.to, ch.hour, ch.from, ch.producer), val)
+		batch.set([]byte(key), encodeChunk(ch.slots))
+		counts := encodeCounts(ch.slots)
+		batch.set(chunkKey(tableCallsOut, ch.from, ch.hour, ch.to, ch.producer), counts)
+		batch.set(chunkKey(tableCallsIn, ch.to, ch.hour, ch.from, ch.producer), counts)
 	}
 	changed := s.spans.widen(spans)
 	for k, v := range changed {
@@ -290,15 +293,20 @@ func (a *edgeAcc) addChunk(b []byte, hour, fromNs, toNs int64, pool *sync.Pool) 
 		if n2 <= 0 {
 			return errCorrupt
 		}
-		// The latency sum is not needed here: skip its varint.
-		i := 1 + n1 + n2
-		for i < len(b) && b[i] >= 0x80 {
-			i++
+		b = b[1+n1+n2:]
+		if v != countsFormat {
+			// A full chunk (only ever met in tests and retention's
+			// reading of table l): the latency sum is not needed here,
+			// skip its varint.
+			i := 0
+			for i < len(b) && b[i] >= 0x80 {
+				i++
+			}
+			if i >= len(b) {
+				return errCorrupt
+			}
+			b = b[i+1:]
 		}
-		if i >= len(b) {
-			return errCorrupt
-		}
-		b = b[i+1:]
 		if v == chunkFormat {
 			// Nor is the histogram: skip its bytes.
 			if len(b) == 0 || b[0] >= 0x80 || int(b[0]) >= len(b) {

@@ -17,8 +17,10 @@ import (
 //	k <kind> <at> <^id> ff                    events of a kind by time
 //	v <service>                               service
 //	d <from> 0 <to>                           declared dependency (mirrored in memory)
-//	o <from> 0 <hour> <to> 0 <producer>       call buckets of one hour, by caller
+//	o <from> 0 <hour> <to> 0 <producer>       call counts of one hour, by caller
 //	i <to> 0 <hour> <from> 0 <producer>       the same, by callee
+//	l <from> 0 <hour> <to> 0 <producer>       the same buckets whole, with latencies
+//	m <name>                                  the store's own metadata
 //	f <from> 0 <to>                           first and last bucket start of an edge (mirrored in memory)
 //
 // Edge sighting values are two big-endian nanosecond instants, the starts
@@ -38,6 +40,8 @@ const (
 	tableCallsOut   = 'o'
 	tableCallsIn    = 'i'
 	tableSeenOut    = 'f'
+	tableLatency    = 'l'
+	tableMeta       = 'm'
 	nameTerminator  = 0x00
 	idTerminator    = 0xFF
 	chunkWidth      = time.Hour

@@ -24,7 +24,7 @@ func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end tim
 	if !end.After(start) {
 		return 0, hist, 0, nil
 	}
-	prefix := appendName([]byte{tableCallsOut}, from)
+	prefix := appendName([]byte{tableLatency}, from)
 	firstHour := start.UTC().Truncate(chunkWidth)
 	lower := appendTime(append([]byte(nil), prefix...), firstHour)
 	upper := appendTime(append([]byte(nil), prefix...), end)

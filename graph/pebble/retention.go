@@ -24,7 +24,7 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (events, buckets 
 	if events, err = s.deleteEvents(ctx, t); err != nil {
 		return events, 0, err
 	}
-	for _, table := range []byte{tableCallsOut, tableCallsIn} {
+	for _, table := range []byte{tableCallsOut, tableCallsIn, tableLatency} {
 		n, err := s.deleteBuckets(ctx, table, t)
 		if err != nil {
 			return events, buckets, err
@@ -177,6 +177,10 @@ func (s *Store) deleteBuckets(ctx context.Context, table byte, t time.Time) (int
 				keys++
 				continue
 			}
+			v, err := chunkVersion(it.Value())
+			if err != nil {
+				return nil, false, fmt.Errorf("retention: call bucket %q: %w", key, err)
+			}
 			slots, err := decodeChunk(it.Value())
 			if err != nil {
 				return nil, false, fmt.Errorf("retention: call bucket %q: %w", key, err)
@@ -191,7 +195,7 @@ func (s *Store) deleteBuckets(ctx context.Context, table byte, t time.Time) (int
 			if len(kept) == 0 {
 				err = b.Delete(key, nil)
 			} else if len(kept) < len(slots) {
-				err = b.Set(key, encodeChunk(kept), nil)
+				err = b.Set(key, encodeAs(v, kept), nil)
 			}
 			if err != nil {
 				return nil, false, err

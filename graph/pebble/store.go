@@ -110,6 +110,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
+	if _, err := splitCalls(db, opts.Logger); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open embedded store in %s: split call buckets: %w", dir, err)
+	}
 	known, err := loadKnownIDs(db)
 	if err != nil {
 		db.Close()
