@@ -2,7 +2,6 @@ package pebble
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -14,6 +13,10 @@ import (
 // Values are encoded with a leading format version so the layout can
 // change without a rewrite of old data.
 const formatVersion = 1
+
+// refFormat starts a table e value that refers to the event's
+// per-service index entry instead of holding the event.
+const refFormat = 0x80
 
 var errCorrupt = errors.New("corrupt value")
 
@@ -82,14 +85,11 @@ func (r *reader) byte() byte {
 	return c
 }
 
-// encodeEvent encodes e; attributes are kept as JSON, the form they came in.
+// encodeEvent encodes e; attributes in the form appendAttrs describes.
 func encodeEvent(e *graph.Event) ([]byte, error) {
-	var attrs []byte
-	if len(e.Attributes) > 0 {
-		var err error
-		if attrs, err = json.Marshal(e.Attributes); err != nil {
-			return nil, fmt.Errorf("encode attributes of event %s: %w", e.ID, err)
-		}
+	attrs, err := appendAttrs(make([]byte, 0, 32*len(e.Attributes)), e.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("encode attributes of event %s: %w", e.ID, err)
 	}
 	b := make([]byte, 0, 64+len(e.ID)+len(e.Service)+len(e.Source)+len(e.ExternalID)+len(e.Summary)+len(e.URL)+len(attrs))
 	b = append(b, formatVersion)
@@ -135,10 +135,9 @@ func decodeEvent(b []byte) (graph.Event, error) {
 	if r.err != nil {
 		return graph.Event{}, r.err
 	}
-	if len(attrs) > 0 {
-		if err := json.Unmarshal(attrs, &e.Attributes); err != nil {
-			return graph.Event{}, fmt.Errorf("attributes of event %s: %w", e.ID, err)
-		}
+	var err error
+	if e.Attributes, err = decodeAttrs(attrs); err != nil {
+		return graph.Event{}, fmt.Errorf("attributes of event %s: %w", e.ID, err)
 	}
 	return e, nil
 }

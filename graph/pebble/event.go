@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble"
 
@@ -83,11 +85,12 @@ func (s *Store) applyEvents(batch *writes, events []graph.Event, w *graph.Writte
 		if err != nil {
 			return err
 		}
-		batch.set(eventKey(id), val)
-		// The per-service index entry carries the whole event too, so the
-		// hot path (a breach context: the events of a few services in a
+		batch.set(eventKey(id), encodeRef(&st.current))
+		// The per-service index entry carries the whole event, so the hot
+		// path (a breach context: the events of a few services in a
 		// window) reads one range instead of a range plus a point read per
-		// event. The kind index keeps only the meta.
+		// event; table e only says where that entry is. The kind index
+		// keeps only the meta.
 		keys, m := indexEntries(&st.current)
 		batch.set(keys[0], append(m[:len(m):len(m)], val...))
 		for _, k := range keys[1:] {
@@ -130,16 +133,13 @@ func (s *Store) readEvents(ids []string) ([]*graph.Event, error) {
 	errs := make([]error, workers)
 	read := func(w int) {
 		for i := w; i < len(ids); i += workers {
-			raw, ok, err := get(s.db, eventKey(ids[i]))
-			if err == nil && ok {
-				var e graph.Event
-				if e, err = decodeEvent(raw); err == nil {
-					found[i] = &e
-				}
-			}
+			e, ok, err := readEvent(s.db, ids[i])
 			if err != nil {
-				errs[w] = fmt.Errorf("read event %s: %w", ids[i], err)
+				errs[w] = err
 				return
+			}
+			if ok {
+				found[i] = &e
 			}
 		}
 	}
@@ -164,18 +164,62 @@ func (s *Store) Event(ctx context.Context, id string) (graph.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return graph.Event{}, err
 	}
-	raw, found, err := get(s.db, eventKey(id))
+	// Two reads (the reference, then the entry) from one snapshot, so a
+	// concurrent write moving the event cannot fall between them.
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	e, found, err := readEvent(snap, id)
 	if err != nil {
-		return graph.Event{}, fmt.Errorf("read event %s: %w", id, err)
+		return graph.Event{}, err
 	}
 	if !found {
 		return graph.Event{}, graph.NotFoundf("no event with id %q", id)
 	}
+	return e, nil
+}
+
+// encodeRef encodes what table e holds for e: its service and instant,
+// which name its per-service index entry.
+func encodeRef(e *graph.Event) []byte {
+	b := make([]byte, 0, 1+1+len(e.Service)+8)
+	b = append(b, refFormat)
+	b = appendString(b, e.Service)
+	return appendTime(b, e.At)
+}
+
+// readEvent reads an event by ID from r: through its reference, or
+// directly where table e still holds the whole event, as it did before
+// references.
+func readEvent(r pebble.Reader, id string) (graph.Event, bool, error) {
+	raw, found, err := get(r, eventKey(id))
+	if err != nil {
+		return graph.Event{}, false, fmt.Errorf("read event %s: %w", id, err)
+	}
+	if !found {
+		return graph.Event{}, false, nil
+	}
+	if len(raw) > 0 && raw[0] == refFormat {
+		rd := reader{b: raw[1:]}
+		svc := rd.string()
+		if rd.err != nil || len(rd.b) != 8 {
+			return graph.Event{}, false, fmt.Errorf("event %s: reference %x: %w", id, raw, errCorrupt)
+		}
+		at := fromNanos(binary.BigEndian.Uint64(rd.b))
+		entry, ok, err := get(r, indexKey(serviceEventsPrefix(svc), at, id))
+		if err != nil {
+			return graph.Event{}, false, fmt.Errorf("read event %s: %w", id, err)
+		}
+		m, okMeta := decodeMeta(entry)
+		if !ok || !okMeta || len(entry) == m.size() {
+			return graph.Event{}, false, fmt.Errorf("event %s: no index entry of %s at %s holds it: %w", id, svc, at.Format(time.RFC3339Nano), errCorrupt)
+		}
+		raw = entry[m.size():]
+	}
 	e, err := decodeEvent(raw)
 	if err != nil {
-		return graph.Event{}, fmt.Errorf("decode event %s: %w", id, err)
+		return graph.Event{}, false, fmt.Errorf("decode event %s: %w", id, err)
 	}
-	return e, nil
+	return e, true, nil
 }
 
 // ref is one event index entry: where an event sits in listing order.

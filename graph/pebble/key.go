@@ -12,7 +12,7 @@ import (
 // 0xFF terminator, so iterating an index backwards yields events in
 // graph.EventLess order (newest first, then ID ascending).
 //
-//	e <id>                                    event, encoded
+//	e <id>                                    where the event is: its service and instant
 //	s <service> 0 <at> <^id> ff               events of a service by time
 //	k <kind> <at> <^id> ff                    events of a kind by time
 //	v <service>                               service
@@ -26,6 +26,10 @@ import (
 // Edge sighting values are two big-endian nanosecond instants, the starts
 // of the earliest and latest call buckets ever written for the edge;
 // retention leaves them, so the first seen is the first ever seen.
+//
+// Table e values are refFormat, the service and the instant, naming the
+// event's per-service index entry; stores written before references hold
+// the encoded event there, and both read.
 //
 // Event index values are the event's meta (its kind, whether it has an
 // end, and the end, so filters and retention need not load the event)

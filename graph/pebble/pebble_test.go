@@ -2,10 +2,14 @@ package pebble
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble"
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/graphtest"
@@ -83,5 +87,66 @@ func TestReopen(t *testing.T) {
 	w := graphtest.MustApply(t, s, graph.Batch{Events: []graph.Event{e}})
 	if w.Duplicates != 1 {
 		t.Errorf("repeat after reopen: %+v; want a duplicate", w)
+	}
+}
+
+// TestEventsStoredWholeStillRead checks events written before table e
+// held references (the whole event there, and index entries without
+// it): they read, list, merge and expire like any other.
+func TestEventsStoredWholeStillRead(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t, Options{Now: graphtest.Now})
+	old := graphtest.MustEvent(t, graph.KindDeploy, "payments", graphtest.T0.Add(-time.Hour), "old")
+	old.Attributes = map[string]any{"revision": "abc"}
+	legacy, err := json.Marshal(old.Attributes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What earlier versions wrote: attributes as JSON, the event in table
+	// e, meta alone in both indexes.
+	bare := old
+	bare.Attributes = nil
+	val, err := encodeEvent(&bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val = appendString(val[:len(val)-1], string(legacy)) // the last byte was the empty attributes
+	keys, m := indexEntries(&old)
+	for _, kv := range [][2][]byte{{eventKey(old.ID), val}, {keys[0], m}, {keys[1], m}} {
+		if err := s.db.Set(kv[0], kv[1], pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.known.add(old.ID)
+	if got, err := s.Event(ctx, old.ID); err != nil || got.Attributes["revision"] != "abc" || got.Service != "payments" {
+		t.Fatalf("legacy event = %+v, %v", got, err)
+	}
+	page, err := s.Events(ctx, graph.EventFilter{Services: []string{"payments"}})
+	if err != nil || len(page.Items) != 1 || page.Items[0].ID != old.ID {
+		t.Fatalf("legacy event listed as %+v, %v", page.Items, err)
+	}
+	// A resend is a duplicate; a newer version (later, so its index entries
+	// move) is stored in the current layout.
+	if w := graphtest.MustApply(t, s, graph.Batch{Events: []graph.Event{old}}); w.Duplicates != 1 {
+		t.Fatalf("resend of a legacy event: %+v; want a duplicate", w)
+	}
+	changed := old
+	changed.Summary = "deployed again"
+	changed.At = old.At.Add(10 * time.Minute)
+	if w := graphtest.MustApply(t, s, graph.Batch{Events: []graph.Event{changed}}); w.Updated != 1 {
+		t.Fatalf("change of a legacy event: %+v; want an update", w)
+	}
+	raw, _, err := get(s.db, eventKey(old.ID))
+	if err != nil || len(raw) == 0 || raw[0] != refFormat {
+		t.Fatalf("table e after the update: %x, %v; want a reference", raw, err)
+	}
+	if got, err := s.Event(ctx, old.ID); err != nil || got.Summary != "deployed again" {
+		t.Fatalf("updated event = %+v, %v", got, err)
+	}
+	if n, _, err := s.DeleteBefore(ctx, graphtest.T0); err != nil || n != 1 {
+		t.Fatalf("retention removed %d events, %v; want 1", n, err)
+	}
+	if _, err := s.Event(ctx, old.ID); !errors.Is(err, graph.ErrNotFound) {
+		t.Fatalf("event after retention: %v; want not found", err)
 	}
 }

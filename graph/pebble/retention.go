@@ -119,15 +119,11 @@ func (s *Store) deleteEventsOfKind(ctx context.Context, prefix []byte, t time.Ti
 			if endOrAt >= limit {
 				continue
 			}
-			raw, found, err := get(s.db, eventKey(id))
+			e, found, err := readEvent(s.db, id)
 			if err != nil {
-				return nil, false, fmt.Errorf("retention: read event %s: %w", id, err)
+				return nil, false, fmt.Errorf("retention: %w", err)
 			}
 			if found {
-				e, err := decodeEvent(raw)
-				if err != nil {
-					return nil, false, fmt.Errorf("retention: decode event %s: %w", id, err)
-				}
 				idx, _ := indexEntries(&e)
 				for _, k := range idx {
 					if err := b.Delete(k, nil); err != nil {
