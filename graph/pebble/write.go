@@ -3,6 +3,7 @@ package pebble
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -19,18 +20,27 @@ type writes struct {
 }
 
 type op struct {
+	// head is the key's first eight bytes as a number (zero-padded), so
+	// the sort settles most comparisons without touching the key.
+	head       uint64
 	key, value []byte
 	del        bool
 	seq        int // order of the change, so the last to a key wins
 }
 
+func keyHead(key []byte) uint64 {
+	var b [8]byte
+	copy(b[:], key)
+	return binary.BigEndian.Uint64(b[:])
+}
+
 func (w *writes) set(key, value []byte) {
-	w.ops = append(w.ops, op{key: key, value: value, seq: len(w.ops)})
+	w.ops = append(w.ops, op{head: keyHead(key), key: key, value: value, seq: len(w.ops)})
 	w.size += len(key) + len(value)
 }
 
 func (w *writes) del(key []byte) {
-	w.ops = append(w.ops, op{key: key, del: true, seq: len(w.ops)})
+	w.ops = append(w.ops, op{head: keyHead(key), key: key, del: true, seq: len(w.ops)})
 	w.size += len(key)
 }
 
@@ -41,6 +51,11 @@ func (w *writes) commit(db *pebble.DB) error {
 		return nil
 	}
 	slices.SortFunc(w.ops, func(a, b op) int {
+		// Zero padding keeps head order consistent with byte order; equal
+		// heads need the whole keys ("ab" sorts before "ab\x00").
+		if a.head != b.head {
+			return cmp.Compare(a.head, b.head)
+		}
 		if c := bytes.Compare(a.key, b.key); c != 0 {
 			return c
 		}
