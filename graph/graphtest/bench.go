@@ -13,19 +13,42 @@ import (
 // BenchApply writes batches of 1000 new events of the organisation cfg
 // describes into s and reports events per second and CPU per event (which
 // includes a store's background work, and measures work better than wall
-// time on a busy machine).
+// time on a busy machine). It runs two arrival patterns into the same
+// growing store: live, a stream whose clock advances ten seconds a batch
+// with events up to five minutes late (what consumers of live topics see),
+// and backfill, instants spread at random over the org's days (a replay
+// or an import: the worst case for time-ordered keys).
 func BenchApply(b *testing.B, s applier, cfg OrgConfig) {
 	o := NewOrg(cfg)
 	gen := NewEventGen(o, 7)
-	ctx := context.Background()
 	span := time.Duration(cfg.Days) * 24 * time.Hour
+	clock := OrgEnd.Add(-span)
+	b.Run("arrival=live", func(b *testing.B) {
+		benchApply(b, s, func() graph.Event {
+			return gen.NextBefore(clock, 5*time.Minute)
+		}, func() {
+			if next := clock.Add(10 * time.Second); !next.After(OrgEnd) {
+				clock = next
+			}
+		})
+	})
+	b.Run("arrival=backfill", func(b *testing.B) {
+		benchApply(b, s, func() graph.Event { return gen.Next(span) }, func() {})
+	})
+}
+
+// benchApply applies b.N batches of 1000 events from next, calling tick
+// after each batch is made.
+func benchApply(b *testing.B, s applier, next func() graph.Event, tick func()) {
+	ctx := context.Background()
 	batches := make([][]graph.Event, 64)
 	fill := func() {
 		for i := range batches {
 			batches[i] = batches[i][:0]
 			for range 1000 {
-				batches[i] = append(batches[i], gen.Next(span))
+				batches[i] = append(batches[i], next())
 			}
+			tick()
 		}
 	}
 	fill()

@@ -137,7 +137,11 @@ func NewEventGen(o *Org, seed uint64) *EventGen {
 }
 
 // Next makes the next event, at an instant within span before OrgEnd.
-func (g *EventGen) Next(span time.Duration) graph.Event {
+func (g *EventGen) Next(span time.Duration) graph.Event { return g.NextBefore(OrgEnd, span) }
+
+// NextBefore makes the next event, at an instant within span before end
+// (which must not be after OrgEnd).
+func (g *EventGen) NextBefore(end time.Time, span time.Duration) graph.Event {
 	g.seq++
 	svc := int(float64(len(g.o.Names)) * math.Pow(g.r.Float64(), 1.3))
 	w := g.r.IntN(g.total)
@@ -149,7 +153,7 @@ func (g *EventGen) Next(span time.Duration) graph.Event {
 		}
 		w -= c.weight
 	}
-	at := OrgEnd.Add(-time.Duration(g.r.Int64N(int64(span)))).Truncate(time.Millisecond)
+	at := end.Add(-time.Duration(g.r.Int64N(int64(span)))).Truncate(time.Millisecond)
 	name := g.o.Names[svc]
 	e := graph.Event{
 		Kind: k.kind, Service: name, Environment: "prod", At: at, Source: k.source,

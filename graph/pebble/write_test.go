@@ -37,13 +37,15 @@ func TestWritesCommit(t *testing.T) {
 			w.set(key, v)
 			model[string(key)] = v
 		}
+		refs := w.sorted()
+		for i := 1; i < len(refs); i++ {
+			a, b := refs[i-1].i, refs[i].i
+			if c := bytes.Compare(w.ops[a].key, w.ops[b].key); c > 0 || (c == 0 && a > b) {
+				t.Fatalf("changes out of order: %q (#%d) before %q (#%d)", w.ops[a].key, a, w.ops[b].key, b)
+			}
+		}
 		if err := w.commit(db); err != nil {
 			t.Fatal(err)
-		}
-		for i := 1; i < len(w.ops); i++ {
-			if c := bytes.Compare(w.ops[i-1].key, w.ops[i].key); c > 0 || (c == 0 && w.ops[i-1].seq > w.ops[i].seq) {
-				t.Fatalf("ops out of order: %q (seq %d) before %q (seq %d)", w.ops[i-1].key, w.ops[i-1].seq, w.ops[i].key, w.ops[i].seq)
-			}
 		}
 	}
 	it, err := db.NewIter(nil)
