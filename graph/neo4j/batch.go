@@ -16,7 +16,7 @@ import (
 // Events are keyed by ID, and graph.Merge decides what a repeat does;
 // declared dependencies are keyed by their ends; call buckets by (from, to,
 // start, producer), a repeat replacing the counts, so a redelivered batch
-// changes nothing. Every service an event, dependency or bucket names is
+// changes nothing (they are stored one row per hour: see callHourRows). Every service an event, dependency or bucket names is
 // recorded. The transaction is retried on transient errors (a deadlock, a
 // leader switch) until the configured retry time runs out.
 func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error) {
@@ -28,7 +28,7 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
 	}
 	services := serviceRows(b, s.now().UTC())
 	deps := dependencyRows(b.Dependencies)
-	calls := callRows(b.Calls)
+	calls := callHourRows(b.Calls)
 	callEdges := callEdgeRows(b.Calls)
 	ids := eventIDs(b.Events)
 
@@ -87,19 +87,22 @@ func (s *Store) apply(ctx context.Context, b graph.Batch, ids []string, services
 		}
 		// Nodes first, then the relationships between them.
 		steps := []struct {
-			what string
-			stmt string
-			rows []map[string]any
+			what   string
+			stmt   string
+			rows   []map[string]any
+			params map[string]any
 		}{
-			{"services", cypherMergeServices, services},
-			{"new events", cypherCreateEvents, created},
-			{"changed events", cypherUpdateEvents, updated},
-			{"dependencies", cypherMergeDependencies, deps},
-			{"call buckets", cypherMergeCalls, calls},
-			{"call edges", cypherMergeCallEdges, callEdges},
+			{"services", cypherMergeServices, services, nil},
+			{"new events", cypherCreateEvents, created, nil},
+			{"changed events", cypherUpdateEvents, updated, nil},
+			{"dependencies", cypherMergeDependencies, deps, nil},
+			{"call buckets", cypherMergeCallHours, calls, map[string]any{
+				"perHour": int64(bucketsPerHour), "slots": int64(graph.LatencyBuckets),
+			}},
+			{"call edges", cypherMergeCallEdges, callEdges, nil},
 		}
 		for _, st := range steps {
-			if err := s.unwind(ctx, tx, st.stmt, st.rows); err != nil {
+			if err := s.unwind(ctx, tx, st.stmt, st.rows, st.params); err != nil {
 				return graph.Written{}, fmt.Errorf("%s: %w", st.what, err)
 			}
 		}
@@ -107,11 +110,17 @@ func (s *Store) apply(ctx context.Context, b graph.Batch, ids []string, services
 	})
 }
 
-// unwind sends rows to an UNWIND statement, BatchRows at a time.
-func (s *Store) unwind(ctx context.Context, tx driver.ManagedTransaction, stmt string, rows []map[string]any) error {
+// unwind sends rows to an UNWIND statement as $rows, BatchRows at a time,
+// with the statement's other parameters.
+func (s *Store) unwind(ctx context.Context, tx driver.ManagedTransaction, stmt string, rows []map[string]any, params map[string]any) error {
 	for start := 0; start < len(rows); start += s.rows {
 		end := min(start+s.rows, len(rows))
-		res, err := tx.Run(ctx, stmt, map[string]any{"rows": rows[start:end]})
+		p := make(map[string]any, len(params)+1)
+		for k, v := range params {
+			p[k] = v
+		}
+		p["rows"] = rows[start:end]
+		res, err := tx.Run(ctx, stmt, p)
 		if err != nil {
 			return err
 		}
@@ -337,40 +346,102 @@ func callEdgeRows(calls []graph.CallBucket) []map[string]any {
 	return rows
 }
 
-// callRows are the call buckets, each with its key; a key repeated within
-// the batch keeps its last counts, as it would across batches.
-func callRows(calls []graph.CallBucket) []map[string]any {
-	rows := make([]map[string]any, 0, len(calls))
-	at := make(map[string]int, len(calls))
-	for _, c := range calls {
+// bucketsPerHour is how many call buckets one hour holds: the length of
+// the per-minute lists of a stored bucket row.
+const bucketsPerHour = int(time.Hour / graph.BucketWidth)
+
+// callHour gathers the buckets a batch has for one (from, to, hour,
+// producer) bucket row.
+type callHour struct {
+	from, to, producer string
+	hour               time.Time
+	// minute holds the buckets' minutes of the hour and bucket the
+	// buckets, in batch order.
+	minute []int
+	bucket []*graph.CallBucket
+}
+
+// callHourRows groups the call buckets into bucket rows, one per (from,
+// to, hour, producer), in key order (a stable lock order). A bucket
+// repeated within the batch (same edge, minute and producer) keeps its
+// last counts, as it would across batches.
+//
+// A row carries only the minutes the batch has: calls, errors and
+// latencySum hold one value per such minute, in minute order, and latency
+// graph.LatencyBuckets values per such minute (nil when none of them has
+// a histogram). runs says where those minutes go: each run is minutes
+// [minute, minute+length) of the hour, at [offset, offset+length) of the
+// lists.
+func callHourRows(calls []graph.CallBucket) []map[string]any {
+	hours := make(map[string]*callHour)
+	for i := range calls {
+		c := &calls[i]
 		start := c.Start.UTC().Truncate(graph.BucketWidth)
-		key := callKey(c.From, c.To, start, c.Producer)
-		row := map[string]any{
-			"key": key, "from": c.From, "to": c.To, "start": start, "producer": c.Producer,
-			"calls": c.Calls, "errors": c.Errors, "latencySum": int64(c.LatencySum),
-			"latency": latencyList(c.Latency),
+		hour := start.Truncate(time.Hour)
+		key := callKey(c.From, c.To, hour, c.Producer)
+		h := hours[key]
+		if h == nil {
+			h = &callHour{from: c.From, to: c.To, producer: c.Producer, hour: hour}
+			hours[key] = h
 		}
-		if i, ok := at[key]; ok {
-			rows[i] = row
-			continue
-		}
-		at[key] = len(rows)
-		rows = append(rows, row)
+		h.minute = append(h.minute, int(start.Sub(hour)/graph.BucketWidth))
+		h.bucket = append(h.bucket, c)
+	}
+	keys := make([]string, 0, len(hours))
+	for k := range hours {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	rows := make([]map[string]any, len(keys))
+	for i, k := range keys {
+		rows[i] = hours[k].row(k)
 	}
 	return rows
 }
 
-// latencyList is a histogram as a property value: nil (no property) when
-// the producer recorded none.
-func latencyList(h [graph.LatencyBuckets]int64) []int64 {
-	if h == ([graph.LatencyBuckets]int64{}) {
-		return nil
+// row is the parameter map that stores h under key.
+func (h *callHour) row(key string) map[string]any {
+	// The last bucket of each minute, by minute.
+	var last [bucketsPerHour]*graph.CallBucket
+	for i, m := range h.minute {
+		last[m] = h.bucket[i]
 	}
-	return h[:]
+	var (
+		calls, errs, sums, latency []int64
+		runs                       []map[string]any
+		histogram                  bool
+	)
+	for m := 0; m < bucketsPerHour; m++ {
+		c := last[m]
+		if c == nil {
+			continue
+		}
+		if m == 0 || last[m-1] == nil {
+			runs = append(runs, map[string]any{"minute": int64(m), "offset": int64(len(calls)), "length": int64(0)})
+		}
+		run := runs[len(runs)-1]
+		run["length"] = run["length"].(int64) + 1
+		calls = append(calls, c.Calls)
+		errs = append(errs, c.Errors)
+		sums = append(sums, int64(c.LatencySum))
+		latency = append(latency, c.Latency[:]...)
+		if c.Latency != ([graph.LatencyBuckets]int64{}) {
+			histogram = true
+		}
+	}
+	row := map[string]any{
+		"key": key, "from": h.from, "to": h.to, "hour": h.hour, "producer": h.producer,
+		"calls": calls, "errors": errs, "latencySum": sums, "latency": nil, "runs": runs,
+	}
+	if histogram {
+		row["latency"] = latency
+	}
+	return row
 }
 
-// callKey identifies a call bucket: the same edge, bucket and producer is
-// the same observation.
-func callKey(from, to string, start time.Time, producer string) string {
-	return from + "\x00" + to + "\x00" + start.UTC().Format(time.RFC3339Nano) + "\x00" + producer
+// callKey identifies a bucket row: the same edge, hour and producer is
+// the same row. The hour is written to the hour only, so no key equals one
+// of the former per-minute layout.
+func callKey(from, to string, hour time.Time, producer string) string {
+	return from + "\x00" + to + "\x00" + hour.UTC().Format("2006-01-02T15") + "\x00" + producer
 }

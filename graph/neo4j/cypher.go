@@ -10,62 +10,109 @@ package neo4j
 //	(:Event {id, kind, service, environment, at, end, source, externalId,
 //	         summary, url, attributes})-[:AFFECTS]->(:Service)
 //	(:Service)-[:DEPENDS_ON {source}]->(:Service)             declared edges
-//	(:Service)-[:CALLS {key, caller, callee, start, producer, calls,
+//	(:Service)-[:CALLS {key, caller, callee, hour, producer, calls,
 //	                    errors, latencySum, latency}]->(:Service)
-//	                                                          call buckets
+//	                                                          call buckets,
+//	                                                          one per hour
 //	(:Service)-[:CALLS_EDGE {firstSeen, lastSeen}]->(:Service)
 //	                                                          call edges
 //
-// Instants are DateTime values in UTC; attributes are a JSON string; a call
-// bucket's key is "from NUL to NUL start NUL producer", so writing the same
-// bucket again replaces its counts. A bucket also carries the names of its
-// ends, so that the buckets of a few services in a window are found through
-// a composite index whatever the retention and the size of the org. A
-// bucket's latency is its histogram (graph.CallBucket.Latency) as a list of
-// integers, absent when the producer recorded none. A call edge holds the
-// starts of the earliest and latest buckets ever written on it; retention
-// removes buckets but not call edges, so the first seen is the first ever
-// seen.
+// Instants are DateTime values in UTC; attributes are a JSON string.
+//
+// A CALLS relationship (a bucket row) holds what one producer observed on
+// one edge in one hour: the per-minute call buckets (graph.CallBucket)
+// starting in [hour, hour+1h), so a neighbourhood walk reads one row per
+// edge, hour and producer instead of one per minute. calls, errors and
+// latencySum are lists of 60 integers, minute i of the hour at index i;
+// calls[i] is -1 when there is no bucket in minute i (errors[i] and
+// latencySum[i] are 0 then). latency is the minutes' histograms
+// (graph.CallBucket.Latency) end to end, minute i at [i*slots,
+// (i+1)*slots) with slots = graph.LatencyBuckets; a minute written without
+// one holds zeros, and the list is absent while no minute of the hour has
+// one. The key is "from NUL to NUL hour NUL producer", the hour written as
+// 2006-01-02T15, so writing a bucket again replaces its minute's counts. A
+// key never equals one of the former per-minute layout, whose third part
+// was a full RFC 3339 instant; a CALLS relationship without an hour is of
+// that layout, and only the tests' wipe reads or removes it.
+//
+// A bucket row also carries the names of its ends, so that the rows of a
+// few services in a window are found through a composite index whatever
+// the retention and the size of the org. The reads name the index to seek
+// (USING INDEX SEEK): a plan cached while the database was nearly empty
+// would otherwise scan the whole index for as long as it stays cached.
+//
+// A call edge holds the starts of the earliest and latest buckets ever
+// written on it; retention removes buckets but not call edges, so the first
+// seen is the first ever seen.
 
-// schemaStatements create the constraints and indexes the queries rely on.
-// Each is idempotent; they run in order when a store opens.
+// schemaStatements create the constraints and indexes the queries rely on
+// and drop those of the former per-minute bucket layout. Each is
+// idempotent; they run in order when a store opens.
 var schemaStatements = []string{
 	cypherServiceNameConstraint,
 	cypherEventIDConstraint,
 	cypherCallKeyConstraint,
 	cypherEventAtIndex,
 	cypherEventServiceAtIndex,
-	cypherCallStartIndex,
-	cypherCallCallerStartIndex,
-	cypherCallCalleeStartIndex,
+	cypherDropCallStartIndex,
+	cypherDropCallCallerStartIndex,
+	cypherDropCallCalleeStartIndex,
+	cypherCallHourIndex,
+	cypherCallCallerHourIndex,
+	cypherCallCalleeHourIndex,
 	cypherAwaitIndexes,
 }
 
 const (
+	// cypherServiceNameConstraint keys services by name.
 	cypherServiceNameConstraint = `CREATE CONSTRAINT service_name IF NOT EXISTS
 FOR (s:Service) REQUIRE s.name IS UNIQUE`
 
+	// cypherEventIDConstraint keys events by ID.
 	cypherEventIDConstraint = `CREATE CONSTRAINT event_id IF NOT EXISTS
 FOR (e:Event) REQUIRE e.id IS UNIQUE`
 
+	// cypherCallKeyConstraint keys call bucket rows by (from, to, hour,
+	// producer), and indexes the key for MERGE.
 	cypherCallKeyConstraint = `CREATE CONSTRAINT calls_key IF NOT EXISTS
 FOR ()-[c:CALLS]-() REQUIRE c.key IS UNIQUE`
 
+	// cypherEventAtIndex serves event listings without a service filter,
+	// and retention.
 	cypherEventAtIndex = `CREATE RANGE INDEX event_at IF NOT EXISTS
 FOR (e:Event) ON (e.at)`
 
+	// cypherEventServiceAtIndex serves event listings of a few services.
 	cypherEventServiceAtIndex = `CREATE RANGE INDEX event_service_at IF NOT EXISTS
 FOR (e:Event) ON (e.service, e.at)`
 
-	cypherCallStartIndex = `CREATE RANGE INDEX calls_start IF NOT EXISTS
-FOR ()-[c:CALLS]-() ON (c.start)`
+	// cypherDropCallStartIndex drops an index of the former per-minute
+	// bucket layout.
+	cypherDropCallStartIndex = `DROP INDEX calls_start IF EXISTS`
 
-	cypherCallCallerStartIndex = `CREATE RANGE INDEX calls_caller_start IF NOT EXISTS
-FOR ()-[c:CALLS]-() ON (c.caller, c.start)`
+	// cypherDropCallCallerStartIndex drops an index of the former
+	// per-minute bucket layout.
+	cypherDropCallCallerStartIndex = `DROP INDEX calls_caller_start IF EXISTS`
 
-	cypherCallCalleeStartIndex = `CREATE RANGE INDEX calls_callee_start IF NOT EXISTS
-FOR ()-[c:CALLS]-() ON (c.callee, c.start)`
+	// cypherDropCallCalleeStartIndex drops an index of the former
+	// per-minute bucket layout.
+	cypherDropCallCalleeStartIndex = `DROP INDEX calls_callee_start IF EXISTS`
 
+	// cypherCallHourIndex serves retention.
+	cypherCallHourIndex = `CREATE RANGE INDEX calls_hour IF NOT EXISTS
+FOR ()-[c:CALLS]-() ON (c.hour)`
+
+	// cypherCallCallerHourIndex finds the bucket rows of a few callers in
+	// a window.
+	cypherCallCallerHourIndex = `CREATE RANGE INDEX calls_caller_hour IF NOT EXISTS
+FOR ()-[c:CALLS]-() ON (c.caller, c.hour)`
+
+	// cypherCallCalleeHourIndex finds the bucket rows of a few callees in
+	// a window.
+	cypherCallCalleeHourIndex = `CREATE RANGE INDEX calls_callee_hour IF NOT EXISTS
+FOR ()-[c:CALLS]-() ON (c.callee, c.hour)`
+
+	// cypherAwaitIndexes waits until every index is online.
 	cypherAwaitIndexes = `CALL db.awaitIndexes(300)`
 )
 
@@ -134,13 +181,36 @@ MATCH (b:Service {name: row.to})
 MERGE (a)-[d:DEPENDS_ON]->(b)
 SET d.source = row.source`
 
-	// cypherMergeCalls stores call buckets; a repeat replaces the counts.
-	cypherMergeCalls = `UNWIND $rows AS row
+	// cypherMergeCallHours stores call bucket rows, one per (from, to,
+	// hour, producer). A row carries only the minutes of the batch (see
+	// callHourRows): each run of them replaces those minutes of the stored
+	// lists, or of empty ones ($perHour long, no buckets) for a new row,
+	// and the other minutes stay, so a redelivery changes nothing. The
+	// lists are spliced, never rebuilt minute by minute. row.latency is
+	// absent when no minute of the row has a histogram; a minute without
+	// one gets zeros; $slots is graph.LatencyBuckets.
+	cypherMergeCallHours = `UNWIND $rows AS row
 MATCH (a:Service {name: row.from})
 MATCH (b:Service {name: row.to})
 MERGE (a)-[c:CALLS {key: row.key}]->(b)
-SET c.caller = row.from, c.callee = row.to, c.start = row.start, c.producer = row.producer, c.calls = row.calls,
-    c.errors = row.errors, c.latencySum = row.latencySum, c.latency = row.latency`
+ON CREATE SET c.caller = row.from, c.callee = row.to, c.hour = row.hour, c.producer = row.producer
+WITH c, row,
+     coalesce(c.calls, [m IN range(1, $perHour) | -1]) AS calls,
+     coalesce(c.errors, [m IN range(1, $perHour) | 0]) AS errors,
+     coalesce(c.latencySum, [m IN range(1, $perHour) | 0]) AS latencySum,
+     c.latency AS latency
+SET c.calls = reduce(l = calls, r IN row.runs |
+      l[..r.minute] + row.calls[r.offset..r.offset + r.length] + l[r.minute + r.length..]),
+    c.errors = reduce(l = errors, r IN row.runs |
+      l[..r.minute] + row.errors[r.offset..r.offset + r.length] + l[r.minute + r.length..]),
+    c.latencySum = reduce(l = latencySum, r IN row.runs |
+      l[..r.minute] + row.latencySum[r.offset..r.offset + r.length] + l[r.minute + r.length..]),
+    c.latency = CASE WHEN row.latency IS NOT NULL OR latency IS NOT NULL THEN
+      reduce(l = coalesce(latency, [i IN range(1, $perHour * $slots) | 0]), r IN row.runs |
+        l[..r.minute * $slots]
+        + coalesce(row.latency[r.offset * $slots..(r.offset + r.length) * $slots], [i IN range(1, r.length * $slots) | 0])
+        + l[(r.minute + r.length) * $slots..])
+    END`
 
 	// cypherMergeCallEdges widens the call edges' first and last seen to
 	// the batch's earliest and latest bucket starts on them; the minimum
@@ -168,7 +238,7 @@ RETURN e.id AS id, e.kind AS kind, e.service AS service, e.environment AS enviro
 	// cypherEventsOfServices lists the events of some services, newest
 	// first, from just past the cursor ($afterAt, $afterID) when one is given.
 	cypherEventsOfServices = `MATCH (e:Event)
-USING INDEX e:Event(service, at)
+USING INDEX SEEK e:Event(service, at)
 WHERE e.service IN $services AND e.at >= $from AND e.at <= $to
   AND (size($kinds) = 0 OR e.kind IN $kinds)
   AND (NOT $openOnly OR e.end IS NULL)
@@ -193,7 +263,7 @@ LIMIT $limit`
 
 	// cypherCountEventsOfServices counts what cypherEventsOfServices lists.
 	cypherCountEventsOfServices = `MATCH (e:Event)
-USING INDEX e:Event(service, at)
+USING INDEX SEEK e:Event(service, at)
 WHERE e.service IN $services AND e.at >= $from AND e.at <= $to
   AND (size($kinds) = 0 OR e.kind IN $kinds)
   AND (NOT $openOnly OR e.end IS NULL)
@@ -208,46 +278,58 @@ RETURN count(e) AS n`
 )
 
 const (
-	// cypherCallsTouching sums the call buckets starting in [$from, $to) on
-	// edges with either end in $services, per edge and bucket start.
+	// cypherCallsTouching lists the call bucket rows of the hours in
+	// [$from, $to) on edges with either end in $services, one per edge,
+	// hour and producer; $from is the start of an hour. An edge with both
+	// ends in $services is read from the caller's side only.
 	cypherCallsTouching = `CALL () {
   MATCH ()-[c:CALLS]->()
-  USING INDEX c:CALLS(caller, start)
-  WHERE c.caller IN $services AND c.start >= $from AND c.start < $to
+  USING INDEX SEEK c:CALLS(caller, hour)
+  WHERE c.caller IN $services AND c.hour >= $from AND c.hour < $to
   RETURN c
-  UNION
+  UNION ALL
   MATCH ()-[c:CALLS]->()
-  USING INDEX c:CALLS(callee, start)
-  WHERE c.callee IN $services AND c.start >= $from AND c.start < $to
+  USING INDEX SEEK c:CALLS(callee, hour)
+  WHERE c.callee IN $services AND c.hour >= $from AND c.hour < $to AND NOT c.caller IN $services
   RETURN c
 }
-RETURN c.caller AS caller, c.callee AS callee, c.start AS start, sum(c.calls) AS calls, sum(c.errors) AS errors
-ORDER BY caller, callee, start`
+RETURN c.caller AS caller, c.callee AS callee, c.hour AS hour, c.calls AS calls, c.errors AS errors`
 
-	// cypherEdgeLatency sums the calls, latency and latency histograms
-	// ($slots long) of the call buckets of the edge $caller→$callee that
-	// start in [$from, $to).
+	// cypherCallsAmong is cypherCallsTouching restricted to edges with
+	// both ends in $services.
+	cypherCallsAmong = `MATCH ()-[c:CALLS]->()
+USING INDEX SEEK c:CALLS(caller, hour)
+WHERE c.caller IN $services AND c.hour >= $from AND c.hour < $to AND c.callee IN $services
+RETURN c.caller AS caller, c.callee AS callee, c.hour AS hour, c.calls AS calls, c.errors AS errors`
+
+	// cypherEdgeLatency lists the call bucket rows of the edge
+	// $caller→$callee in the hours in [$from, $to), one per hour and
+	// producer; $from is the start of an hour.
 	cypherEdgeLatency = `MATCH ()-[c:CALLS]->()
-USING INDEX c:CALLS(caller, start)
-WHERE c.caller = $caller AND c.start >= $from AND c.start < $to AND c.callee = $callee
-WITH sum(c.calls) AS calls, sum(c.latencySum) AS latencySum, collect(c.latency) AS hists
-RETURN calls, latencySum,
-       [i IN range(0, $slots - 1) | reduce(n = 0, h IN hists | n + coalesce(h[i], 0))] AS latency`
+USING INDEX SEEK c:CALLS(caller, hour)
+WHERE c.caller = $caller AND c.hour >= $from AND c.hour < $to AND c.callee = $callee
+RETURN c.hour AS hour, c.calls AS calls, c.latencySum AS latencySum, c.latency AS latency`
 
 	// cypherEdgesOfServices lists the declared edges (declared true) and
 	// the call edges, with their first and last seen (declared false), with
-	// either end in $services.
+	// either end in $services. An edge with both ends in $services is
+	// listed once.
 	cypherEdgesOfServices = `CALL () {
   MATCH (a:Service)-[r:DEPENDS_ON|CALLS_EDGE]->(b:Service)
   WHERE a.name IN $services
   RETURN a.name AS caller, b.name AS callee, r
-  UNION
+  UNION ALL
   MATCH (a:Service)-[r:DEPENDS_ON|CALLS_EDGE]->(b:Service)
-  WHERE b.name IN $services
+  WHERE b.name IN $services AND NOT a.name IN $services
   RETURN a.name AS caller, b.name AS callee, r
 }
-RETURN caller, callee, type(r) = 'DEPENDS_ON' AS declared, r.firstSeen AS firstSeen, r.lastSeen AS lastSeen
-ORDER BY caller, callee`
+RETURN caller, callee, type(r) = 'DEPENDS_ON' AS declared, r.firstSeen AS firstSeen, r.lastSeen AS lastSeen`
+
+	// cypherEdgesAmong is cypherEdgesOfServices restricted to edges with
+	// both ends in $services.
+	cypherEdgesAmong = `MATCH (a:Service)-[r:DEPENDS_ON|CALLS_EDGE]->(b:Service)
+WHERE a.name IN $services AND b.name IN $services
+RETURN a.name AS caller, b.name AS callee, type(r) = 'DEPENDS_ON' AS declared, r.firstSeen AS firstSeen, r.lastSeen AS lastSeen`
 )
 
 const (
@@ -281,13 +363,46 @@ WITH e LIMIT $limit
 DETACH DELETE e
 RETURN count(*) AS n`
 
-	// cypherDeleteCallsBefore removes up to $limit call buckets that start
-	// before $before.
-	cypherDeleteCallsBefore = `MATCH ()-[c:CALLS]->()
-WHERE c.start < $before
+	// cypherDeleteCallHoursBefore removes up to $limit bucket rows of
+	// hours that start before $before, and counts the buckets they held.
+	cypherDeleteCallHoursBefore = `MATCH ()-[c:CALLS]->()
+USING INDEX SEEK c:CALLS(hour)
+WHERE c.hour < $before
 WITH c LIMIT $limit
+WITH c, size([n IN c.calls WHERE n >= 0]) AS buckets
 DELETE c
-RETURN count(*) AS n`
+RETURN count(*) AS n, sum(buckets) AS buckets`
+
+	// cypherTrimCallHour removes the buckets of the first $minutes minutes
+	// from up to $limit bucket rows of the hour $hour that hold one, and
+	// counts them; a row left without buckets goes. $slots is
+	// graph.LatencyBuckets.
+	cypherTrimCallHour = `MATCH ()-[c:CALLS]->()
+USING INDEX SEEK c:CALLS(hour)
+WHERE c.hour = $hour AND any(n IN c.calls[..$minutes] WHERE n >= 0)
+WITH c LIMIT $limit
+WITH c, c.calls AS calls, c.errors AS errors, c.latencySum AS latencySum, c.latency AS latency
+WITH c, calls, errors, latencySum, latency,
+     size([n IN calls[..$minutes] WHERE n >= 0]) AS buckets, all(n IN calls[$minutes..] WHERE n < 0) AS emptied
+SET c.calls = [i IN range(1, $minutes) | -1] + calls[$minutes..],
+    c.errors = [i IN range(1, $minutes) | 0] + errors[$minutes..],
+    c.latencySum = [i IN range(1, $minutes) | 0] + latencySum[$minutes..],
+    c.latency = CASE WHEN latency IS NOT NULL THEN [i IN range(1, $minutes * $slots) | 0] + latency[$minutes * $slots..] END
+WITH c, buckets, emptied
+CALL (c, emptied) {
+  WITH c WHERE emptied
+  DELETE c
+}
+RETURN count(*) AS n, sum(buckets) AS buckets`
+
+	// cypherCreateFormerCallBucket writes a call bucket of the former
+	// per-minute layout (one relationship per minute, with a start and no
+	// hour); tests use it to check that such a row is ignored.
+	cypherCreateFormerCallBucket = `MATCH (a:Service {name: $from})
+MATCH (b:Service {name: $to})
+CREATE (a)-[c:CALLS {key: $key, caller: $from, callee: $to, start: $start, producer: $producer,
+                     calls: $calls, errors: $errors, latencySum: $latencySum, latency: $latency}]->(b)
+RETURN count(c) AS n`
 
 	// cypherWipeRelationships removes up to $limit relationships; tests
 	// use it, then cypherWipe, to start from an empty database.

@@ -66,7 +66,7 @@ func (s *Store) wipe(ctx context.Context) error {
 	params := map[string]any{"limit": int64(20000)}
 	for _, stmt := range []string{cypherWipeRelationships, cypherWipe} {
 		for {
-			n, err := s.writeCount(ctx, stmt, params)
+			n, _, err := s.writeCounts(ctx, stmt, params)
 			if err != nil {
 				return err
 			}

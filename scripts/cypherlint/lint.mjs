@@ -20,10 +20,12 @@ const model = {
     // Event
     'id', 'kind', 'service', 'at', 'end', 'source', 'externalId', 'summary', 'url', 'attributes',
     // CALLS
-    'key', 'caller', 'callee', 'start', 'producer', 'calls', 'errors', 'latencySum', 'latency',
-    // keys of the $rows maps that are read in patterns (the analysis
-    // treats any map key there as a property key)
-    'from', 'to',
+    'key', 'caller', 'callee', 'hour', 'producer', 'calls', 'errors', 'latencySum', 'latency',
+    // CALLS of the former per-minute layout, which tests write
+    'start',
+    // keys of the $rows maps that are read in patterns or as properties
+    // (the analysis treats any map key there as a property key)
+    'from', 'to', 'minute', 'offset', 'length',
   ],
   graphSchema: [
     { from: 'Event', relType: 'AFFECTS', to: 'Service' },
