@@ -295,9 +295,9 @@ func (a *edgeAcc) addChunk(b []byte, hour, fromNs, toNs int64, pool *sync.Pool) 
 		}
 		b = b[1+n1+n2:]
 		if v != countsFormat {
-			// A full chunk (only ever met in tests and retention's
-			// reading of table l): the latency sum is not needed here,
-			// skip its varint.
+			// A full chunk (the tables walked hold count chunks once
+			// splitCalls has run, but the codec reads every format the
+			// same way): the latency sum is not needed here, skip it.
 			i := 0
 			for i < len(b) && b[i] >= 0x80 {
 				i++
