@@ -111,7 +111,8 @@ func (s *Store) lookupEvents(events []graph.Event) (map[string]graph.Event, erro
 			ids = append(ids, id)
 		}
 	}
-	found, err := s.readEvents(ids)
+	// Apply holds s.mu: nothing moves an event between the two reads.
+	found, err := readEvents(s.db, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -124,16 +125,16 @@ func (s *Store) lookupEvents(events []graph.Event) (map[string]graph.Event, erro
 	return out, nil
 }
 
-// readEvents reads events by ID, nil where absent. Point reads dominate
+// readEvents reads events by ID from r, nil where absent. Point reads dominate
 // both writes (which must know what is stored) and context queries, so
 // large sets are read in parallel.
-func (s *Store) readEvents(ids []string) ([]*graph.Event, error) {
+func readEvents(r pebble.Reader, ids []string) ([]*graph.Event, error) {
 	workers := min(runtime.GOMAXPROCS(0), 4, 1+len(ids)/64)
 	found := make([]*graph.Event, len(ids))
 	errs := make([]error, workers)
 	read := func(w int) {
 		for i := w; i < len(ids); i += workers {
-			e, ok, err := readEvent(s.db, ids[i])
+			e, ok, err := readEvent(r, ids[i])
 			if err != nil {
 				errs[w] = err
 				return
@@ -440,7 +441,11 @@ func (s *Store) Events(ctx context.Context, f graph.EventFilter) (graph.Page[gra
 			ids = append(ids, r.id)
 		}
 	}
-	found, err := s.readEvents(ids)
+	// A snapshot, so a write moving an event cannot fall between
+	// reading its reference and its entry.
+	snap := s.db.NewSnapshot()
+	found, err := readEvents(snap, ids)
+	snap.Close()
 	if err != nil {
 		return graph.Page[graph.Event]{}, fmt.Errorf("list events: %w", err)
 	}
