@@ -166,3 +166,10 @@ func firstRune(b []byte) string {
 	}
 	return string(r[0])
 }
+
+// JSONError is the sentence jsonError makes, for other decoders of JSON
+// files (the scenario loader) so that every file error reads alike.
+func JSONError(err error, raw []byte) string { return jsonError(err, raw) }
+
+// JSONTypeName is how an error names the JSON a Go type wants.
+func JSONTypeName(goType string) string { return jsonTypeName(goType) }

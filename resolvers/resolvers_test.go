@@ -15,7 +15,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
-	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/scenario"
 )
 
 var demoNow = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
@@ -29,7 +29,7 @@ func mustDemoStore(tb testing.TB) *pebble.Store {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = s.Close() })
-	b, err := ingest.LoadScenario("../testdata/demo", demoNow.Add(-20*time.Minute), demoNow)
+	b, err := scenario.Load("../testdata/demo", demoNow.Add(-20*time.Minute), demoNow)
 	if err != nil {
 		tb.Fatal(err)
 	}

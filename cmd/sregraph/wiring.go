@@ -15,6 +15,7 @@ import (
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
 	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/scenario"
 	"github.com/sregraph/sregraph/resolvers"
 	"github.com/sregraph/sregraph/resolvers/page"
 )
@@ -202,7 +203,7 @@ func optionalTokens(path string) (*tokens, error) {
 func loadDemo(ctx context.Context, s store, dir string, now time.Time, publicURL string, log *slog.Logger, stdout io.Writer) error {
 	breachAt := now.UTC().Add(-20 * time.Minute).Truncate(time.Minute)
 	start := time.Now()
-	b, err := ingest.LoadScenario(dir, breachAt, now)
+	b, err := scenario.Load(dir, breachAt, now)
 	if err != nil {
 		return fmt.Errorf("--demo: %w (run from the repository root, or point --demo-dir at testdata/demo)", err)
 	}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
-	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/scenario"
 )
 
 // The demo is anchored at a fixed breach instant, with the clock a little
@@ -46,7 +46,7 @@ type demo struct {
 
 func openDemo(tb testing.TB) *demo {
 	tb.Helper()
-	b, err := ingest.LoadScenario(demoDir, demoBreach, demoNow)
+	b, err := scenario.Load(demoDir, demoBreach, demoNow)
 	if err != nil {
 		tb.Fatalf("load demo: %v", err)
 	}

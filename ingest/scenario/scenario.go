@@ -1,4 +1,7 @@
-package ingest
+// Package scenario loads scenario files: a few days of services, call
+// traffic and events written as offsets from one breach, expanded into the
+// batches a store takes. The demo and the backtest suite are scenarios.
+package scenario
 
 import (
 	"bytes"
@@ -17,16 +20,17 @@ import (
 	"time"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest"
 )
 
-// ScenarioFile is the name LoadScenario looks for when it is given a
+// File is the name Load looks for when it is given a
 // directory.
-const ScenarioFile = "scenario.json"
+const File = "scenario.json"
 
-// ScenarioProducer is the producer name of every call bucket a scenario
+// Producer is the producer name of every call bucket a scenario
 // expands into, so that loading a scenario again replaces its buckets
 // instead of adding to them.
-const ScenarioProducer = "demo"
+const Producer = "demo"
 
 // Limits on a scenario file: offsets, and how many call buckets its
 // traffic may expand into.
@@ -37,7 +41,7 @@ const (
 
 // Scenario is a compact description of a few days in the life of a set of
 // services, with every time written as an offset from one reference
-// instant (the breach the scenario is built around). ExpandScenario turns
+// instant (the breach the scenario is built around). Expand turns
 // it into a graph.Batch anchored at a real instant.
 type Scenario struct {
 	// Name and Description say what the scenario shows.
@@ -49,23 +53,23 @@ type Scenario struct {
 	Environment string `json:"environment"`
 	// Traffic lists the time windows, as offsets, for which call edges are
 	// expanded into per-minute call buckets.
-	Traffic  []ScenarioWindow   `json:"traffic"`
-	Services []ScenarioService  `json:"services"`
-	Edges    []ScenarioEdge     `json:"edges"`
-	Episodes []ScenarioEpisode  `json:"episodes"`
+	Traffic  []Window           `json:"traffic"`
+	Services []Service          `json:"services"`
+	Edges    []Edge             `json:"edges"`
+	Episodes []Episode          `json:"episodes"`
 	Declared []graph.Dependency `json:"dependencies"`
-	Events   []ScenarioEvent    `json:"events"`
+	Events   []Event            `json:"events"`
 }
 
-// ScenarioWindow is a time range given as two offsets, such as "-6h" and
+// Window is a time range given as two offsets, such as "-6h" and
 // "30m".
-type ScenarioWindow struct {
+type Window struct {
 	Start string `json:"start"`
 	End   string `json:"end"`
 }
 
-// ScenarioService is one service of a scenario.
-type ScenarioService struct {
+// Service is one service of a scenario.
+type Service struct {
 	Name        string `json:"name"`
 	Owner       string `json:"owner"`
 	Environment string `json:"environment"`
@@ -73,8 +77,8 @@ type ScenarioService struct {
 	Description string `json:"description"`
 }
 
-// ScenarioEdge is a call edge with its usual traffic.
-type ScenarioEdge struct {
+// Edge is a call edge with its usual traffic.
+type Edge struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 	// CallsPerMinute is the mean call rate.
@@ -85,9 +89,9 @@ type ScenarioEdge struct {
 	LatencyMs float64 `json:"latencyMs"`
 }
 
-// ScenarioEpisode changes an edge's traffic between two offsets. Zero
+// Episode changes an edge's traffic between two offsets. Zero
 // fields leave the edge's usual value alone.
-type ScenarioEpisode struct {
+type Episode struct {
 	From  string `json:"from"`
 	To    string `json:"to"`
 	Start string `json:"start"`
@@ -102,9 +106,9 @@ type ScenarioEpisode struct {
 	Note string `json:"note"`
 }
 
-// ScenarioEvent is a canonical event (see the contract) whose at and end
+// Event is a canonical event (see the contract) whose at and end
 // are offsets instead of RFC 3339 instants.
-type ScenarioEvent struct {
+type Event struct {
 	ID          string         `json:"id"`
 	Kind        string         `json:"kind"`
 	Service     string         `json:"service"`
@@ -117,38 +121,38 @@ type ScenarioEvent struct {
 	Attributes  map[string]any `json:"attributes"`
 }
 
-// LoadScenario reads a scenario file (or the ScenarioFile in a directory)
-// and expands it with ExpandScenario. breachAt is the instant offset zero
+// Load reads a scenario file (or the File in a directory)
+// and expands it with Expand. breachAt is the instant offset zero
 // stands for; nothing later than now is produced.
-func LoadScenario(path string, breachAt, now time.Time) (graph.Batch, error) {
+func Load(path string, breachAt, now time.Time) (graph.Batch, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, ScenarioFile)
+		path = filepath.Join(path, File)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return graph.Batch{}, fmt.Errorf("read scenario: %w", err)
 	}
-	b, err := DecodeScenario(data, breachAt, now)
+	b, err := Decode(data, breachAt, now)
 	if err != nil {
 		return graph.Batch{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return b, nil
 }
 
-// DecodeScenario parses a scenario document and expands it: see
-// ParseScenario and ExpandScenario.
-func DecodeScenario(data []byte, breachAt, now time.Time) (graph.Batch, error) {
-	s, err := ParseScenario(data)
+// Decode parses a scenario document and expands it: see
+// Parse and Expand.
+func Decode(data []byte, breachAt, now time.Time) (graph.Batch, error) {
+	s, err := Parse(data)
 	if err != nil {
 		return graph.Batch{}, err
 	}
-	return ExpandScenario(s, breachAt, now)
+	return Expand(s, breachAt, now)
 }
 
-// ParseScenario decodes a scenario document strictly (unknown fields are
+// Parse decodes a scenario document strictly (unknown fields are
 // errors) and validates it. Errors are of kind graph.ErrInvalid and name
 // the JSON path of the problem, such as `edges[3].to`.
-func ParseScenario(data []byte) (*Scenario, error) {
+func Parse(data []byte) (*Scenario, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var s Scenario
@@ -174,7 +178,7 @@ func scenarioJSONError(err error, data []byte) string {
 		return fmt.Sprintf("want a JSON object, not JSON %s", typ.Value)
 	}
 	if errors.As(err, &typ) {
-		want := jsonTypeName(typ.Type.String())
+		want := ingest.JSONTypeName(typ.Type.String())
 		switch typ.Type.Kind() {
 		case reflect.Float64, reflect.Int, reflect.Int64, reflect.Uint64:
 			want = "a number"
@@ -195,7 +199,7 @@ func scenarioJSONError(err error, data []byte) string {
 		}
 		return "unknown field " + name
 	}
-	return jsonError(err, data)
+	return ingest.JSONError(err, data)
 }
 
 // Validate reports the first problem with s, naming its JSON path.
@@ -440,7 +444,7 @@ func ParseOffset(s string) (time.Duration, error) {
 // scenarioEventID is the event's external id: its own, or one derived
 // from what it is and its offset. It never includes an absolute instant,
 // so loading the scenario again later updates the same events.
-func scenarioEventID(e ScenarioEvent, at time.Duration) string {
+func scenarioEventID(e Event, at time.Duration) string {
 	if id := strings.TrimSpace(e.ID); id != "" {
 		return id
 	}
@@ -448,13 +452,13 @@ func scenarioEventID(e ScenarioEvent, at time.Duration) string {
 	return fmt.Sprintf("demo:%s:%s:%s", kind, strings.TrimSpace(e.Service), at)
 }
 
-// ExpandScenario anchors s at breachAt: offsets become instants, call
+// Expand anchors s at breachAt: offsets become instants, call
 // edges become per-minute call buckets over the traffic windows, and
 // events are normalised with stable external ids. Nothing that would
 // happen after now is produced: later events are left out, an end after
 // now is left open, and only buckets that have ended by now are kept. The
 // result is the same for the same arguments.
-func ExpandScenario(s *Scenario, breachAt, now time.Time) (graph.Batch, error) {
+func Expand(s *Scenario, breachAt, now time.Time) (graph.Batch, error) {
 	if breachAt.Before(graph.Earliest.Add(maxScenarioOffset)) || breachAt.After(graph.Latest.Add(-maxScenarioOffset)) {
 		return graph.Batch{}, graph.Invalidf("scenario anchor %s is out of range", breachAt.Format(time.RFC3339))
 	}
@@ -565,7 +569,7 @@ func expandTraffic(s *Scenario, breachAt, now time.Time) []graph.CallBucket {
 	anchor := breachAt.Truncate(graph.BucketWidth)
 	type episode struct {
 		start, end time.Duration
-		ScenarioEpisode
+		Episode
 	}
 	episodes := map[[2]string][]episode{}
 	for _, ep := range s.Episodes {
@@ -616,7 +620,7 @@ func expandTraffic(s *Scenario, breachAt, now time.Time) []graph.CallBucket {
 				errs = min(max(errs, 0), calls)
 				mean := latency * (0.9 + 0.2*unit(seed, minute*4+3))
 				out = append(out, graph.CallBucket{
-					From: e.From, To: e.To, Start: start, Producer: ScenarioProducer,
+					From: e.From, To: e.To, Start: start, Producer: Producer,
 					Calls: calls, Errors: errs,
 					LatencySum: time.Duration(float64(calls) * mean * float64(time.Millisecond)),
 				})

@@ -1,10 +1,11 @@
-package ingest
+package scenario
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,7 +21,9 @@ import (
 )
 
 // demoDir is the bundled demo scenario.
-var demoDir = filepath.Join("..", "testdata", "demo")
+var demoDir = filepath.Join("..", "..", "testdata", "demo")
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/demo")
 
 // The demo is anchored at a fixed breach instant in tests; the server
 // anchors it a little before its own clock.
@@ -31,7 +34,7 @@ var (
 
 func mustLoadDemo(tb testing.TB, breachAt, now time.Time) graph.Batch {
 	tb.Helper()
-	b, err := LoadScenario(demoDir, breachAt, now)
+	b, err := Load(demoDir, breachAt, now)
 	if err != nil {
 		tb.Fatalf("load demo: %v", err)
 	}
@@ -121,8 +124,8 @@ func TestDemoScenarioShape(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("bucket %+v: %v", c, err)
 		}
-		if c.Producer != ScenarioProducer {
-			t.Fatalf("bucket producer %q, want %q", c.Producer, ScenarioProducer)
+		if c.Producer != Producer {
+			t.Fatalf("bucket producer %q, want %q", c.Producer, Producer)
 		}
 		if !c.Start.Equal(c.Start.Truncate(graph.BucketWidth)) {
 			t.Fatalf("bucket start %s is not on a bucket boundary", c.Start)
@@ -466,7 +469,7 @@ func TestScenarioErrors(t *testing.T) {
 		{"not an object", minimalScenario, `["a"]`, `scenario: want a JSON object, not JSON array`},
 		{"no services", `"services": [{"name": "a", "owner": "team-a"}, {"name": "b"}]`, `"services": []`, `services: a scenario needs at least one service`},
 	}
-	if _, err := DecodeScenario([]byte(minimalScenario), demoBreach, demoNow); err != nil {
+	if _, err := Decode([]byte(minimalScenario), demoBreach, demoNow); err != nil {
 		t.Fatalf("the minimal scenario itself fails: %v", err)
 	}
 	for _, tt := range tests {
@@ -475,7 +478,7 @@ func TestScenarioErrors(t *testing.T) {
 			if doc == minimalScenario {
 				t.Fatalf("%q is not in the minimal scenario", tt.old)
 			}
-			_, err := DecodeScenario([]byte(doc), demoBreach, demoNow)
+			_, err := Decode([]byte(doc), demoBreach, demoNow)
 			if err == nil {
 				t.Fatalf("no error, want %q", tt.want)
 			}
@@ -490,14 +493,14 @@ func TestScenarioErrors(t *testing.T) {
 }
 
 func TestScenarioTrafficLimit(t *testing.T) {
-	s := Scenario{Traffic: []ScenarioWindow{{Start: "-31d", End: "0"}, {Start: "0", End: "31d"}}}
+	s := Scenario{Traffic: []Window{{Start: "-31d", End: "0"}, {Start: "0", End: "31d"}}}
 	for i := range 4 {
-		s.Services = append(s.Services, ScenarioService{Name: fmt.Sprintf("s%d", i)})
+		s.Services = append(s.Services, Service{Name: fmt.Sprintf("s%d", i)})
 	}
 	for _, from := range s.Services {
 		for _, to := range s.Services {
 			if from != to {
-				s.Edges = append(s.Edges, ScenarioEdge{From: from.Name, To: to.Name, CallsPerMinute: 1})
+				s.Edges = append(s.Edges, Edge{From: from.Name, To: to.Name, CallsPerMinute: 1})
 			}
 		}
 	}
@@ -505,7 +508,7 @@ func TestScenarioTrafficLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ParseScenario(doc)
+	_, err = Parse(doc)
 	want := "traffic: 12 edges over 89280 minutes would make 1071360 call buckets, more than 200000"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %v, want %q", err, want)
@@ -515,24 +518,24 @@ func TestScenarioTrafficLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseScenario(doc); err != nil {
+	if _, err := Parse(doc); err != nil {
 		t.Fatalf("2 edges over 62 days: %v", err)
 	}
 }
 
 func TestLoadScenarioPaths(t *testing.T) {
-	byDir, err := LoadScenario(demoDir, demoBreach, demoNow)
+	byDir, err := Load(demoDir, demoBreach, demoNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	byFile, err := LoadScenario(filepath.Join(demoDir, ScenarioFile), demoBreach, demoNow)
+	byFile, err := Load(filepath.Join(demoDir, File), demoBreach, demoNow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(byDir, byFile) {
 		t.Error("loading by directory and by file differ")
 	}
-	_, err = LoadScenario(filepath.Join(t.TempDir(), "missing.json"), demoBreach, demoNow)
+	_, err = Load(filepath.Join(t.TempDir(), "missing.json"), demoBreach, demoNow)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v, want a not-exist error", err)
 	}
@@ -540,14 +543,14 @@ func TestLoadScenarioPaths(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(strings.Replace(minimalScenario, `"to": "b", "callsPerMinute"`, `"to": "c", "callsPerMinute"`, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = LoadScenario(bad, demoBreach, demoNow)
+	_, err = Load(bad, demoBreach, demoNow)
 	if err == nil || !strings.Contains(err.Error(), bad+": edges[0].to") {
 		t.Errorf("bad file: %v, want the path and the JSON path", err)
 	}
 }
 
 func FuzzDecodeScenario(f *testing.F) {
-	demo, err := os.ReadFile(filepath.Join(demoDir, ScenarioFile))
+	demo, err := os.ReadFile(filepath.Join(demoDir, File))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -556,7 +559,7 @@ func FuzzDecodeScenario(f *testing.F) {
 	f.Add([]byte(`{"services": [{"name": "a"}], "events": [{"kind": "scale", "service": "a", "at": "-1d", "end": "+3m", "source": "kubernetes"}]}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		b, err := DecodeScenario(data, demoBreach, demoNow)
+		b, err := Decode(data, demoBreach, demoNow)
 		if err != nil {
 			if !errors.Is(err, graph.ErrInvalid) {
 				t.Fatalf("error %v is not of kind invalid", err)
@@ -577,14 +580,14 @@ func FuzzDecodeScenario(f *testing.F) {
 }
 
 func BenchmarkLoadScenario(b *testing.B) {
-	data, err := os.ReadFile(filepath.Join(demoDir, ScenarioFile))
+	data, err := os.ReadFile(filepath.Join(demoDir, File))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	var buckets int
 	for b.Loop() {
-		batch, err := DecodeScenario(data, demoBreach, demoNow)
+		batch, err := Decode(data, demoBreach, demoNow)
 		if err != nil {
 			b.Fatal(err)
 		}
