@@ -32,6 +32,33 @@ type Context struct {
 	// Truncated is true when more changes matched than were ranked.
 	Truncated bool    `json:"truncated,omitempty"`
 	Breach    *Breach `json:"breach,omitempty"`
+	// Origins are where the telemetry says the degradation starts, the
+	// one the breach belongs to first.
+	Origins []Origin `json:"origins,omitempty"`
+}
+
+// readLatency fills nb.Latency for the traced edges of the neighbourhood
+// when src can give per-minute latencies.
+func readLatency(ctx context.Context, src ContextSource, nb *Neighbourhood, grace time.Duration) error {
+	ls, ok := src.(LatencySource)
+	if !ok || len(nb.Edges) == 0 {
+		return nil
+	}
+	nb.Latency = make(map[string][]LatencyMinute, len(nb.Edges))
+	for _, e := range nb.Edges {
+		k := edgeKey(e.From, e.To)
+		act := nb.Activity[k]
+		if act == nil || len(act.Buckets) == 0 {
+			continue
+		}
+		first, last := act.Buckets[0].Start(), act.Buckets[len(act.Buckets)-1].Start()
+		series, err := ls.EdgeLatencySeries(ctx, e.From, e.To, first, last.Add(BucketWidth))
+		if err != nil {
+			return fmt.Errorf("%s->%s: %w", e.From, e.To, err)
+		}
+		nb.Latency[k] = series
+	}
+	return nil
 }
 
 // BuildContext answers q from src. It validates q (filling defaults),
@@ -51,6 +78,11 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 	if err != nil {
 		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
 	}
+	if err := readLatency(ctx, src, nb, grace); err != nil {
+		return nil, fmt.Errorf("latency near %s: %w", q.Service, err)
+	}
+	a := analyse(q, nb)
+	a.addSiblings(q, nb)
 	names := make([]string, len(nb.Services))
 	for i, s := range nb.Services {
 		names[i] = s.Service
@@ -69,10 +101,10 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 		}
 		events = kept
 	}
-	ranked := Rank(q, nb, events)
+	ranked := rank(q, nb, a, events)
 	c := &Context{
 		Focus: q.Service, At: q.At, From: q.From(), To: q.To(), Depth: q.Depth,
-		Services: nb.Services, Edges: nb.Edges, Breach: q.Breach,
+		Services: nb.Services, Edges: nb.Edges, Breach: q.Breach, Origins: a.origins,
 		Truncated: page.HasNext || len(ranked) > q.First,
 	}
 	if len(ranked) > q.First {

@@ -114,7 +114,7 @@ func TestBuildContextRanksTheCulpritFirst(t *testing.T) {
 	for _, ch := range c.Changes {
 		order = append(order, ch.Event.Service+"/"+string(ch.Event.Kind))
 	}
-	want := []string{"ledger/deploy", "web/deploy", "payments/scale", "checkout/deploy", "checkout/rollback", "payments/anomaly"}
+	want := []string{"ledger/deploy", "payments/scale", "web/deploy", "checkout/deploy", "checkout/rollback", "payments/anomaly"}
 	if strings.Join(order, " ") != strings.Join(want, " ") {
 		t.Fatalf("ranking = %v\nwant      %v", order, want)
 	}
@@ -123,7 +123,7 @@ func TestBuildContextRanksTheCulpritFirst(t *testing.T) {
 		t.Fatalf("top = %+v", top)
 	}
 	reasons := strings.Join(top.Reasons, "\n")
-	for _, want := range []string{"deployed 7 min before the breach", "checkout → payments → ledger", "errors on payments→ledger rose from 0.2% to 9.0%"} {
+	for _, want := range []string{"deployed 7 min before the breach", "checkout → payments → ledger", "errors on payments→ledger rose from 0.2% to 9.0%", "as the degradation began at 11:43"} {
 		if !strings.Contains(reasons, want) {
 			t.Errorf("top reasons lack %q:\n%s", want, reasons)
 		}

@@ -124,6 +124,30 @@ type Neighbourhood struct {
 	// Activity holds each returned edge's buckets in [From-Grace, To),
 	// keyed "from\x00to", for corroboration.
 	Activity map[string]*EdgeActivity
+	// Latency holds per-minute latencies of edges in Activity, keyed the
+	// same way, when the store can give them (see LatencySource).
+	Latency map[string][]LatencyMinute
+	// around holds every edge the walk read with at least one end in the
+	// neighbourhood: the evidence also looks at calls from services
+	// outside it into services inside (siblings, callers of a declared
+	// dependency).
+	around map[string]*EdgeActivity
+}
+
+// LatencyMinute is the calls and the summed latency of one edge in one
+// bucket, summed over producers.
+type LatencyMinute struct {
+	Minute int64
+	Calls  int64
+	Sum    time.Duration
+}
+
+// LatencySource is what a store offers when it can give per-minute
+// latencies; the evidence then finds latency shifts too.
+type LatencySource interface {
+	// EdgeLatencySeries returns the buckets of the edge from→to that
+	// start in [start, end), oldest first, each summed over producers.
+	EdgeLatencySeries(ctx context.Context, from, to string, start, end time.Time) ([]LatencyMinute, error)
 }
 
 // Walk computes a neighbourhood. Paths are shortest paths; among equally
@@ -164,7 +188,7 @@ func Walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery) (*Neighbour
 	if err := w.fetchAmong(ctx, names); err != nil {
 		return nil, err
 	}
-	nb := &Neighbourhood{Activity: map[string]*EdgeActivity{}}
+	nb := &Neighbourhood{Activity: map[string]*EdgeActivity{}, around: map[string]*EdgeActivity{}}
 	for _, n := range best {
 		nb.Services = append(nb.Services, n)
 	}
@@ -181,6 +205,9 @@ func Walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery) (*Neighbour
 	for key, a := range w.edges {
 		_, okFrom := best[a.From]
 		_, okTo := best[a.To]
+		if (okFrom || okTo) && a.activeIn(w.from, w.to) {
+			nb.around[key] = a
+		}
 		if !okFrom || !okTo || !a.activeIn(w.from, w.to) {
 			continue
 		}

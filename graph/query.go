@@ -18,6 +18,9 @@ const (
 	Dependencies Direction = "DEPENDENCIES"
 	Dependents   Direction = "DEPENDENTS"
 	Both         Direction = "BOTH"
+	// Siblings are other callers of a degraded dependency whose calls
+	// into it surged: only in results, where the evidence adds them.
+	Siblings Direction = "SIBLINGS"
 )
 
 // ParseDirection accepts the enum names case-insensitively, plus the

@@ -22,6 +22,8 @@ type RankedChange struct {
 	Reasons []string `json:"reasons"`
 	// Symptom is true for breaches and anomalies: context, never a cause.
 	Symptom bool `json:"symptom,omitempty"`
+	// Evidence holds the telemetry shifts the change explains.
+	Evidence []Evidence `json:"evidence,omitempty"`
 }
 
 // Scoring constants. The README's scoring table documents them; change
@@ -72,10 +74,18 @@ func deployLike(k Kind) bool {
 	return k == KindDeploy || k == KindRollback || k == KindConfig || k == KindFlag
 }
 
-// Rank scores events in a neighbourhood around q.At. Causes come first by
-// score; symptoms follow them, scored no higher than the weakest cause.
-// Ties break by time (newest first) and then ID, so the order is total.
+// Rank scores events in a neighbourhood around q.At: see rank.
 func Rank(q ContextQuery, nb *Neighbourhood, events []Event) []RankedChange {
+	return rank(q, nb, analyse(q, nb), events)
+}
+
+// rank scores events by how well they explain where the degradation
+// starts (a's origins). Without any degradation in the telemetry, the
+// score is the prior alone: time from the breach, hops and kind, with the
+// error check of corroborate. Causes come first by score; symptoms
+// follow them, scored no higher than the weakest cause. Ties break by time
+// (newest first) and then ID, so the order is total.
+func rank(q ContextQuery, nb *Neighbourhood, a *analysis, events []Event) []RankedChange {
 	where := make(map[string]NearbyService, len(nb.Services))
 	for _, s := range nb.Services {
 		where[s.Service] = s
@@ -86,7 +96,8 @@ func Rank(q ContextQuery, nb *Neighbourhood, events []Event) []RankedChange {
 	}
 	latest := latestDeployBefore(events, q.At)
 	into := callsInto(nb)
-	out := make([]RankedChange, 0, len(events))
+	explained := make([]float64, len(a.origins))
+	out := make([]RankedChange, 0, len(events)+len(a.origins))
 	for _, e := range events {
 		n, ok := where[e.Service]
 		if !ok {
@@ -102,20 +113,44 @@ func Rank(q ContextQuery, nb *Neighbourhood, events []Event) []RankedChange {
 		if rc.Symptom {
 			rc.Reasons = append(rc.Reasons, "a symptom, shown for context: it cannot be the cause")
 		}
-		if deployLike(e.Kind) {
+		if len(a.origins) == 0 && deployLike(e.Kind) {
 			if later, ok := latest[e.Service]; ok && later.ID != e.ID && later.At.After(e.At) {
 				score *= SupersededBy
 				rc.Reasons = append(rc.Reasons, fmt.Sprintf("superseded by a later %s on %s %s after it", later.Kind, e.Service, FormatAgo(later.At.Sub(e.At))))
 			}
 		}
-		if deployLike(e.Kind) || e.Kind == KindScale {
+		if len(a.origins) == 0 && (deployLike(e.Kind) || e.Kind == KindScale) {
 			f, reason := corroborate(into, e, q.To())
 			score *= f
 			if reason != "" {
 				rc.Reasons = append(rc.Reasons, reason)
 			}
 		}
-		rc.Score = math.Round(math.Min(1, math.Max(0, score))*1000) / 1000
+		if len(a.origins) > 0 && !rc.Symptom {
+			if x, ok := a.explain(q, e, n.Hops); ok {
+				score = x.score
+				rc.Reasons = append([]string{rc.Reasons[0], x.when}, x.reasons...)
+				rc.Reasons = append(rc.Reasons, pathReason(q.Service, n))
+				rc.Evidence = x.evidence
+				for i, sc := range x.scores {
+					explained[i] = math.Max(explained[i], sc)
+				}
+			} else {
+				score *= UnexplainedFactor
+				rc.Reasons = append(rc.Reasons, a.unexplained(e))
+			}
+		}
+		rc.Score = roundScore(score)
+		out = append(out, rc)
+	}
+	for i, o := range a.origins {
+		n, inside := where[o.Service]
+		w := a.weight(o)
+		if !inside || w*DegradationFactor <= explained[i] {
+			continue
+		}
+		rc := a.degradation(q, o, n)
+		rc.Score = roundScore(w * DegradationFactor)
 		out = append(out, rc)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -139,6 +174,8 @@ func Rank(q ContextQuery, nb *Neighbourhood, events []Event) []RankedChange {
 	}
 	return out
 }
+
+func roundScore(s float64) float64 { return math.Round(math.Min(1, math.Max(0, s))*1000) / 1000 }
 
 func timeFactor(at, ref time.Time) float64 {
 	d := ref.Sub(at)
@@ -189,6 +226,9 @@ func pathReason(focus string, n NearbyService) string {
 	switch {
 	case n.Hops == 0:
 		return fmt.Sprintf("on %s itself", focus)
+	case n.Relation == Siblings:
+		dep := n.Path[len(n.Path)-2]
+		return fmt.Sprintf("%s also calls %s, which %s depends on (a sibling)", n.Service, dep, focus)
 	case n.Relation == Dependencies && n.Hops == 1:
 		return fmt.Sprintf("%s calls %s (1 hop)", focus, n.Service)
 	case n.Relation == Dependencies:

@@ -240,38 +240,78 @@ func intList(v any, dst []int64) error {
 // so the histogram may count fewer calls. An edge without buckets in the
 // window has zero of each.
 func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end time.Time) (sum time.Duration, hist [graph.LatencyBuckets]int64, calls int64, err error) {
+	var latency int64
+	err = s.eachLatencyMinute(ctx, from, to, start, end, func(_ int64, c, l int64, h []int64) {
+		calls += c
+		latency += l
+		for j := range h {
+			hist[j] += h[j]
+		}
+	})
+	if err != nil {
+		return 0, [graph.LatencyBuckets]int64{}, 0, err
+	}
+	return time.Duration(latency), hist, calls, nil
+}
+
+// EdgeLatencySeries implements graph.LatencySource: the edge's buckets
+// that start in [start, end), oldest first, summed over producers.
+func (s *Store) EdgeLatencySeries(ctx context.Context, from, to string, start, end time.Time) ([]graph.LatencyMinute, error) {
+	byMinute := map[int64]int{}
+	var out []graph.LatencyMinute
+	err := s.eachLatencyMinute(ctx, from, to, start, end, func(minute int64, c, l int64, _ []int64) {
+		i, ok := byMinute[minute]
+		if !ok {
+			i = len(out)
+			byMinute[minute] = i
+			out = append(out, graph.LatencyMinute{Minute: minute})
+		}
+		out[i].Calls += c
+		out[i].Sum += time.Duration(l)
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b graph.LatencyMinute) int { return cmp.Compare(a.Minute, b.Minute) })
+	return out, nil
+}
+
+// eachLatencyMinute calls fn with the minute (since the Unix epoch), the
+// calls, the latency sum and the histogram (nil when the row has none) of
+// every bucket row's minute of the edge from→to, of every producer, that
+// starts in [start, end).
+func (s *Store) eachLatencyMinute(ctx context.Context, from, to string, start, end time.Time, fn func(minute, calls, latency int64, hist []int64)) error {
 	if !start.Before(end) {
-		return 0, hist, 0, ctx.Err()
+		return ctx.Err()
 	}
 	start, end = start.UTC(), end.UTC()
 	recs, err := s.read(ctx, cypherEdgeLatency, map[string]any{
 		"caller": from, "callee": to, "from": start.Truncate(time.Hour), "to": end,
 	})
 	if err != nil {
-		return 0, hist, 0, fmt.Errorf("neo4j: latency of %s->%s: %w", from, to, err)
+		return fmt.Errorf("neo4j: latency of %s->%s: %w", from, to, err)
 	}
 	var (
 		rowCalls, rowSums [bucketsPerHour]int64
 		rowHist           [bucketsPerHour * graph.LatencyBuckets]int64
-		latency           int64
 	)
 	for _, r := range recs {
 		m := r.AsMap()
 		hour, ok := m["hour"].(time.Time)
 		if !ok {
-			return 0, hist, 0, fmt.Errorf("neo4j: latency of %s->%s: bucket row stored without an hour", from, to)
+			return fmt.Errorf("neo4j: latency of %s->%s: bucket row stored without an hour", from, to)
 		}
 		at := hour.UTC().Format(time.RFC3339)
 		if err := intList(m["calls"], rowCalls[:]); err != nil {
-			return 0, hist, 0, fmt.Errorf("neo4j: latency of %s->%s: calls at %s: %w", from, to, at, err)
+			return fmt.Errorf("neo4j: latency of %s->%s: calls at %s: %w", from, to, at, err)
 		}
 		if err := intList(m["latencySum"], rowSums[:]); err != nil {
-			return 0, hist, 0, fmt.Errorf("neo4j: latency of %s->%s: latency sums at %s: %w", from, to, at, err)
+			return fmt.Errorf("neo4j: latency of %s->%s: latency sums at %s: %w", from, to, at, err)
 		}
 		histogram := m["latency"] != nil
 		if histogram {
 			if err := intList(m["latency"], rowHist[:]); err != nil {
-				return 0, hist, 0, fmt.Errorf("neo4j: latency of %s->%s: histograms at %s: %w", from, to, at, err)
+				return fmt.Errorf("neo4j: latency of %s->%s: histograms at %s: %w", from, to, at, err)
 			}
 		}
 		lo, hi := minutesIn(hour.UTC(), start, end)
@@ -279,14 +319,12 @@ func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end tim
 			if rowCalls[i] < 0 {
 				continue
 			}
-			calls += rowCalls[i]
-			latency += rowSums[i]
+			var h []int64
 			if histogram {
-				for j := range hist {
-					hist[j] += rowHist[i*graph.LatencyBuckets+j]
-				}
+				h = rowHist[i*graph.LatencyBuckets : (i+1)*graph.LatencyBuckets]
 			}
+			fn(hour.Unix()/60+int64(i), rowCalls[i], rowSums[i], h)
 		}
 	}
-	return time.Duration(latency), hist, calls, nil
+	return nil
 }

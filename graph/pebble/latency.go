@@ -2,9 +2,12 @@ package pebble
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -18,11 +21,52 @@ import (
 // so the histogram may count fewer calls. An edge without buckets in the
 // window has zero of each.
 func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end time.Time) (sum time.Duration, hist [graph.LatencyBuckets]int64, calls int64, err error) {
+	var latency int64
+	err = s.eachLatencySlot(ctx, from, to, start, end, func(_ int64, sl *slot) {
+		calls += sl.calls
+		latency += sl.latency
+		for i, n := range sl.hist {
+			hist[i] += n
+		}
+	})
+	if err != nil {
+		return 0, [graph.LatencyBuckets]int64{}, 0, err
+	}
+	return time.Duration(latency), hist, calls, nil
+}
+
+// EdgeLatencySeries implements graph.LatencySource: the edge's buckets
+// that start in [start, end), oldest first, summed over producers.
+func (s *Store) EdgeLatencySeries(ctx context.Context, from, to string, start, end time.Time) ([]graph.LatencyMinute, error) {
+	byMinute := map[int64]int{}
+	var out []graph.LatencyMinute
+	err := s.eachLatencySlot(ctx, from, to, start, end, func(at int64, sl *slot) {
+		m := at / int64(graph.BucketWidth)
+		i, ok := byMinute[m]
+		if !ok {
+			i = len(out)
+			byMinute[m] = i
+			out = append(out, graph.LatencyMinute{Minute: m})
+		}
+		out[i].Calls += sl.calls
+		out[i].Sum += time.Duration(sl.latency)
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b graph.LatencyMinute) int { return cmp.Compare(a.Minute, b.Minute) })
+	return out, nil
+}
+
+// eachLatencySlot calls fn with the start (Unix nanoseconds) and the slot
+// of every full bucket of the edge from→to, of every producer, that starts
+// in [start, end), hour by hour.
+func (s *Store) eachLatencySlot(ctx context.Context, from, to string, start, end time.Time, fn func(at int64, sl *slot)) error {
 	if err := ctx.Err(); err != nil {
-		return 0, hist, 0, err
+		return err
 	}
 	if !end.After(start) {
-		return 0, hist, 0, nil
+		return nil
 	}
 	prefix := appendName([]byte{tableLatency}, from)
 	firstHour := start.UTC().Truncate(chunkWidth)
@@ -30,11 +74,9 @@ func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end tim
 	upper := appendTime(append([]byte(nil), prefix...), end)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return 0, hist, 0, fmt.Errorf("latency of %s->%s: %w", from, to, err)
+		return fmt.Errorf("latency of %s->%s: %w", from, to, err)
 	}
-	defer it.Close()
 	startNs, endNs := start.UnixNano(), end.UnixNano()
-	var latency int64
 	// Keys run by hour, then callee: seek to the callee in each hour that
 	// has any key, jumping over the hours that have none.
 	hour := nanos(firstHour)
@@ -46,7 +88,7 @@ func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end tim
 		}
 		k := it.Key()
 		if len(k) < len(prefix)+8 {
-			return 0, hist, 0, fmt.Errorf("call bucket key %q: %w", k, errCorrupt)
+			return errors.Join(fmt.Errorf("call bucket key %q: %w", k, errCorrupt), it.Close())
 		}
 		if h := binary.BigEndian.Uint64(k[len(prefix):]); h != hour {
 			hour = h
@@ -56,26 +98,18 @@ func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end tim
 			hourNs := int64(hour)
 			err := eachSlot(it.Value(), func(sl *slot) {
 				at := hourNs + int64(sl.minute)*int64(graph.BucketWidth)
-				if at < startNs || at >= endNs {
-					return
-				}
-				calls += sl.calls
-				latency += sl.latency
-				for i, n := range sl.hist {
-					hist[i] += n
+				if at >= startNs && at < endNs {
+					fn(at, sl)
 				}
 			})
 			if err != nil {
-				return 0, hist, 0, fmt.Errorf("call bucket %q: %w", it.Key(), err)
+				return errors.Join(fmt.Errorf("call bucket %q: %w", it.Key(), err), it.Close())
 			}
-		}
-		if err := it.Error(); err != nil {
-			return 0, hist, 0, fmt.Errorf("latency of %s->%s: %w", from, to, err)
 		}
 		hour += uint64(chunkWidth)
 	}
-	if err := it.Error(); err != nil {
-		return 0, hist, 0, fmt.Errorf("latency of %s->%s: %w", from, to, err)
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("latency of %s->%s: %w", from, to, err)
 	}
-	return time.Duration(latency), hist, calls, nil
+	return nil
 }

@@ -36,7 +36,7 @@ const Producer = "demo"
 // traffic may expand into.
 const (
 	maxScenarioOffset  = graph.MaxWindow
-	maxScenarioBuckets = 200_000
+	maxScenarioBuckets = 500_000
 )
 
 // Scenario is a compact description of a few days in the life of a set of
@@ -59,6 +59,42 @@ type Scenario struct {
 	Episodes []Episode          `json:"episodes"`
 	Declared []graph.Dependency `json:"dependencies"`
 	Events   []Event            `json:"events"`
+	// Native holds events as their sources send them.
+	Native []Native `json:"native"`
+	// Expect, when set, is the breach a responder opened and what caused
+	// it: what a backtest scores the ranking against.
+	Expect *Expect `json:"expect"`
+}
+
+// Native is one payload as a source sends it (a webhook body). In any
+// string of Body, $at(OFFSET) stands for the instant of that offset in
+// RFC 3339.
+type Native struct {
+	// Format names the decoder: one of ingest.Formats.
+	Format  string            `json:"format"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// Expect is a scenario's answer: the breach and its cause.
+type Expect struct {
+	// Breach is the id (external id) of the slo_breach event the responder
+	// opened.
+	Breach string `json:"breach"`
+	// Culprit is the id of the event that caused the breach.
+	Culprit string `json:"culprit"`
+	// Degradation, instead of Culprit, names the service that degraded on
+	// its own when no change caused the breach.
+	Degradation string `json:"degradation"`
+	// Pattern names the public postmortem the scenario is modelled on.
+	Pattern string `json:"pattern"`
+	// Asked is when the responder asks, as an offset (default +20m).
+	Asked string `json:"asked"`
+	// Before, After and Depth are how the responder asks (defaults 2h,
+	// 15m, 2).
+	Before string `json:"before"`
+	After  string `json:"after"`
+	Depth  int    `json:"depth"`
 }
 
 // Window is a time range given as two offsets, such as "-6h" and
@@ -102,6 +138,10 @@ type Episode struct {
 	LatencyFactor float64 `json:"latencyFactor"`
 	// CallsFactor multiplies the usual call rate (retries, a traffic drop).
 	CallsFactor float64 `json:"callsFactor"`
+	// Ramp, an offset length such as "2h", builds the change up linearly
+	// from the usual values over that long after Start (a leak, a slow
+	// climb). Empty means a step.
+	Ramp string `json:"ramp"`
 	// Note is for readers of the file.
 	Note string `json:"note"`
 }
@@ -294,6 +334,11 @@ func (s *Scenario) Validate() error {
 		if ep.CallsFactor < 0 || ep.CallsFactor > 1000 {
 			return bad(p+".callsFactor", "want 0..1000, not %v", ep.CallsFactor)
 		}
+		if ep.Ramp != "" {
+			if r, err := ParseOffset(ep.Ramp); err != nil || r <= 0 {
+				return bad(p+".ramp", "want a positive length such as 90m or 2h, not %q", ep.Ramp)
+			}
+		}
 	}
 	for i, d := range s.Declared {
 		p := fmt.Sprintf("dependencies[%d]", i)
@@ -340,6 +385,56 @@ func (s *Scenario) Validate() error {
 			return bad(p+".id", "events[%d] has the same source and id, so one would overwrite the other", j)
 		}
 		ids[key] = i
+	}
+	for i, n := range s.Native {
+		p := fmt.Sprintf("native[%d]", i)
+		if _, ok := ingest.FormatDecoder(n.Format); !ok {
+			return bad(p+".format", "unknown format %q: want one of %s", n.Format, strings.Join(ingest.Formats, ", "))
+		}
+		if len(bytes.TrimSpace(n.Body)) == 0 {
+			return bad(p+".body", "body is required: the payload as the source sends it")
+		}
+	}
+	if s.Expect != nil {
+		if err := s.Expect.validate(services); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *Expect) validate(services map[string]int) error {
+	bad := func(path, format string, args ...any) error {
+		return graph.Invalidf("expect.%s: %s", path, fmt.Sprintf(format, args...))
+	}
+	if strings.TrimSpace(x.Breach) == "" {
+		return bad("breach", "the id of the slo_breach event the responder opened is required")
+	}
+	switch {
+	case x.Culprit == "" && x.Degradation == "":
+		return bad("culprit", "give the culprit's event id, or degradation: the service that degraded on its own")
+	case x.Culprit != "" && x.Degradation != "":
+		return bad("degradation", "give either culprit or degradation, not both")
+	}
+	if x.Degradation != "" {
+		if _, ok := services[x.Degradation]; !ok {
+			return bad("degradation", "unknown service %q: declare it under services first", x.Degradation)
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"asked", x.Asked}, {"before", x.Before}, {"after", x.After}} {
+		if f.v == "" {
+			continue
+		}
+		d, err := ParseOffset(f.v)
+		if err != nil {
+			return bad(f.name, "%s", graph.Message(err))
+		}
+		if f.name != "asked" && d < 0 {
+			return bad(f.name, "want a length such as 2h, not %q", f.v)
+		}
+	}
+	if x.Depth < 0 || x.Depth > graph.MaxDepth {
+		return bad("depth", "want 1..%d, not %d", graph.MaxDepth, x.Depth)
 	}
 	return nil
 }
@@ -517,6 +612,21 @@ func Expand(s *Scenario, breachAt, now time.Time) (graph.Batch, error) {
 		sight(e.Service, e.At)
 		b.Events = append(b.Events, e)
 	}
+	for i, n := range s.Native {
+		items, err := expandNative(n, breachAt, now)
+		if err != nil {
+			return graph.Batch{}, graph.Invalidf("native[%d] (%s): %s", i, n.Format, graph.Message(err))
+		}
+		for _, it := range items {
+			switch {
+			case it.Event != nil && !it.Event.At.After(now):
+				sight(it.Event.Service, it.Event.At)
+				b.Events = append(b.Events, *it.Event)
+			case it.Dependency != nil:
+				b.Dependencies = append(b.Dependencies, *it.Dependency)
+			}
+		}
+	}
 	for _, d := range s.Declared {
 		if d.Source == "" {
 			d.Source = "declared"
@@ -568,14 +678,18 @@ func cloneAttributes(in map[string]any) (map[string]any, error) {
 func expandTraffic(s *Scenario, breachAt, now time.Time) []graph.CallBucket {
 	anchor := breachAt.Truncate(graph.BucketWidth)
 	type episode struct {
-		start, end time.Duration
+		start, end, ramp time.Duration
 		Episode
 	}
 	episodes := map[[2]string][]episode{}
 	for _, ep := range s.Episodes {
 		start, end, _ := windowOffsets("", ep.Start, ep.End, false)
+		var ramp time.Duration
+		if ep.Ramp != "" {
+			ramp, _ = ParseOffset(ep.Ramp)
+		}
 		k := [2]string{ep.From, ep.To}
-		episodes[k] = append(episodes[k], episode{start, end, ep})
+		episodes[k] = append(episodes[k], episode{start, end, ramp, ep})
 	}
 	windows := make([][2]time.Duration, 0, len(s.Traffic))
 	for _, w := range s.Traffic {
@@ -603,14 +717,19 @@ func expandTraffic(s *Scenario, breachAt, now time.Time) []graph.CallBucket {
 					if off < ep.start || off >= ep.end {
 						continue
 					}
+					// f is how far the change has built up: 1 for a step.
+					f := 1.0
+					if ep.ramp > 0 && off-ep.start < ep.ramp {
+						f = float64(off-ep.start+graph.BucketWidth) / float64(ep.ramp)
+					}
 					if ep.ErrorRatio > 0 {
-						ratio = ep.ErrorRatio
+						ratio += f * (ep.ErrorRatio - ratio)
 					}
 					if ep.LatencyFactor > 0 {
-						latency *= ep.LatencyFactor
+						latency *= 1 + f*(ep.LatencyFactor-1)
 					}
 					if ep.CallsFactor > 0 {
-						rate *= ep.CallsFactor
+						rate *= 1 + f*(ep.CallsFactor-1)
 					}
 				}
 				// A slow swell over about three hours, plus per-minute noise.
@@ -647,4 +766,79 @@ func unit(seed uint64, n int64) float64 {
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	z ^= z >> 31
 	return float64(z>>11) / (1 << 53)
+}
+
+// expandNative replaces every $at(OFFSET) in the strings of n's body with
+// that instant and decodes the body with its source's decoder.
+func expandNative(n Native, breachAt, now time.Time) ([]ingest.Item, error) {
+	var body any
+	if err := json.Unmarshal(n.Body, &body); err != nil {
+		return nil, graph.Invalidf("body: %s", ingest.JSONError(err, n.Body))
+	}
+	body, err := substituteTimes(body, breachAt)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("body: %w", err)
+	}
+	dec, _ := ingest.FormatDecoder(n.Format)
+	items, err := dec(raw, ingest.NewHeaders(n.Headers), now)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		if it.Err != nil {
+			return nil, it.Err
+		}
+	}
+	return items, nil
+}
+
+// substituteTimes walks decoded JSON and rewrites $at(OFFSET) in strings.
+func substituteTimes(v any, breachAt time.Time) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return substituteString(x, breachAt)
+	case []any:
+		for i := range x {
+			y, err := substituteTimes(x[i], breachAt)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = y
+		}
+	case map[string]any:
+		for k := range x {
+			y, err := substituteTimes(x[k], breachAt)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = y
+		}
+	}
+	return v, nil
+}
+
+func substituteString(s string, breachAt time.Time) (string, error) {
+	var out strings.Builder
+	for {
+		i := strings.Index(s, "$at(")
+		if i < 0 {
+			out.WriteString(s)
+			return out.String(), nil
+		}
+		j := strings.IndexByte(s[i:], ')')
+		if j < 0 {
+			return "", graph.Invalidf("unclosed $at( in %q", s)
+		}
+		d, err := ParseOffset(s[i+4 : i+j])
+		if err != nil {
+			return "", err
+		}
+		out.WriteString(s[:i])
+		out.WriteString(breachAt.Add(d).Format(time.RFC3339))
+		s = s[i+j+1:]
+	}
 }

@@ -509,7 +509,7 @@ func TestScenarioTrafficLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Parse(doc)
-	want := "traffic: 12 edges over 89280 minutes would make 1071360 call buckets, more than 200000"
+	want := "traffic: 12 edges over 89280 minutes would make 1071360 call buckets, more than 500000"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %v, want %q", err, want)
 	}

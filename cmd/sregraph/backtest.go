@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/ingest/scenario"
+)
+
+// backtestReport is what --json prints.
+type backtestReport struct {
+	Results []backtestResult `json:"results"`
+	Overall scenario.Summary `json:"overall"`
+	// Changes and NoChange pool the scenarios caused by a change and those
+	// where nothing changed, so one family cannot hide the other.
+	Changes  scenario.Summary `json:"changes"`
+	NoChange scenario.Summary `json:"noChange"`
+}
+
+type backtestResult struct {
+	File string `json:"file"`
+	scenario.Result
+}
+
+func backtestCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("sregraph backtest", flag.ContinueOnError)
+	verbose := fset.Bool("verbose", false, "print the top of each ranking with its reasons")
+	top := fset.Int("top", 3, "with --verbose, how many ranked changes to print")
+	asJSON := fset.Bool("json", false, "print the results as JSON (every ranked change)")
+	var paths []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		paths, args = append(paths, args[0]), args[1:]
+	}
+	if err := parseFlags(fset, args, getenv, stderr); err != nil {
+		return err
+	}
+	paths = append(paths, fset.Args()...)
+	if len(paths) == 0 {
+		return errors.New("which scenarios? usage: sregraph backtest FILE|DIR... [--verbose] [--json]")
+	}
+	files, err := scenarioFiles(paths)
+	if err != nil {
+		return err
+	}
+	var rep backtestReport
+	var changes, noChange []scenario.Result
+	for i, f := range files {
+		if !*asJSON {
+			fmt.Fprintf(stderr, "[%d/%d] %s\n", i+1, len(files), f)
+		}
+		r, err := replayFile(ctx, f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		rep.Results = append(rep.Results, backtestResult{File: f, Result: r})
+		if r.NoChange {
+			noChange = append(noChange, r)
+		} else {
+			changes = append(changes, r)
+		}
+	}
+	all := append(append([]scenario.Result(nil), changes...), noChange...)
+	rep.Overall, rep.Changes, rep.NoChange = scenario.Summarize(all), scenario.Summarize(changes), scenario.Summarize(noChange)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printBacktest(stdout, rep, *verbose, *top)
+	return nil
+}
+
+// scenarioFiles expands directories into the scenario files under them,
+// in name order.
+func scenarioFiles(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && strings.HasSuffix(path, ".json") {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("%s holds no scenario (*.json) files", p)
+		}
+		sort.Strings(found)
+		files = append(files, found...)
+	}
+	return files, nil
+}
+
+// replayFile replays one scenario in a scratch embedded store of its own.
+func replayFile(ctx context.Context, path string) (scenario.Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return scenario.Result{}, err
+	}
+	s, err := scenario.Parse(data)
+	if err != nil {
+		return scenario.Result{}, err
+	}
+	dir, err := os.MkdirTemp("", "sregraph-backtest-")
+	if err != nil {
+		return scenario.Result{}, fmt.Errorf("scratch store: %w", err)
+	}
+	st, err := pebble.Open(dir, pebble.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return scenario.Result{}, errors.Join(fmt.Errorf("scratch store: %w", err), os.RemoveAll(dir))
+	}
+	r, err := scenario.Replay(ctx, s, st)
+	if cerr := st.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close scratch store: %w", cerr))
+	}
+	return r, errors.Join(err, os.RemoveAll(dir))
+}
+
+func printBacktest(w io.Writer, rep backtestReport, verbose bool, top int) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RANK\tSCENARIO\tEXPECTED\tRANKED FIRST")
+	for _, r := range rep.Results {
+		rank := fmt.Sprint(r.Rank)
+		if r.Rank == 0 {
+			rank = "miss"
+		}
+		first := "(nothing)"
+		if len(r.Changes) > 0 {
+			first = describeChange(r.Changes[0])
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", rank, strings.TrimSuffix(filepath.Base(r.File), ".json"), r.Expected, first)
+	}
+	if err := tw.Flush(); err != nil {
+		fmt.Fprintln(w, err)
+	}
+	if verbose {
+		for _, r := range rep.Results {
+			fmt.Fprintf(w, "\n%s (expected %s, rank %d)\n", r.File, r.Expected, r.Rank)
+			for _, c := range r.Changes[:min(top, len(r.Changes))] {
+				fmt.Fprintf(w, "  #%d %.3f %s\n", c.Rank, c.Score, describeChange(c))
+				for _, why := range c.Reasons {
+					fmt.Fprintf(w, "       %s\n", why)
+				}
+			}
+		}
+	}
+	fmt.Fprintln(w)
+	line := func(name string, s scenario.Summary) {
+		if s.Scenarios == 0 {
+			return
+		}
+		fmt.Fprintf(w, "%-10s %2d scenarios  top-1 %2d (%3.0f%%)  top-3 %2d (%3.0f%%)  missed %d  MRR %.3f\n", name, s.Scenarios,
+			s.Top1, 100*float64(s.Top1)/float64(s.Scenarios), s.Top3, 100*float64(s.Top3)/float64(s.Scenarios), s.Missed, s.MRR)
+	}
+	line("changes", rep.Changes)
+	line("no change", rep.NoChange)
+	line("overall", rep.Overall)
+}
+
+func describeChange(c graph.RankedChange) string {
+	id := c.Event.ExternalID
+	if id == "" {
+		id = c.Event.ID
+	}
+	return fmt.Sprintf("%s on %s (%s)", c.Event.Kind, c.Event.Service, id)
+}

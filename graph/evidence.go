@@ -1,0 +1,421 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// Evidence is one signal that moved on one edge: what a reason cites.
+type Evidence struct {
+	Signal Signal `json:"signal"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	// Onset is the minute the shift began.
+	Onset time.Time `json:"onset"`
+	// Before and After are the levels before and during the shift: error
+	// ratios (0..1), mean latencies in milliseconds, or calls per minute.
+	Before float64 `json:"before"`
+	After  float64 `json:"after"`
+}
+
+// Sentence says what e shows, the way a responder reads it.
+func (e Evidence) Sentence() string {
+	at := e.Onset.UTC().Format("15:04")
+	switch e.Signal {
+	case SignalErrors:
+		return fmt.Sprintf("errors on %s→%s rose from %s to %s at %s", e.From, e.To, pct(e.Before), pct(e.After), at)
+	case SignalLatency:
+		return fmt.Sprintf("latency on %s→%s %s → %s from %s", e.From, e.To, millis(e.Before), millis(e.After), at)
+	}
+	if e.After >= e.Before {
+		return fmt.Sprintf("calls from %s to %s ×%.1f from %s (%.0f → %.0f a minute)", e.From, e.To, e.After/e.Before, at, e.Before, e.After)
+	}
+	return fmt.Sprintf("calls from %s to %s fell to %.0f%% from %s (%.0f → %.0f a minute)", e.From, e.To, 100*e.After/e.Before, at, e.Before, e.After)
+}
+
+func millis(ms float64) string {
+	if ms >= 10 {
+		return fmt.Sprintf("%.0f ms", ms)
+	}
+	return fmt.Sprintf("%.1f ms", ms)
+}
+
+// severity is how strongly a health shift (errors or latency) degrades a
+// service, 0..1: five points of error ratio, or latency tripled, is full.
+func (e Evidence) severity() float64 {
+	switch e.Signal {
+	case SignalErrors:
+		return math.Min(1, (e.After-e.Before)/0.05)
+	case SignalLatency:
+		if e.Before <= 0 {
+			return 0
+		}
+		return math.Min(1, (e.After/e.Before-1)/2)
+	}
+	return 0
+}
+
+func (e Evidence) health() bool { return e.Signal == SignalErrors || e.Signal == SignalLatency }
+
+// Origin is a service where a degradation starts: calls into it went bad
+// while what it calls stayed healthy (or went bad later, or less).
+type Origin struct {
+	Service string    `json:"service"`
+	Onset   time.Time `json:"onset"`
+	// Strength is how bad the degradation is times how little its own
+	// dependencies explain it, 0..1.
+	Strength float64 `json:"strength"`
+	// Linked is true when the breached service reaches the origin along
+	// calls that degraded too: the breach is this degradation's effect.
+	Linked bool `json:"linked"`
+	// Evidence holds the shifts on calls into the origin, strongest first.
+	Evidence []Evidence `json:"evidence"`
+	// Surges holds the callers' calls into it that rose around the onset.
+	Surges []Evidence `json:"surges,omitempty"`
+	// CallerSpecific is true when only some callers' calls into it
+	// degraded (most of its traffic stayed healthy): the callers are
+	// where to look.
+	CallerSpecific bool `json:"callerSpecific,omitempty"`
+	// healthyOut is the sentence saying what it calls stayed healthy.
+	healthyOut string
+}
+
+// analysis is what the telemetry of a neighbourhood says about a breach.
+type analysis struct {
+	origins []Origin
+	// shifts by edge key.
+	shifts map[string][]Evidence
+	// into lists, per service, the keys of edges into it.
+	into, outOf map[string][]string
+	edges       map[string]*EdgeActivity
+}
+
+// Evidence tuning (documented in the README's evidence table).
+const (
+	// EffectTolerance: an onset this long after the breach started is an
+	// effect, not where it started.
+	EffectTolerance = 5 * time.Minute
+	// PropagationSlack: a dependency's shift explains its caller's when it
+	// began at most this much later.
+	PropagationSlack = 2 * time.Minute
+	// MinOriginStrength keeps weak degradations out of the answer.
+	MinOriginStrength = 0.15
+)
+
+// analyse finds the shifts on every edge a neighbourhood walk read and
+// localises where the degradation the breach belongs to started.
+func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
+	a := &analysis{shifts: map[string][]Evidence{}, into: map[string][]string{}, outOf: map[string][]string{}, edges: map[string]*EdgeActivity{}}
+	grace := q.Grace
+	if grace == 0 {
+		grace = DefaultGrace
+	}
+	start := q.From().Add(-grace).Truncate(BucketWidth)
+	first := MinuteOf(start)
+	n := int(MinuteOf(q.To().Add(BucketWidth-1)) - first)
+	base := int(MinuteOf(q.From()) - first)
+	if n <= base || base <= 0 {
+		return a
+	}
+	keys := make([]string, 0, len(nb.around))
+	for k := range nb.around {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		act := nb.around[k]
+		a.edges[k] = act
+		a.into[act.To] = append(a.into[act.To], k)
+		a.outOf[act.From] = append(a.outOf[act.From], k)
+		if len(act.Buckets) == 0 {
+			continue
+		}
+		s := minuteSeries{calls: make([]float64, n), errors: make([]float64, n)}
+		for _, b := range act.Buckets {
+			if i := int(b.Minute - first); i >= 0 && i < n {
+				s.calls[i] += float64(b.Calls)
+				s.errors[i] += float64(b.Errors)
+			}
+		}
+		if lat, ok := nb.Latency[k]; ok {
+			s.latency = make([]float64, n)
+			for i := range s.latency {
+				s.latency[i] = math.NaN()
+			}
+			for _, m := range lat {
+				if i := int(m.Minute - first); i >= 0 && i < n && m.Calls > 0 {
+					s.latency[i] = float64(m.Sum) / float64(time.Millisecond) * s.calls[i] / float64(m.Calls)
+				}
+			}
+		}
+		for _, sh := range s.shifts(base) {
+			a.shifts[k] = append(a.shifts[k], Evidence{Signal: sh.Signal, From: act.From, To: act.To,
+				Onset: start.Add(time.Duration(sh.Onset) * BucketWidth), Before: sh.Before, After: sh.After})
+		}
+	}
+	a.localise(q, nb)
+	return a
+}
+
+// healthShifts returns the error and latency shifts on edge k that began
+// no later than latest.
+func (a *analysis) healthShifts(k string, latest time.Time) []Evidence {
+	var out []Evidence
+	for _, e := range a.shifts[k] {
+		if e.health() && !e.Onset.After(latest) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// degradedOnset is the earliest health shift on calls into s, and whether
+// there is one.
+func (a *analysis) degradedOnset(s string, latest time.Time) (time.Time, bool) {
+	var t time.Time
+	for _, k := range a.into[s] {
+		for _, e := range a.healthShifts(k, latest) {
+			if t.IsZero() || e.Onset.Before(t) {
+				t = e.Onset
+			}
+		}
+	}
+	return t, !t.IsZero()
+}
+
+func (a *analysis) localise(q ContextQuery, nb *Neighbourhood) {
+	latest := q.At.Add(EffectTolerance)
+	services := make([]string, 0, len(a.into))
+	for s := range a.into {
+		services = append(services, s)
+	}
+	sort.Strings(services)
+	for _, s := range services {
+		var in []Evidence
+		for _, k := range a.into[s] {
+			in = append(in, a.healthShifts(k, latest)...)
+		}
+		if len(in) == 0 {
+			continue
+		}
+		o := Origin{Service: s}
+		var inErr, inLat, sev float64
+		for _, e := range in {
+			if o.Onset.IsZero() || e.Onset.Before(o.Onset) {
+				o.Onset = e.Onset
+			}
+			sev = math.Max(sev, e.severity())
+			if e.Signal == SignalErrors {
+				inErr = math.Max(inErr, e.After-e.Before)
+			} else {
+				inLat = math.Max(inLat, e.After-e.Before)
+			}
+		}
+		explained, by := a.explainedBelow(s, o.Onset, inErr, inLat, latest)
+		o.Strength = math.Round(sev*(1-explained)*1000) / 1000
+		if o.Strength < MinOriginStrength {
+			continue
+		}
+		if by == "" {
+			o.healthyOut = fmt.Sprintf("%s calls nothing that degraded before it", s)
+		} else {
+			o.healthyOut = fmt.Sprintf("what %s calls degraded less (%s)", s, by)
+		}
+		sort.SliceStable(in, func(i, j int) bool { return in[i].severity() > in[j].severity() })
+		o.Evidence = in
+		o.CallerSpecific = a.callerSpecific(s, latest)
+		for _, k := range a.into[s] {
+			for _, e := range a.shifts[k] {
+				if e.Signal == SignalCalls && e.After > e.Before && !e.Onset.After(o.Onset.Add(PropagationSlack)) {
+					o.Surges = append(o.Surges, e)
+				}
+			}
+		}
+		a.origins = append(a.origins, o)
+	}
+	linked := a.reach(q.Service, latest)
+	inside := make(map[string]bool, len(nb.Services))
+	for _, s := range nb.Services {
+		inside[s.Service] = true
+	}
+	kept := a.origins[:0]
+	for _, o := range a.origins {
+		// Only a degradation inside the neighbourhood can be explained by
+		// the changes the context ranks.
+		if inside[o.Service] {
+			o.Linked = linked[o.Service]
+			kept = append(kept, o)
+		}
+	}
+	a.origins = kept
+	sort.SliceStable(a.origins, func(i, j int) bool {
+		x, y := a.origins[i], a.origins[j]
+		if x.Linked != y.Linked {
+			return x.Linked
+		}
+		if x.Strength != y.Strength {
+			return x.Strength > y.Strength
+		}
+		return x.Onset.Before(y.Onset)
+	})
+}
+
+// explainedBelow is how much of s's degradation (the largest error-ratio
+// and latency rises on calls into it) its own dependencies' degradation
+// explains, 0..1, and the edge that explains most.
+func (a *analysis) explainedBelow(s string, onset time.Time, inErr, inLat float64, latest time.Time) (float64, string) {
+	best, by := 0.0, ""
+	deadline := onset.Add(PropagationSlack)
+	for _, k := range a.outOf[s] {
+		act := a.edges[k]
+		if act.Declared && len(act.Buckets) == 0 {
+			// A declared dependency carries the evidence of the traced
+			// calls into its target.
+			if t, ok := a.degradedOnset(act.To, latest); ok && !t.After(deadline) {
+				if f := a.declaredShare(act.To, inErr, inLat, latest); f > best {
+					best, by = f, fmt.Sprintf("%s, declared, degraded from %s", act.To, t.UTC().Format("15:04"))
+				}
+			}
+			continue
+		}
+		for _, e := range a.healthShifts(k, deadline) {
+			var f float64
+			switch {
+			case e.Signal == SignalErrors && inErr > 0:
+				f = (e.After - e.Before) / inErr
+			case e.Signal == SignalLatency && inLat > 0:
+				f = (e.After - e.Before) / inLat
+			case e.Signal == SignalErrors:
+				// Failing calls below, latency above: retries and timeouts.
+				f = e.severity()
+			}
+			if f = math.Min(1, f); f > best {
+				best, by = f, e.Sentence()
+			}
+		}
+	}
+	return best, by
+}
+
+// declaredShare compares the degradation seen on traced calls into t with
+// the one to explain.
+func (a *analysis) declaredShare(t string, inErr, inLat float64, latest time.Time) float64 {
+	best := 0.0
+	for _, k := range a.into[t] {
+		for _, e := range a.healthShifts(k, latest) {
+			switch {
+			case e.Signal == SignalErrors && inErr > 0:
+				best = math.Max(best, math.Min(1, (e.After-e.Before)/inErr))
+			case e.Signal == SignalLatency && inLat > 0:
+				best = math.Max(best, math.Min(1, (e.After-e.Before)/inLat))
+			default:
+				best = math.Max(best, e.severity())
+			}
+		}
+	}
+	return best
+}
+
+// callerSpecific reports whether most calls into s (by volume, over edges
+// with a baseline) stayed healthy although some degraded.
+func (a *analysis) callerSpecific(s string, latest time.Time) bool {
+	var healthy, all int64
+	for _, k := range a.into[s] {
+		act := a.edges[k]
+		var c int64
+		for _, b := range act.Buckets {
+			c += b.Calls
+		}
+		all += c
+		if len(a.healthShifts(k, latest)) == 0 {
+			healthy += c
+		}
+	}
+	return all > 0 && healthy*2 >= all
+}
+
+// reach returns the services the focus reaches along calls that degraded
+// (and declared dependencies whose target degraded), the focus included.
+func (a *analysis) reach(focus string, latest time.Time) map[string]bool {
+	seen := map[string]bool{focus: true}
+	queue := []string{focus}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, k := range a.outOf[s] {
+			act := a.edges[k]
+			if seen[act.To] {
+				continue
+			}
+			bad := len(a.healthShifts(k, latest)) > 0
+			if !bad && act.Declared && len(act.Buckets) == 0 {
+				_, bad = a.degradedOnset(act.To, latest)
+			}
+			if bad {
+				seen[act.To] = true
+				queue = append(queue, act.To)
+			}
+		}
+	}
+	return seen
+}
+
+// surgeInto returns the shift of calls from caller into o that rose around
+// o's onset, if any.
+func (o *Origin) surgeFrom(caller string) (Evidence, bool) {
+	for _, e := range o.Surges {
+		if e.From == caller {
+			return e, true
+		}
+	}
+	return Evidence{}, false
+}
+
+// degradedFrom returns the health shift on calls from caller into o.
+func (o *Origin) degradedFrom(caller string) (Evidence, bool) {
+	for _, e := range o.Evidence {
+		if e.From == caller {
+			return e, true
+		}
+	}
+	return Evidence{}, false
+}
+
+// addSiblings adds to nb the callers from outside it whose calls into a
+// degraded service surged around its onset (a noisy neighbour sharing a
+// dependency with the breached service), with their edges.
+func (a *analysis) addSiblings(q ContextQuery, nb *Neighbourhood) {
+	where := make(map[string]NearbyService, len(nb.Services))
+	for _, s := range nb.Services {
+		where[s.Service] = s
+	}
+	for _, o := range a.origins {
+		host, ok := where[o.Service]
+		if !ok {
+			continue
+		}
+		for _, surge := range o.Surges {
+			if _, in := where[surge.From]; in {
+				continue
+			}
+			n := NearbyService{Service: surge.From, Hops: host.Hops + 1, Relation: Siblings,
+				Path: append(append([]string(nil), host.Path...), surge.From)}
+			where[n.Service] = n
+			nb.Services = append(nb.Services, n)
+			k := edgeKey(surge.From, o.Service)
+			act := a.edges[k]
+			calls, errs := act.Totals(q.From(), q.To())
+			nb.Edges = append(nb.Edges, Edge{From: act.From, To: act.To, Calls: calls, Errors: errs, Declared: act.Declared,
+				FirstSeen: act.FirstSeen, LastSeen: act.LastSeen})
+			nb.Activity[k] = act
+		}
+	}
+	sort.SliceStable(nb.Edges, func(i, j int) bool {
+		if nb.Edges[i].From != nb.Edges[j].From {
+			return nb.Edges[i].From < nb.Edges[j].From
+		}
+		return nb.Edges[i].To < nb.Edges[j].To
+	})
+}

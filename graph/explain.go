@@ -1,0 +1,216 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// KindDegradation is sregraph's own verdict, never ingested: a service
+// degraded and no change explains it. It appears in a context's changes,
+// on the origin service, at the onset.
+const KindDegradation Kind = "degradation"
+
+// Explanation weights (documented in the README's evidence table).
+const (
+	// UnlinkedFactor weighs a degradation the breached service does not
+	// reach along degraded calls.
+	UnlinkedFactor = 0.3
+	// OnOrigin, SurgedInto, CallerOf and CallerOfShared weigh where a
+	// change is: on the origin; on a caller whose calls into it surged; on
+	// a caller whose own calls into it degraded while the origin's other
+	// callers stayed healthy; on one caller among many that degraded.
+	OnOrigin       = 1.0
+	OnSharedOrigin = 0.6
+	SurgedInto     = 0.9
+	CallerOf       = 1.0
+	CallerOfShared = 0.4
+	// MinTolerance is the shortest time half-life from a change to the
+	// onset it explains; the half-life grows to half of how long before
+	// the breach the onset was, so a change hours before a slow climb can
+	// still explain it.
+	MinTolerance = 30 * time.Minute
+	// AfterOnset scores a change made after the onset (an effect or a
+	// mitigation), beyond OnsetSlack.
+	AfterOnset = 0.1
+	OnsetSlack = 3 * time.Minute
+	// HopTieBreak separates otherwise equal explanations by distance.
+	HopTieBreak = 0.97
+	// UnexplainedFactor scales the prior of a change that explains none
+	// of the degradations.
+	UnexplainedFactor = 0.15
+	// DegradationFactor is the score, times the origin's weight, of the
+	// verdict "no change explains this"; a change must beat it.
+	DegradationFactor = 0.3
+)
+
+// explainKind weighs kinds as causes of a degradation they precede.
+func explainKind(k Kind) float64 {
+	switch k {
+	case KindDeploy, KindRollback, KindConfig, KindFlag:
+		return 1
+	case KindScale:
+		return 0.8
+	case KindTicket:
+		return 0.7
+	case KindIncident:
+		return 0.5
+	}
+	return 0
+}
+
+func (a *analysis) weight(o Origin) float64 {
+	if o.Linked {
+		return o.Strength
+	}
+	return o.Strength * UnlinkedFactor
+}
+
+type explanation struct {
+	// scores holds, per origin, how well the change explains it.
+	scores   map[int]float64
+	score    float64
+	when     string
+	reasons  []string
+	evidence []Evidence
+}
+
+// explain finds the origin e explains best and how well (see the
+// constants above); it returns the origin's index.
+func (a *analysis) explain(q ContextQuery, e Event, hops int) (explanation, bool) {
+	var best explanation
+	scores := map[int]float64{}
+	at := -1
+	for i := range a.origins {
+		o := &a.origins[i]
+		kind := explainKind(e.Kind)
+		if kind == 0 {
+			continue
+		}
+		var loc float64
+		var x explanation
+		if surge, ok := o.surgeFrom(e.Service); ok && e.Service != o.Service {
+			loc = SurgedInto
+			x.evidence = []Evidence{surge, o.Evidence[0]}
+			x.reasons = []string{surge.Sentence() + ", and then " + o.Evidence[0].Sentence()}
+		} else if e.Service == o.Service {
+			loc = OnOrigin
+			if o.CallerSpecific {
+				loc = OnSharedOrigin
+			}
+			x.evidence = o.Evidence[:1]
+			x.reasons = []string{fmt.Sprintf("%s is where it starts: %s; %s", o.Service, o.Evidence[0].Sentence(), o.healthyOut)}
+		} else if ev, ok := o.degradedFrom(e.Service); ok {
+			// One caller among several whose calls degraded: it explains
+			// its own share of the degraded calls at most.
+			loc = CallerOfShared * a.share(o, e.Service)
+			reason := fmt.Sprintf("%s, from the service this change is on", ev.Sentence())
+			if o.CallerSpecific {
+				loc = CallerOf
+				reason += fmt.Sprintf("; most calls into %s from other callers stayed healthy", o.Service)
+			}
+			x.evidence = []Evidence{ev}
+			x.reasons = []string{reason}
+		} else {
+			continue
+		}
+		d := o.Onset.Sub(e.At)
+		onset := o.Onset.UTC().Format("15:04")
+		var t float64
+		switch {
+		case d < -OnsetSlack:
+			t = AfterOnset
+			x.when = fmt.Sprintf("%s after the degradation began at %s: an effect or a mitigation", FormatAgo(-d), onset)
+		case d <= 0:
+			t = 1
+			x.when = fmt.Sprintf("as the degradation began at %s", onset)
+		default:
+			h := max(MinTolerance, q.At.Sub(o.Onset)/2)
+			t = math.Pow(0.5, float64(d)/float64(h))
+			x.when = fmt.Sprintf("%s before the degradation began at %s", FormatAgo(d), onset)
+		}
+		if e.Kind == KindRollback && d < -OnsetSlack {
+			x.reasons = append(x.reasons, a.afterRollback(o, e))
+		}
+		x.score = a.weight(*o) * loc * t * kind * math.Pow(HopTieBreak, float64(hops))
+		scores[i] = x.score
+		if x.score > best.score {
+			best, at = x, i
+		}
+	}
+	best.scores = scores
+	return best, at >= 0
+}
+
+// share is caller's part of the calls on o's degraded incoming edges.
+func (a *analysis) share(o *Origin, caller string) float64 {
+	var mine, all int64
+	seen := map[string]bool{}
+	for _, ev := range o.Evidence {
+		if seen[ev.From] {
+			continue
+		}
+		seen[ev.From] = true
+		act := a.edges[edgeKey(ev.From, ev.To)]
+		c, _ := act.Totals(ev.Onset, ev.Onset.Add(time.Hour))
+		all += c
+		if ev.From == caller {
+			mine = c
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(mine) / float64(all)
+}
+
+// afterRollback says whether the origin's signal came back after a
+// rollback made during the degradation.
+func (a *analysis) afterRollback(o *Origin, e Event) string {
+	ev := o.Evidence[0]
+	for _, k := range a.into[o.Service] {
+		act := a.edges[k]
+		if act.From != ev.From {
+			continue
+		}
+		c, x := act.Totals(e.At.Add(5*time.Minute), e.At.Add(20*time.Minute))
+		if ev.Signal == SignalErrors && c > 0 {
+			r := float64(x) / float64(c)
+			if r <= ev.Before+errorFloor {
+				return fmt.Sprintf("errors on %s→%s went back to %s after this rollback", ev.From, ev.To, pct(r))
+			}
+			return fmt.Sprintf("errors on %s→%s stayed at %s after this rollback: it did not clear the cause", ev.From, ev.To, pct(r))
+		}
+	}
+	return "made after the degradation began"
+}
+
+// unexplained says why a change explains none of the degradations.
+func (a *analysis) unexplained(e Event) string {
+	o := a.origins[0]
+	if o.Service == e.Service {
+		return fmt.Sprintf("%s degraded from %s, but this %s does not fit that time", o.Service, o.Onset.UTC().Format("15:04"), e.Kind)
+	}
+	return fmt.Sprintf("explains none of the degradation: it starts at %s (%s)", o.Service, o.Evidence[0].Sentence())
+}
+
+// degradation is the verdict entry for an origin no change explains.
+func (a *analysis) degradation(q ContextQuery, o Origin, n NearbyService) RankedChange {
+	onset := o.Onset.UTC().Format("15:04")
+	e := Event{ID: fmt.Sprintf("degradation:%s@%d", o.Service, o.Onset.Unix()), Kind: KindDegradation, Service: o.Service,
+		At: o.Onset, Source: "sregraph",
+		Summary: fmt.Sprintf("%s degraded at %s and no change explains it", o.Service, onset)}
+	rc := RankedChange{Event: e, Hops: n.Hops, Relation: n.Relation, Path: n.Path, Evidence: o.Evidence}
+	rc.Reasons = append(rc.Reasons, fmt.Sprintf("no change explains this: %s", o.Evidence[0].Sentence()))
+	rc.Reasons = append(rc.Reasons, o.healthyOut)
+	if len(o.Evidence) > 1 {
+		var more []string
+		for _, ev := range o.Evidence[1:min(len(o.Evidence), 3)] {
+			more = append(more, ev.Sentence())
+		}
+		rc.Reasons = append(rc.Reasons, "also "+strings.Join(more, "; "))
+	}
+	rc.Reasons = append(rc.Reasons, pathReason(q.Service, n))
+	return rc
+}
