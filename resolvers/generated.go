@@ -72,6 +72,7 @@ type ComplexityRoot struct {
 		Edges     func(childComplexity int) int
 		Focus     func(childComplexity int) int
 		From      func(childComplexity int) int
+		Origins   func(childComplexity int) int
 		Services  func(childComplexity int) int
 		To        func(childComplexity int) int
 		Truncated func(childComplexity int) int
@@ -118,11 +119,29 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Evidence struct {
+		After  func(childComplexity int) int
+		Before func(childComplexity int) int
+		From   func(childComplexity int) int
+		Onset  func(childComplexity int) int
+		Signal func(childComplexity int) int
+		To     func(childComplexity int) int
+	}
+
 	NearbyService struct {
 		Hops     func(childComplexity int) int
 		Path     func(childComplexity int) int
 		Relation func(childComplexity int) int
 		Service  func(childComplexity int) int
+	}
+
+	Origin struct {
+		Evidence func(childComplexity int) int
+		Linked   func(childComplexity int) int
+		Onset    func(childComplexity int) int
+		Service  func(childComplexity int) int
+		Strength func(childComplexity int) int
+		Surges   func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -142,6 +161,7 @@ type ComplexityRoot struct {
 
 	RankedChange struct {
 		Event    func(childComplexity int) int
+		Evidence func(childComplexity int) int
 		Hops     func(childComplexity int) int
 		Path     func(childComplexity int) int
 		Rank     func(childComplexity int) int
@@ -377,6 +397,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BreachContext.From(childComplexity), true
+	case "BreachContext.origins":
+		if e.ComplexityRoot.BreachContext.Origins == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BreachContext.Origins(childComplexity), true
 	case "BreachContext.services":
 		if e.ComplexityRoot.BreachContext.Services == nil {
 			break
@@ -557,6 +583,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventEdge.Node(childComplexity), true
 
+	case "Evidence.after":
+		if e.ComplexityRoot.Evidence.After == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Evidence.After(childComplexity), true
+	case "Evidence.before":
+		if e.ComplexityRoot.Evidence.Before == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Evidence.Before(childComplexity), true
+	case "Evidence.from":
+		if e.ComplexityRoot.Evidence.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Evidence.From(childComplexity), true
+	case "Evidence.onset":
+		if e.ComplexityRoot.Evidence.Onset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Evidence.Onset(childComplexity), true
+	case "Evidence.signal":
+		if e.ComplexityRoot.Evidence.Signal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Evidence.Signal(childComplexity), true
+	case "Evidence.to":
+		if e.ComplexityRoot.Evidence.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Evidence.To(childComplexity), true
+
 	case "NearbyService.hops":
 		if e.ComplexityRoot.NearbyService.Hops == nil {
 			break
@@ -581,6 +644,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.NearbyService.Service(childComplexity), true
+
+	case "Origin.evidence":
+		if e.ComplexityRoot.Origin.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Origin.Evidence(childComplexity), true
+	case "Origin.linked":
+		if e.ComplexityRoot.Origin.Linked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Origin.Linked(childComplexity), true
+	case "Origin.onset":
+		if e.ComplexityRoot.Origin.Onset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Origin.Onset(childComplexity), true
+	case "Origin.service":
+		if e.ComplexityRoot.Origin.Service == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Origin.Service(childComplexity), true
+	case "Origin.strength":
+		if e.ComplexityRoot.Origin.Strength == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Origin.Strength(childComplexity), true
+	case "Origin.surges":
+		if e.ComplexityRoot.Origin.Surges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Origin.Surges(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -680,6 +780,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RankedChange.Event(childComplexity), true
+	case "RankedChange.evidence":
+		if e.ComplexityRoot.RankedChange.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RankedChange.Evidence(childComplexity), true
 	case "RankedChange.hops":
 		if e.ComplexityRoot.RankedChange.Hops == nil {
 			break
@@ -944,6 +1050,8 @@ enum Direction {
   DEPENDENCIES
   DEPENDENTS
   BOTH
+  "Only in answers: another caller of a degraded dependency whose calls into it surged."
+  SIBLINGS
 }
 
 "What an event says happened."
@@ -957,6 +1065,45 @@ enum EventKind {
   INCIDENT
   SLO_BREACH
   ANOMALY
+  "Only in answers, never ingested: sregraph's verdict that a service degraded and no change explains it."
+  DEGRADATION
+}
+
+"A signal that moved on a call edge."
+enum Signal {
+  "The error ratio."
+  ERRORS
+  "The mean call duration."
+  LATENCY
+  "The call rate (a surge or a drop)."
+  CALLS
+}
+
+"One signal that shifted on one call edge: what a reason cites, for a dashboard to draw."
+type Evidence {
+  signal: Signal!
+  from: String!
+  to: String!
+  "The minute the shift began."
+  onset: Time!
+  "Level before the shift: an error ratio (0..1), a mean latency in milliseconds, or calls per minute."
+  before: Float!
+  "Level during the shift, in the same unit."
+  after: Float!
+}
+
+"Where the telemetry says a degradation starts: calls into the service went bad while what it calls stayed healthy."
+type Origin {
+  service: String!
+  onset: Time!
+  "How bad the degradation is times how little the service's own dependencies explain it, 0..1."
+  strength: Float!
+  "True when the breached service reaches the origin along calls that degraded too."
+  linked: Boolean!
+  "The shifts on calls into the origin, strongest first."
+  evidence: [Evidence!]!
+  "Callers' calls into it that surged around the onset."
+  surges: [Evidence!]!
 }
 
 type Query {
@@ -1053,6 +1200,8 @@ type BreachContext {
   truncated: Boolean!
   "The breach this context is about, if any."
   breach: Breach
+  "Where the degradation starts, the one the breach belongs to first; empty when the calls show none."
+  origins: [Origin!]!
 }
 
 type NearbyService {
@@ -1079,7 +1228,7 @@ type Edge {
 type RankedChange {
   "1 = most suspect."
   rank: Int!
-  "0..1; the product of the factors in the README's scoring table."
+  "0..1: how well it explains where the degradation starts, or the prior alone when the calls show none (see the README)."
   score: Float!
   event: Event!
   hops: Int!
@@ -1091,6 +1240,8 @@ type RankedChange {
   reasons: [String!]!
   "True for breaches and anomalies: shown as context, never a cause."
   symptom: Boolean!
+  "The telemetry shifts this change explains (empty when it explains none)."
+  evidence: [Evidence!]!
 }
 
 type PageInfo {
@@ -1199,6 +1350,8 @@ func (ec *executionContext) childFields_BreachContext(ctx context.Context, field
 		return ec.fieldContext_BreachContext_truncated(ctx, field)
 	case "breach":
 		return ec.fieldContext_BreachContext_breach(ctx, field)
+	case "origins":
+		return ec.fieldContext_BreachContext_origins(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BreachContext", field.Name)
 }
@@ -1285,6 +1438,24 @@ func (ec *executionContext) childFields_EventEdge(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type EventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Evidence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "signal":
+		return ec.fieldContext_Evidence_signal(ctx, field)
+	case "from":
+		return ec.fieldContext_Evidence_from(ctx, field)
+	case "to":
+		return ec.fieldContext_Evidence_to(ctx, field)
+	case "onset":
+		return ec.fieldContext_Evidence_onset(ctx, field)
+	case "before":
+		return ec.fieldContext_Evidence_before(ctx, field)
+	case "after":
+		return ec.fieldContext_Evidence_after(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Evidence", field.Name)
+}
+
 func (ec *executionContext) childFields_NearbyService(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "service":
@@ -1297,6 +1468,24 @@ func (ec *executionContext) childFields_NearbyService(ctx context.Context, field
 		return ec.fieldContext_NearbyService_path(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type NearbyService", field.Name)
+}
+
+func (ec *executionContext) childFields_Origin(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "service":
+		return ec.fieldContext_Origin_service(ctx, field)
+	case "onset":
+		return ec.fieldContext_Origin_onset(ctx, field)
+	case "strength":
+		return ec.fieldContext_Origin_strength(ctx, field)
+	case "linked":
+		return ec.fieldContext_Origin_linked(ctx, field)
+	case "evidence":
+		return ec.fieldContext_Origin_evidence(ctx, field)
+	case "surges":
+		return ec.fieldContext_Origin_surges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Origin", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1327,6 +1516,8 @@ func (ec *executionContext) childFields_RankedChange(ctx context.Context, field 
 		return ec.fieldContext_RankedChange_reasons(ctx, field)
 	case "symptom":
 		return ec.fieldContext_RankedChange_symptom(ctx, field)
+	case "evidence":
+		return ec.fieldContext_RankedChange_evidence(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RankedChange", field.Name)
 }
@@ -2605,6 +2796,38 @@ func (ec *executionContext) fieldContext_BreachContext_breach(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _BreachContext_origins(ctx context.Context, field graphql.CollectedField, obj *graph.Context) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BreachContext_origins(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Origins, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []graph.Origin) graphql.Marshaler {
+			return ec.marshalNOrigin2ᚕgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐOriginᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BreachContext_origins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BreachContext",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Origin(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _BreachEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *BreachEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3257,6 +3480,144 @@ func (ec *executionContext) fieldContext_EventEdge_node(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Evidence_signal(ctx context.Context, field graphql.CollectedField, obj *graph.Evidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Evidence_signal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Signal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v graph.Signal) graphql.Marshaler {
+			return ec.marshalNSignal2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐSignal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Evidence_signal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Evidence", field, false, false, errors.New("field of type Signal does not have child fields"))
+}
+
+func (ec *executionContext) _Evidence_from(ctx context.Context, field graphql.CollectedField, obj *graph.Evidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Evidence_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Evidence_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Evidence", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Evidence_to(ctx context.Context, field graphql.CollectedField, obj *graph.Evidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Evidence_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Evidence_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Evidence", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Evidence_onset(ctx context.Context, field graphql.CollectedField, obj *graph.Evidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Evidence_onset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Onset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Evidence_onset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Evidence", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Evidence_before(ctx context.Context, field graphql.CollectedField, obj *graph.Evidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Evidence_before(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Before, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Evidence_before(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Evidence", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _Evidence_after(ctx context.Context, field graphql.CollectedField, obj *graph.Evidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Evidence_after(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.After, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Evidence_after(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Evidence", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
 func (ec *executionContext) _NearbyService_service(ctx context.Context, field graphql.CollectedField, obj *graph.NearbyService) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3356,6 +3717,162 @@ func (ec *executionContext) _NearbyService_path(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_NearbyService_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NearbyService", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Origin_service(ctx context.Context, field graphql.CollectedField, obj *graph.Origin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Origin_service(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Service, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Origin_service(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Origin", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Origin_onset(ctx context.Context, field graphql.CollectedField, obj *graph.Origin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Origin_onset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Onset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Origin_onset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Origin", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Origin_strength(ctx context.Context, field graphql.CollectedField, obj *graph.Origin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Origin_strength(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Strength, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Origin_strength(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Origin", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _Origin_linked(ctx context.Context, field graphql.CollectedField, obj *graph.Origin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Origin_linked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Linked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Origin_linked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Origin", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Origin_evidence(ctx context.Context, field graphql.CollectedField, obj *graph.Origin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Origin_evidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Evidence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []graph.Evidence) graphql.Marshaler {
+			return ec.marshalNEvidence2ᚕgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐEvidenceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Origin_evidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Origin",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Evidence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Origin_surges(ctx context.Context, field graphql.CollectedField, obj *graph.Origin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Origin_surges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Surges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []graph.Evidence) graphql.Marshaler {
+			return ec.marshalNEvidence2ᚕgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐEvidenceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Origin_surges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Origin",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Evidence(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *PageInfo) (ret graphql.Marshaler) {
@@ -3979,6 +4496,38 @@ func (ec *executionContext) _RankedChange_symptom(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_RankedChange_symptom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RankedChange", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _RankedChange_evidence(ctx context.Context, field graphql.CollectedField, obj *graph.RankedChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RankedChange_evidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Evidence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []graph.Evidence) graphql.Marshaler {
+			return ec.marshalNEvidence2ᚕgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐEvidenceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RankedChange_evidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RankedChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Evidence(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Service_name(ctx context.Context, field graphql.CollectedField, obj *graph.Service) (ret graphql.Marshaler) {
@@ -5943,6 +6492,11 @@ func (ec *executionContext) _BreachContext(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "origins":
+			out.Values[i] = ec._BreachContext_origins(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6424,6 +6978,69 @@ func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var evidenceImplementors = []string{"Evidence"}
+
+func (ec *executionContext) _Evidence(ctx context.Context, sel ast.SelectionSet, obj *graph.Evidence) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, evidenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Evidence")
+		case "signal":
+			out.Values[i] = ec._Evidence_signal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._Evidence_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._Evidence_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "onset":
+			out.Values[i] = ec._Evidence_onset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "before":
+			out.Values[i] = ec._Evidence_before(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "after":
+			out.Values[i] = ec._Evidence_after(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var nearbyServiceImplementors = []string{"NearbyService"}
 
 func (ec *executionContext) _NearbyService(ctx context.Context, sel ast.SelectionSet, obj *graph.NearbyService) graphql.Marshaler {
@@ -6488,6 +7105,69 @@ func (ec *executionContext) _NearbyService(ctx context.Context, sel ast.Selectio
 			out.Values[i] = ec._NearbyService_path(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var originImplementors = []string{"Origin"}
+
+func (ec *executionContext) _Origin(ctx context.Context, sel ast.SelectionSet, obj *graph.Origin) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, originImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Origin")
+		case "service":
+			out.Values[i] = ec._Origin_service(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "onset":
+			out.Values[i] = ec._Origin_onset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "strength":
+			out.Values[i] = ec._Origin_strength(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linked":
+			out.Values[i] = ec._Origin_linked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "evidence":
+			out.Values[i] = ec._Origin_evidence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "surges":
+			out.Values[i] = ec._Origin_surges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6811,6 +7491,11 @@ func (ec *executionContext) _RankedChange(ctx context.Context, sel ast.Selection
 			}
 		case "symptom":
 			out.Values[i] = ec._RankedChange_symptom(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "evidence":
+			out.Values[i] = ec._RankedChange_evidence(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7790,11 +8475,13 @@ var (
 		"DEPENDENCIES": graph.Dependencies,
 		"DEPENDENTS":   graph.Dependents,
 		"BOTH":         graph.Both,
+		"SIBLINGS":     graph.Siblings,
 	}
 	marshalNDirection2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐDirection = map[graph.Direction]string{
 		graph.Dependencies: "DEPENDENCIES",
 		graph.Dependents:   "DEPENDENTS",
 		graph.Both:         "BOTH",
+		graph.Siblings:     "SIBLINGS",
 	}
 )
 
@@ -7897,28 +8584,50 @@ func (ec *executionContext) marshalNEventKind2githubᚗcomᚋsregraphᚋsregraph
 
 var (
 	unmarshalNEventKind2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐKind = map[string]graph.Kind{
-		"DEPLOY":     graph.KindDeploy,
-		"ROLLBACK":   graph.KindRollback,
-		"SCALE":      graph.KindScale,
-		"CONFIG":     graph.KindConfig,
-		"FLAG":       graph.KindFlag,
-		"TICKET":     graph.KindTicket,
-		"INCIDENT":   graph.KindIncident,
-		"SLO_BREACH": graph.KindSLOBreach,
-		"ANOMALY":    graph.KindAnomaly,
+		"DEPLOY":      graph.KindDeploy,
+		"ROLLBACK":    graph.KindRollback,
+		"SCALE":       graph.KindScale,
+		"CONFIG":      graph.KindConfig,
+		"FLAG":        graph.KindFlag,
+		"TICKET":      graph.KindTicket,
+		"INCIDENT":    graph.KindIncident,
+		"SLO_BREACH":  graph.KindSLOBreach,
+		"ANOMALY":     graph.KindAnomaly,
+		"DEGRADATION": graph.KindDegradation,
 	}
 	marshalNEventKind2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐKind = map[graph.Kind]string{
-		graph.KindDeploy:    "DEPLOY",
-		graph.KindRollback:  "ROLLBACK",
-		graph.KindScale:     "SCALE",
-		graph.KindConfig:    "CONFIG",
-		graph.KindFlag:      "FLAG",
-		graph.KindTicket:    "TICKET",
-		graph.KindIncident:  "INCIDENT",
-		graph.KindSLOBreach: "SLO_BREACH",
-		graph.KindAnomaly:   "ANOMALY",
+		graph.KindDeploy:      "DEPLOY",
+		graph.KindRollback:    "ROLLBACK",
+		graph.KindScale:       "SCALE",
+		graph.KindConfig:      "CONFIG",
+		graph.KindFlag:        "FLAG",
+		graph.KindTicket:      "TICKET",
+		graph.KindIncident:    "INCIDENT",
+		graph.KindSLOBreach:   "SLO_BREACH",
+		graph.KindAnomaly:     "ANOMALY",
+		graph.KindDegradation: "DEGRADATION",
 	}
 )
+
+func (ec *executionContext) marshalNEvidence2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐEvidence(ctx context.Context, sel ast.SelectionSet, v graph.Evidence) graphql.Marshaler {
+	return ec._Evidence(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNEvidence2ᚕgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐEvidenceᚄ(ctx context.Context, sel ast.SelectionSet, v []graph.Evidence) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEvidence2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐEvidence(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
@@ -8030,6 +8739,26 @@ func (ec *executionContext) marshalNNearbyService2ᚖgithubᚗcomᚋsregraphᚋs
 	return ec._NearbyService(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNOrigin2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐOrigin(ctx context.Context, sel ast.SelectionSet, v graph.Origin) graphql.Marshaler {
+	return ec._Origin(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOrigin2ᚕgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐOriginᚄ(ctx context.Context, sel ast.SelectionSet, v []graph.Origin) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrigin2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐOrigin(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋsregraphᚋsregraphᚋresolversᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v PageInfo) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
 }
@@ -8113,6 +8842,36 @@ func (ec *executionContext) marshalNServiceEdge2ᚕgithubᚗcomᚋsregraphᚋsre
 
 	return ret
 }
+
+func (ec *executionContext) unmarshalNSignal2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐSignal(ctx context.Context, v any) (graph.Signal, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNSignal2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐSignal[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSignal2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐSignal(ctx context.Context, sel ast.SelectionSet, v graph.Signal) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNSignal2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐSignal[v])
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+var (
+	unmarshalNSignal2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐSignal = map[string]graph.Signal{
+		"ERRORS":  graph.SignalErrors,
+		"LATENCY": graph.SignalLatency,
+		"CALLS":   graph.SignalCalls,
+	}
+	marshalNSignal2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐSignal = map[graph.Signal]string{
+		graph.SignalErrors:  "ERRORS",
+		graph.SignalLatency: "LATENCY",
+		graph.SignalCalls:   "CALLS",
+	}
+)
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
@@ -8376,11 +9135,13 @@ var (
 		"DEPENDENCIES": graph.Dependencies,
 		"DEPENDENTS":   graph.Dependents,
 		"BOTH":         graph.Both,
+		"SIBLINGS":     graph.Siblings,
 	}
 	marshalODirection2ᚖgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐDirection = map[graph.Direction]string{
 		graph.Dependencies: "DEPENDENCIES",
 		graph.Dependents:   "DEPENDENTS",
 		graph.Both:         "BOTH",
+		graph.Siblings:     "SIBLINGS",
 	}
 )
 

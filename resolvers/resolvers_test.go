@@ -181,6 +181,51 @@ func TestChangesNearAndBreachContextAgree(t *testing.T) {
 	}
 }
 
+// TestContextEvidence reads the evidence as a dashboard would: the origin
+// of the demo breach, and the shift the culprit explains, as fields.
+func TestContextEvidence(t *testing.T) {
+	c := newClient(mustDemoStore(t), Options{})
+	type evidence struct {
+		Signal, From, To string
+		Onset            time.Time
+		Before, After    float64
+	}
+	var r struct {
+		ChangesNear struct {
+			Origins []struct {
+				Service  string
+				Onset    time.Time
+				Linked   bool
+				Evidence []evidence
+			}
+			Changes []struct {
+				Event    struct{ Kind, Summary string }
+				Evidence []evidence
+			}
+		}
+	}
+	at := demoNow.Add(-20 * time.Minute)
+	mustPost(t, c, `query($at: Time!) { changesNear(service: "checkout", at: $at) {
+		origins { service onset linked evidence { signal from to onset before after } }
+		changes { event { kind summary } evidence { signal from to onset before after } } } }`,
+		&r, client.Var("at", at.Format(time.RFC3339)))
+	o := r.ChangesNear.Origins
+	if len(o) == 0 || o[0].Service != "ledger" || !o[0].Linked {
+		t.Fatalf("origins = %+v; want ledger first, reached from checkout", o)
+	}
+	if d := at.Sub(o[0].Onset); d < 0 || d > 10*time.Minute {
+		t.Errorf("ledger's onset %s is not in the minutes before the breach %s", o[0].Onset, at)
+	}
+	top := r.ChangesNear.Changes[0]
+	if top.Event.Summary != "ledger 2.14.0 deployed" || len(top.Evidence) == 0 {
+		t.Fatalf("top change = %+v; want ledger 2.14.0 with evidence", top)
+	}
+	e := top.Evidence[0]
+	if e.To != "ledger" || e.Signal != "ERRORS" || !(e.After > 10*e.Before) {
+		t.Errorf("culprit evidence = %+v; want errors into ledger rising tenfold", e)
+	}
+}
+
 func TestPaginationWalksEveryEventOnce(t *testing.T) {
 	c := newClient(mustDemoStore(t), Options{})
 	seen := map[string]bool{}

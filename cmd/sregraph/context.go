@@ -25,7 +25,9 @@ const contextQueryText = `query Context($service: String!, $at: Time!, $before: 
     focus { name } at from to truncated
     services { service { name } hops relation path }
     edges { from to calls errors declared }
+    origins { service onset strength linked evidence { signal from to onset before after } }
     changes { rank score hops relation path reasons symptom
+      evidence { signal from to onset before after }
       event { id kind service { name } at end source externalId summary url } }
   }
 }`
@@ -81,8 +83,7 @@ func contextCommand(ctx context.Context, args []string, getenv func(string) stri
 		enc.SetIndent("", "  ")
 		return enc.Encode(c)
 	}
-	printContext(stdout, c)
-	return nil
+	return printContext(stdout, c)
 }
 
 func (f *contextFlags) query(now time.Time) (graph.ContextQuery, error) {
@@ -191,15 +192,17 @@ type wireContext struct {
 		Relation graph.Direction       `json:"relation"`
 		Path     []string              `json:"path"`
 	} `json:"services"`
-	Edges   []graph.Edge `json:"edges"`
+	Edges   []graph.Edge   `json:"edges"`
+	Origins []graph.Origin `json:"origins"`
 	Changes []struct {
-		Rank     int             `json:"rank"`
-		Score    float64         `json:"score"`
-		Hops     int             `json:"hops"`
-		Relation graph.Direction `json:"relation"`
-		Path     []string        `json:"path"`
-		Reasons  []string        `json:"reasons"`
-		Symptom  bool            `json:"symptom"`
+		Rank     int              `json:"rank"`
+		Score    float64          `json:"score"`
+		Hops     int              `json:"hops"`
+		Relation graph.Direction  `json:"relation"`
+		Path     []string         `json:"path"`
+		Reasons  []string         `json:"reasons"`
+		Symptom  bool             `json:"symptom"`
+		Evidence []graph.Evidence `json:"evidence"`
 		Event    struct {
 			ID         string                `json:"id"`
 			Kind       string                `json:"kind"`
@@ -215,7 +218,7 @@ type wireContext struct {
 }
 
 func (w *wireContext) domain() *graph.Context {
-	c := &graph.Context{Focus: w.Focus.Name, At: w.At, From: w.From, To: w.To, Truncated: w.Truncated, Edges: w.Edges}
+	c := &graph.Context{Focus: w.Focus.Name, At: w.At, From: w.From, To: w.To, Truncated: w.Truncated, Edges: w.Edges, Origins: w.Origins}
 	for _, s := range w.Services {
 		c.Services = append(c.Services, graph.NearbyService{Service: s.Service.Name, Hops: s.Hops, Relation: s.Relation, Path: s.Path})
 	}
@@ -223,6 +226,7 @@ func (w *wireContext) domain() *graph.Context {
 		e := ch.Event
 		c.Changes = append(c.Changes, graph.RankedChange{
 			Rank: ch.Rank, Score: ch.Score, Hops: ch.Hops, Relation: ch.Relation, Path: ch.Path, Reasons: ch.Reasons, Symptom: ch.Symptom,
+			Evidence: ch.Evidence,
 			Event: graph.Event{ID: e.ID, Kind: graph.Kind(strings.ToLower(e.Kind)), Service: e.Service.Name, At: e.At, End: e.End,
 				Source: e.Source, ExternalID: e.ExternalID, Summary: e.Summary, URL: e.URL},
 		})
@@ -230,14 +234,30 @@ func (w *wireContext) domain() *graph.Context {
 	return c
 }
 
-// printContext writes the ranked changes as a table, reasons indented
-// under each row.
-func printContext(w io.Writer, c *graph.Context) {
+// printContext writes where the degradation starts, then the ranked
+// changes as a table, reasons indented under each row.
+func printContext(w io.Writer, c *graph.Context) error {
 	fmt.Fprintf(w, "%s at %s (window %s to %s): %d services, %d call edges, %d changes\n\n",
 		c.Focus, c.At.Format(time.RFC3339), c.From.Format("Jan 2 15:04"), c.To.Format("Jan 2 15:04 MST"), len(c.Services), len(c.Edges), len(c.Changes))
+	for i, o := range c.Origins {
+		if i == 3 {
+			break
+		}
+		how := "reached from " + c.Focus + " along calls that degraded"
+		if !o.Linked {
+			how = "not on " + c.Focus + "'s degraded calls"
+		}
+		fmt.Fprintf(w, "Where it starts: %s at %s (%s; strength %.2f)\n", o.Service, o.Onset.Format("15:04 MST"), how, o.Strength)
+		for _, e := range o.Evidence[:min(2, len(o.Evidence))] {
+			fmt.Fprintf(w, "  - %s\n", e.Sentence())
+		}
+	}
+	if len(c.Origins) > 0 {
+		fmt.Fprintln(w)
+	}
 	if len(c.Changes) == 0 {
-		fmt.Fprintln(w, "No changes near this service in the window. Try a wider window (--before 6h) or more hops (--depth 3).")
-		return
+		_, err := fmt.Fprintln(w, "No changes near this service in the window. Try a wider window (--before 6h) or more hops (--depth 3).")
+		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RANK\tSCORE\tWHEN\tKIND\tSERVICE\tHOPS\tSUMMARY")
@@ -251,10 +271,14 @@ func printContext(w io.Writer, c *graph.Context) {
 			fmt.Fprintf(tw, "\t\t\t\t\t\t  - %s\n", r)
 		}
 	}
-	_ = tw.Flush()
-	if c.Truncated {
-		fmt.Fprintln(w, "\n(more changes matched; raise --first to see them)")
+	if err := tw.Flush(); err != nil {
+		return err
 	}
+	if c.Truncated {
+		_, err := fmt.Fprintln(w, "\n(more changes matched; raise --first to see them)")
+		return err
+	}
+	return nil
 }
 
 // contextFromDataDir opens an embedded store directly.
@@ -263,6 +287,9 @@ func contextFromDataDir(ctx context.Context, dir string, q graph.ContextQuery) (
 	if err != nil {
 		return nil, fmt.Errorf("open --data-dir %s (if a server is running on it, ask the server with --server instead): %w", dir, err)
 	}
-	defer s.Close()
-	return graph.BuildContext(ctx, s, q)
+	c, err := graph.BuildContext(ctx, s, q)
+	if cerr := s.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close --data-dir %s: %w", dir, cerr))
+	}
+	return c, err
 }

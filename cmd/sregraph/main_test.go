@@ -282,9 +282,14 @@ func TestDemoCulpritFromCLI(t *testing.T) {
 	stdout.Reset()
 	code = run(context.Background(), []string{"context", "checkout", "--at", b.StartedAt.Format(time.RFC3339), "--server", srv.url},
 		func(string) string { return "" }, &stdout, &stderr)
-	lines := strings.Split(stdout.String(), "\n")
-	if code != 0 || len(lines) < 4 || !strings.HasPrefix(lines[3], "1 ") || !strings.Contains(lines[3], "ledger 2.14.0 deployed") {
-		t.Fatalf("table output (exit %d):\n%s\n%s", code, stdout.String(), stderr.String())
+	out := stdout.String()
+	_, table, _ := strings.Cut(out, "\nRANK ")
+	lines := strings.Split(table, "\n")
+	if code != 0 || len(lines) < 2 || !strings.HasPrefix(lines[1], "1 ") || !strings.Contains(lines[1], "ledger 2.14.0 deployed") {
+		t.Fatalf("table output (exit %d):\n%s\n%s", code, out, stderr.String())
+	}
+	if !strings.Contains(out, "\nWhere it starts: ledger at ") || !strings.Contains(out, "errors on payments→ledger rose from") {
+		t.Errorf("the output does not say where the degradation starts:\n%s", out)
 	}
 }
 
