@@ -82,6 +82,16 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 		return nil, fmt.Errorf("latency near %s: %w", q.Service, err)
 	}
 	a := analyse(q, nb)
+	// A degraded service on the outermost ring: read its other callers too.
+	var edge []string
+	for _, o := range a.origins {
+		edge = append(edge, o.Service)
+	}
+	if widened, err := nb.widen(ctx, src, edge); err != nil {
+		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
+	} else if widened {
+		a = analyse(q, nb)
+	}
 	a.addSiblings(q, nb)
 	names := make([]string, len(nb.Services))
 	for i, s := range nb.Services {

@@ -80,6 +80,8 @@ type Origin struct {
 	CallerSpecific bool `json:"callerSpecific,omitempty"`
 	// healthyOut is the sentence saying what it calls stayed healthy.
 	healthyOut string
+	// severity is how bad the degradation is, before what explains it.
+	severity float64
 }
 
 // analysis is what the telemetry of a neighbourhood says about a breach.
@@ -201,23 +203,16 @@ func (a *analysis) localise(q ContextQuery, nb *Neighbourhood) {
 			continue
 		}
 		o := Origin{Service: s}
-		var inErr, inLat, sev float64
+		var sev float64
 		for _, e := range in {
 			if o.Onset.IsZero() || e.Onset.Before(o.Onset) {
 				o.Onset = e.Onset
 			}
 			sev = math.Max(sev, e.severity())
-			if e.Signal == SignalErrors {
-				inErr = math.Max(inErr, e.After-e.Before)
-			} else {
-				inLat = math.Max(inLat, e.After-e.Before)
-			}
 		}
-		explained, by := a.explainedBelow(s, o.Onset, inErr, inLat, latest)
-		o.Strength = math.Round(sev*(1-explained)*1000) / 1000
-		if o.Strength < MinOriginStrength {
-			continue
-		}
+		unexplained, by := a.explainedBelow(s, in, latest)
+		o.severity = sev
+		o.Strength = unexplained
 		if by == "" {
 			o.healthyOut = fmt.Sprintf("%s calls nothing that degraded before it", s)
 		} else {
@@ -235,6 +230,15 @@ func (a *analysis) localise(q ContextQuery, nb *Neighbourhood) {
 		}
 		a.origins = append(a.origins, o)
 	}
+	a.attributeFallbacks(latest)
+	strong := a.origins[:0]
+	for _, o := range a.origins {
+		o.Strength = math.Round(o.Strength*1000) / 1000
+		if o.Strength >= MinOriginStrength {
+			strong = append(strong, o)
+		}
+	}
+	a.origins = strong
 	linked := a.reach(q.Service, latest)
 	inside := make(map[string]bool, len(nb.Services))
 	for _, s := range nb.Services {
@@ -242,10 +246,10 @@ func (a *analysis) localise(q ContextQuery, nb *Neighbourhood) {
 	}
 	kept := a.origins[:0]
 	for _, o := range a.origins {
-		// Only a degradation inside the neighbourhood can be explained by
-		// the changes the context ranks.
-		if inside[o.Service] {
-			o.Linked = linked[o.Service]
+		// A degradation outside the neighbourhood matters only when the
+		// breach reaches it: the changes ranked are on services inside.
+		o.Linked = linked[o.Service]
+		if inside[o.Service] || o.Linked {
 			kept = append(kept, o)
 		}
 	}
@@ -262,60 +266,64 @@ func (a *analysis) localise(q ContextQuery, nb *Neighbourhood) {
 	})
 }
 
-// explainedBelow is how much of s's degradation (the largest error-ratio
-// and latency rises on calls into it) its own dependencies' degradation
-// explains, 0..1, and the edge that explains most.
-func (a *analysis) explainedBelow(s string, onset time.Time, inErr, inLat float64, latest time.Time) (float64, string) {
-	best, by := 0.0, ""
-	deadline := onset.Add(PropagationSlack)
-	for _, k := range a.outOf[s] {
-		act := a.edges[k]
-		if act.Declared && len(act.Buckets) == 0 {
-			// A declared dependency carries the evidence of the traced
-			// calls into its target.
-			if t, ok := a.degradedOnset(act.To, latest); ok && !t.After(deadline) {
-				if f := a.declaredShare(act.To, inErr, inLat, latest); f > best {
-					best, by = f, fmt.Sprintf("%s, declared, degraded from %s", act.To, t.UTC().Format("15:04"))
-				}
+// explainedBelow compares each signal that degraded on calls into s
+// (errors, latency) with what s's own dependencies show no later than
+// that signal's onset (plus PropagationSlack), and returns the largest
+// severity left unexplained, 0..1, and the dependency edge that explains
+// most. A dependency's rise explains the same signal in proportion to its
+// size; failing calls below explain latency above (retries) and slow
+// calls below explain failures above (timeouts) by their own severity.
+func (a *analysis) explainedBelow(s string, in []Evidence, latest time.Time) (float64, string) {
+	left, by, bestShare := 0.0, "", 0.0
+	for _, sig := range []Signal{SignalErrors, SignalLatency} {
+		var rise, sev float64
+		var onset time.Time
+		for _, e := range in {
+			if e.Signal != sig {
+				continue
 			}
+			rise, sev = math.Max(rise, e.After-e.Before), math.Max(sev, e.severity())
+			if onset.IsZero() || e.Onset.Before(onset) {
+				onset = e.Onset
+			}
+		}
+		if sev == 0 {
 			continue
 		}
-		for _, e := range a.healthShifts(k, deadline) {
-			var f float64
-			switch {
-			case e.Signal == SignalErrors && inErr > 0:
-				f = (e.After - e.Before) / inErr
-			case e.Signal == SignalLatency && inLat > 0:
-				f = (e.After - e.Before) / inLat
-			case e.Signal == SignalErrors:
-				// Failing calls below, latency above: retries and timeouts.
-				f = e.severity()
+		share := func(e Evidence) float64 {
+			if e.Signal == sig && rise > 0 {
+				return math.Min(1, (e.After-e.Before)/rise)
 			}
-			if f = math.Min(1, f); f > best {
-				best, by = f, e.Sentence()
+			return e.severity()
+		}
+		deadline := onset.Add(PropagationSlack)
+		best, what := 0.0, ""
+		for _, k := range a.outOf[s] {
+			act := a.edges[k]
+			if act.Declared && len(act.Buckets) == 0 {
+				// A declared dependency carries the evidence of the
+				// traced calls into its target.
+				for _, k2 := range a.into[act.To] {
+					for _, e := range a.healthShifts(k2, deadline) {
+						if f := share(e); f > best {
+							best, what = f, fmt.Sprintf("%s, declared, degraded from %s", act.To, e.Onset.UTC().Format("15:04"))
+						}
+					}
+				}
+				continue
+			}
+			for _, e := range a.healthShifts(k, deadline) {
+				if f := share(e); f > best {
+					best, what = f, e.Sentence()
+				}
 			}
 		}
-	}
-	return best, by
-}
-
-// declaredShare compares the degradation seen on traced calls into t with
-// the one to explain.
-func (a *analysis) declaredShare(t string, inErr, inLat float64, latest time.Time) float64 {
-	best := 0.0
-	for _, k := range a.into[t] {
-		for _, e := range a.healthShifts(k, latest) {
-			switch {
-			case e.Signal == SignalErrors && inErr > 0:
-				best = math.Max(best, math.Min(1, (e.After-e.Before)/inErr))
-			case e.Signal == SignalLatency && inLat > 0:
-				best = math.Max(best, math.Min(1, (e.After-e.Before)/inLat))
-			default:
-				best = math.Max(best, e.severity())
-			}
+		left = math.Max(left, sev*(1-best))
+		if best > bestShare {
+			bestShare, by = best, what
 		}
 	}
-	return best
+	return left, by
 }
 
 // callerSpecific reports whether most calls into s (by volume, over edges
@@ -418,4 +426,68 @@ func (a *analysis) addSiblings(q ContextQuery, nb *Neighbourhood) {
 		}
 		return nb.Edges[i].To < nb.Edges[j].To
 	})
+}
+
+// attributeFallbacks moves the blame for a surge-driven degradation to
+// where the surge came from: when a caller's calls into O surged right
+// after another of its dependencies degraded (a cache that stopped
+// answering, a fallback path), O is a victim of that dependency. The
+// surge no longer points at the caller, O's strength falls by the share
+// of the surging callers so explained, and the dependency is at least as
+// strong an origin as O was.
+func (a *analysis) attributeFallbacks(latest time.Time) {
+	at := make(map[string]int, len(a.origins))
+	for i, o := range a.origins {
+		at[o.Service] = i
+	}
+	for i := range a.origins {
+		o := &a.origins[i]
+		if len(o.Surges) == 0 {
+			continue
+		}
+		var kept []Evidence
+		var fallback []string
+		for _, surge := range o.Surges {
+			dep := a.degradedBefore(surge.From, o.Service, surge.Onset.Add(PropagationSlack), latest)
+			if dep == "" {
+				kept = append(kept, surge)
+				continue
+			}
+			fallback = append(fallback, dep)
+		}
+		if len(fallback) == 0 {
+			continue
+		}
+		share := float64(len(fallback)) / float64(len(o.Surges))
+		o.Surges = kept
+		for _, dep := range fallback {
+			j, ok := at[dep]
+			if !ok {
+				continue
+			}
+			d := &a.origins[j]
+			if v := o.severity * share; v > d.Strength {
+				d.Strength = v
+				d.healthyOut = fmt.Sprintf("%s; the calls that fell through to %s surged and degraded it", d.healthyOut, o.Service)
+			}
+		}
+		o.Strength *= 1 - share
+	}
+}
+
+// degradedBefore names a dependency of caller other than except whose
+// calls degraded no later than by, or "".
+func (a *analysis) degradedBefore(caller, except string, by, latest time.Time) string {
+	for _, k := range a.outOf[caller] {
+		act := a.edges[k]
+		if act.To == except {
+			continue
+		}
+		for _, e := range a.healthShifts(k, latest) {
+			if !e.Onset.After(by) {
+				return act.To
+			}
+		}
+	}
+	return ""
 }

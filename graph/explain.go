@@ -26,11 +26,19 @@ const (
 	SurgedInto     = 0.9
 	CallerOf       = 1.0
 	CallerOfShared = 0.4
+	// SlowCallee scales CallerOfShared when calls into the origin got
+	// markedly slower (latency at least doubled).
+	SlowCallee = 0.5
 	// MinTolerance is the shortest time half-life from a change to the
 	// onset it explains; the half-life grows to half of how long before
 	// the breach the onset was, so a change hours before a slow climb can
 	// still explain it.
 	MinTolerance = 30 * time.Minute
+	// WindowTolerance: the half-life is at least the responder's window
+	// divided by this, so widening the window to look for a slow cause
+	// widens the tolerance with it (the default window keeps
+	// MinTolerance).
+	WindowTolerance = 4
 	// AfterOnset scores a change made after the onset (an effect or a
 	// mitigation), beyond OnsetSlack.
 	AfterOnset = 0.1
@@ -106,6 +114,12 @@ func (a *analysis) explain(q ContextQuery, e Event, hops int) (explanation, bool
 			// its own share of the degraded calls at most.
 			loc = CallerOfShared * a.share(o, e.Service)
 			reason := fmt.Sprintf("%s, from the service this change is on", ev.Sentence())
+			if !o.CallerSpecific && o.slowed() {
+				// The callee answers slowly for everyone: that is the
+				// callee's, not how a caller calls it.
+				loc *= SlowCallee
+				reason += fmt.Sprintf("; but %s got slow for its callers, which a caller's change rarely does", o.Service)
+			}
 			if o.CallerSpecific {
 				loc = CallerOf
 				reason += fmt.Sprintf("; most calls into %s from other callers stayed healthy", o.Service)
@@ -122,11 +136,16 @@ func (a *analysis) explain(q ContextQuery, e Event, hops int) (explanation, bool
 		case d < -OnsetSlack:
 			t = AfterOnset
 			x.when = fmt.Sprintf("%s after the degradation began at %s: an effect or a mitigation", FormatAgo(-d), onset)
-		case d <= 0:
+		case d < 0:
+			// Inside the slack an onset is dated to the minute, and a
+			// change's event may come when its rollout ended.
+			t = 1 - 0.5*float64(-d)/float64(OnsetSlack)
+			x.when = fmt.Sprintf("as the degradation began at %s", onset)
+		case d == 0:
 			t = 1
 			x.when = fmt.Sprintf("as the degradation began at %s", onset)
 		default:
-			h := max(MinTolerance, q.At.Sub(o.Onset)/2)
+			h := max(MinTolerance, q.At.Sub(o.Onset)/2, (q.Before+q.After)/WindowTolerance)
 			t = math.Pow(0.5, float64(d)/float64(h))
 			x.when = fmt.Sprintf("%s before the degradation began at %s", FormatAgo(d), onset)
 		}
@@ -213,4 +232,14 @@ func (a *analysis) degradation(q ContextQuery, o Origin, n NearbyService) Ranked
 	}
 	rc.Reasons = append(rc.Reasons, pathReason(q.Service, n))
 	return rc
+}
+
+// slowed reports whether calls into the origin got at least twice as slow.
+func (o *Origin) slowed() bool {
+	for _, e := range o.Evidence {
+		if e.Signal == SignalLatency && e.After >= 2*e.Before {
+			return true
+		}
+	}
+	return false
 }

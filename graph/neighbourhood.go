@@ -132,6 +132,11 @@ type Neighbourhood struct {
 	// outside it into services inside (siblings, callers of a declared
 	// dependency).
 	around map[string]*EdgeActivity
+	// fetched holds the services whose every edge the walk read; window
+	// is the range it read them over.
+	fetched    map[string]bool
+	windowFrom time.Time
+	windowTo   time.Time
 }
 
 // LatencyMinute is the calls and the summed latency of one edge in one
@@ -160,7 +165,7 @@ func Walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery) (*Neighbour
 		return nil, Invalidf("depth %d is out of range: want 1..%d", q.Depth, MaxDepth)
 	}
 	w := walker{src: src, from: q.From.Add(-q.Grace), to: q.To, fetched: map[string]bool{}, edges: map[string]*EdgeActivity{},
-		out: map[string][]string{}, in: map[string][]string{}, sorted: map[string]bool{}}
+		out: map[string][]string{}, in: map[string][]string{}, sorted: map[string]bool{}, fetchedAll: map[string]bool{}}
 	var dirs []Direction
 	switch q.Direction {
 	case Dependencies, Dependents:
@@ -188,7 +193,11 @@ func Walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery) (*Neighbour
 	if err := w.fetchAmong(ctx, names); err != nil {
 		return nil, err
 	}
-	nb := &Neighbourhood{Activity: map[string]*EdgeActivity{}, around: map[string]*EdgeActivity{}}
+	nb := &Neighbourhood{Activity: map[string]*EdgeActivity{}, around: map[string]*EdgeActivity{},
+		fetched: map[string]bool{}, windowFrom: w.from, windowTo: w.to}
+	for s := range w.fetchedAll {
+		nb.fetched[s] = true
+	}
 	for _, n := range best {
 		nb.Services = append(nb.Services, n)
 	}
@@ -234,6 +243,9 @@ type walker struct {
 	// list is sorted before it is read (sorted records which are).
 	out, in map[string][]string
 	sorted  map[string]bool
+	// fetchedAll holds the services whose every edge was read (fetched
+	// also counts those read only for the edges among a set).
+	fetchedAll map[string]bool
 }
 
 func edgeKey(from, to string) string { return from + "\x00" + to }
@@ -250,6 +262,9 @@ func (w *walker) fetch(ctx context.Context, services []string) error {
 		return nil
 	}
 	sort.Strings(need)
+	for _, s := range need {
+		w.fetchedAll[s] = true
+	}
 	acts, err := w.src.EdgesTouching(ctx, need, w.from, w.to)
 	if err != nil {
 		return fmt.Errorf("edges of %d services: %w", len(need), err)
@@ -343,4 +358,34 @@ func (w *walker) bfs(ctx context.Context, focus string, dir Direction, depth int
 		frontier = next
 	}
 	return reached, nil
+}
+
+// widen reads every edge of services the walk read only partly (the
+// outermost ring), so the evidence sees all callers of a degraded service
+// there. It returns whether it read anything.
+func (nb *Neighbourhood) widen(ctx context.Context, src EdgeSource, services []string) (bool, error) {
+	var need []string
+	for _, s := range services {
+		if !nb.fetched[s] {
+			nb.fetched[s] = true
+			need = append(need, s)
+		}
+	}
+	if len(need) == 0 {
+		return false, nil
+	}
+	sort.Strings(need)
+	acts, err := src.EdgesTouching(ctx, need, nb.windowFrom, nb.windowTo)
+	if err != nil {
+		return false, fmt.Errorf("edges of %d degraded services: %w", len(need), err)
+	}
+	for i := range acts {
+		a := acts[i]
+		k := edgeKey(a.From, a.To)
+		if _, ok := nb.around[k]; ok || a.From == a.To || !a.activeIn(nb.windowFrom, nb.windowTo) {
+			continue
+		}
+		nb.around[k] = &a
+	}
+	return true, nil
 }

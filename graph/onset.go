@@ -21,8 +21,8 @@ import (
 // The onset is the start of the run of minutes in which anomalous minutes
 // most outnumber normal ones (the maximum-sum segment of +1 for an
 // anomalous minute and -1 for a normal one), walked back over the minutes
-// that already sit above the baseline noise, so a slow climb is dated from
-// where it leaves the noise rather than from where it crosses the
+// that are at least halfway to the threshold, so a slow climb is dated
+// from where it leaves the baseline rather than from where it crosses the
 // threshold. Its size compares the segment's level with the baseline's.
 
 // Signal is what moved on an edge.
@@ -138,11 +138,11 @@ func errorShift(s minuteSeries, base int) (Shift, bool) {
 	if sum < onsetMinRun {
 		return Shift{}, false
 	}
-	// Walk back over minutes already above the baseline ratio by more
-	// than chance (1σ), so a slow climb is dated from its start.
+	// Walk back over the minutes at least halfway to the threshold, so a
+	// slow climb is dated from where it leaves the baseline.
 	for lo > 0 {
 		c, x := s.calls[base+lo-1], s.errors[base+lo-1]
-		if c == 0 || x <= c*p+math.Sqrt(c*p*(1-p))+0.5 {
+		if c == 0 || x <= c*p+errorSigmas/2*math.Sqrt(c*p*(1-p))+errorSlack/2 || x/c <= p+errorFloor/2 {
 			break
 		}
 		lo--
@@ -174,7 +174,7 @@ func levelShift(level []float64, base int, sig Signal) (Shift, bool) {
 	if !(med > 0) || (sig == SignalCalls && med < minRate) {
 		return Shift{}, false
 	}
-	high, low, noise := math.Inf(1), math.Inf(-1), sigma
+	high, low := math.Inf(1), math.Inf(-1)
 	switch sig {
 	case SignalLatency:
 		high = med + math.Max(latencyDeviations*sigma, latencyRise*med)
@@ -203,9 +203,10 @@ func levelShift(level []float64, base int, sig Signal) (Shift, bool) {
 		if sum < onsetMinRun || (found && sum <= best.End-best.Onset) {
 			continue
 		}
+		// Walk back over the minutes at least halfway to the threshold.
 		for lo > 0 {
 			v := level[base+lo-1]
-			if math.IsNaN(v) || (up && v <= med+math.Max(noise, 0.05*med)) || (!up && v >= med-math.Max(noise, 0.05*med)) {
+			if math.IsNaN(v) || (up && v <= (med+high)/2) || (!up && v >= (med+low)/2) {
 				break
 			}
 			lo--

@@ -163,6 +163,9 @@ func printBacktest(w io.Writer, rep backtestReport, verbose bool, top int) {
 	if verbose {
 		for _, r := range rep.Results {
 			fmt.Fprintf(w, "\n%s (expected %s, rank %d)\n", r.File, r.Expected, r.Rank)
+			for _, o := range r.Origins[:min(3, len(r.Origins))] {
+				fmt.Fprintf(w, "  origin %s at %s, strength %.2f, linked %v: %s\n", o.Service, o.Onset.Format("15:04"), o.Strength, o.Linked, o.Evidence[0].Sentence())
+			}
 			for _, c := range r.Changes[:min(top, len(r.Changes))] {
 				fmt.Fprintf(w, "  #%d %.3f %s\n", c.Rank, c.Score, describeChange(c))
 				for _, why := range c.Reasons {

@@ -36,6 +36,8 @@ type Result struct {
 	Rank int `json:"rank"`
 	// Changes is the ranked answer.
 	Changes []graph.RankedChange `json:"changes"`
+	// Origins is where the answer says the degradation starts.
+	Origins []graph.Origin `json:"origins,omitempty"`
 }
 
 // Replay writes s into st (empty, or holding nothing s's names collide
@@ -89,7 +91,7 @@ func Replay(ctx context.Context, s *Scenario, st Store) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("context of the breach: %w", err)
 	}
-	r.Changes = c.Changes
+	r.Changes, r.Origins = c.Changes, c.Origins
 	for i, rc := range c.Changes {
 		hit := rc.Event.ID == culprit.ID
 		if r.NoChange {
