@@ -44,8 +44,20 @@ func readLatency(ctx context.Context, src ContextSource, nb *Neighbourhood, grac
 	if !ok || len(nb.Edges) == 0 {
 		return nil
 	}
+	// Latency travels up to callers, so where a degradation starts is
+	// found below the focus: read the calls out of the focus and out of
+	// its dependencies, and the calls into the focus.
+	below := map[string]bool{}
+	for _, s := range nb.Services {
+		if s.Hops == 0 || s.Relation == Dependencies {
+			below[s.Service] = true
+		}
+	}
 	nb.Latency = make(map[string][]LatencyMinute, len(nb.Edges))
 	for _, e := range nb.Edges {
+		if !below[e.From] && !below[e.To] {
+			continue
+		}
 		k := edgeKey(e.From, e.To)
 		act := nb.Activity[k]
 		if act == nil || len(act.Buckets) == 0 {
@@ -82,16 +94,6 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 		return nil, fmt.Errorf("latency near %s: %w", q.Service, err)
 	}
 	a := analyse(q, nb)
-	// A degraded service on the outermost ring: read its other callers too.
-	var edge []string
-	for _, o := range a.origins {
-		edge = append(edge, o.Service)
-	}
-	if widened, err := nb.widen(ctx, src, edge); err != nil {
-		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
-	} else if widened {
-		a = analyse(q, nb)
-	}
 	a.addSiblings(q, nb)
 	names := make([]string, len(nb.Services))
 	for i, s := range nb.Services {
@@ -110,6 +112,17 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 			}
 		}
 		events = kept
+	}
+	// A degraded service on the outermost ring whose caller changed: read
+	// its other callers too, to tell its own failure from that caller's.
+	if need := a.callersToRead(events); len(need) > 0 {
+		widened, err := nb.widen(ctx, src, need)
+		if err != nil {
+			return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
+		}
+		if widened {
+			a = analyse(q, nb)
+		}
 	}
 	ranked := rank(q, nb, a, events)
 	c := &Context{

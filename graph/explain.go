@@ -51,6 +51,13 @@ const (
 	// DegradationFactor is the score, times the origin's weight, of the
 	// verdict "no change explains this"; a change must beat it.
 	DegradationFactor = 0.3
+	// Widespread is how many origins reached from the breach must begin
+	// in the same minute for a common cause to be likely: a change just
+	// before that minute then explains them wherever it is, scoring
+	// CommonCause times its time and kind factors, and each origin's own
+	// verdict is divided by the square root of their number.
+	Widespread  = 3
+	CommonCause = 0.5
 )
 
 // explainKind weighs kinds as causes of a degradation they precede.
@@ -242,4 +249,126 @@ func (o *Origin) slowed() bool {
 		}
 	}
 	return false
+}
+
+// Automatic reports whether a scale event is an autoscaler acting on its
+// policy (a Kubernetes HorizontalPodAutoscaler rescale, a cloud
+// autoscaling group's policy) rather than a person's change.
+func Automatic(e Event) bool {
+	if e.Kind != KindScale {
+		return false
+	}
+	str := func(k string) string { s, _ := e.Attributes[k].(string); return s }
+	switch {
+	case str("objectKind") == "HorizontalPodAutoscaler", str("component") == "horizontal-pod-autoscaler",
+		str("reason") == "SuccessfulRescale":
+		return true
+	case strings.Contains(str("cause"), "triggered policy"):
+		return true
+	}
+	sum := strings.ToLower(e.Summary)
+	return strings.Contains(sum, "above target") || strings.Contains(sum, "below target") ||
+		strings.Contains(sum, "horizontalpodautoscaler")
+}
+
+// creditPolicies passes an automatic scale event's explanation to the
+// configuration change on the same service before it: the autoscaler did
+// what that change told it to, so the change is the cause and the scale
+// its mechanism. The change ranks just above the scale, with a reason
+// naming it.
+func creditPolicies(out []RankedChange) {
+	for i := range out {
+		c := &out[i]
+		if c.Event.Kind != KindConfig {
+			continue
+		}
+		var by *RankedChange
+		for j := range out {
+			sc := &out[j]
+			if !Automatic(sc.Event) || len(sc.Evidence) == 0 || sc.Event.Service != c.Event.Service || !c.Event.At.Before(sc.Event.At) {
+				continue
+			}
+			if by == nil || sc.Score > by.Score {
+				by = sc
+			}
+		}
+		if by == nil || c.Score >= by.Score || !lastConfigBefore(out, c, by.Event) {
+			continue
+		}
+		c.Score = roundScore(by.Score * 1.01)
+		c.Evidence = by.Evidence
+		c.Reasons = append([]string{c.Reasons[0], fmt.Sprintf("the autoscaler acted on this change %s later (%s), and %s",
+			FormatAgo(by.Event.At.Sub(c.Event.At)), by.Event.Summary, strings.Join(by.Reasons[1:len(by.Reasons)-1], "; "))}, c.Reasons[1:]...)
+	}
+}
+
+// lastConfigBefore reports whether c is the latest configuration change on
+// its service before e.
+func lastConfigBefore(out []RankedChange, c *RankedChange, e Event) bool {
+	for _, o := range out {
+		if o.Event.Kind == KindConfig && o.Event.Service == c.Event.Service && o.Event.At.After(c.Event.At) && o.Event.At.Before(e.At) {
+			return false
+		}
+	}
+	return true
+}
+
+// widespread returns the onset minute and the services of the origins
+// reached from the breach that began within a minute of the first of
+// them, when there are at least Widespread of them.
+func (a *analysis) widespread() (time.Time, []string) {
+	var first time.Time
+	for _, o := range a.origins {
+		if o.Linked && (first.IsZero() || o.Onset.Before(first)) {
+			first = o.Onset
+		}
+	}
+	var group []string
+	for _, o := range a.origins {
+		if o.Linked && o.Onset.Sub(first) <= BucketWidth {
+			group = append(group, o.Service)
+		}
+	}
+	if len(group) < Widespread {
+		return time.Time{}, nil
+	}
+	return first, group
+}
+
+// creditCommonCause scores every change made shortly before a widespread
+// onset as a possible common cause, when that beats what it explains on
+// its own.
+func (a *analysis) creditCommonCause(q ContextQuery, out []RankedChange, onset time.Time, group []string) {
+	names := group[:min(3, len(group))]
+	for i := range out {
+		c := &out[i]
+		kind := explainKind(c.Event.Kind)
+		if c.Symptom || kind == 0 || c.Event.Kind == KindDegradation {
+			continue
+		}
+		d := onset.Sub(c.Event.At)
+		if d < -OnsetSlack || d > MinTolerance {
+			continue
+		}
+		t := 1.0
+		if d > 0 {
+			t = math.Pow(0.5, float64(d)/float64(MinTolerance))
+		} else if d < 0 {
+			t = 1 - 0.5*float64(-d)/float64(OnsetSlack)
+		}
+		score := CommonCause * t * kind * math.Pow(HopTieBreak, float64(c.Hops))
+		if score <= c.Score {
+			continue
+		}
+		c.Score = roundScore(score)
+		c.Reasons = append([]string{c.Reasons[0], fmt.Sprintf("%d services began failing in the same minute, %s (%s…): a change %s before that is a likely common cause",
+			len(group), onset.UTC().Format("15:04"), strings.Join(names, ", "), FormatAgo(max(d, 0)))}, c.Reasons[1:]...)
+	}
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }

@@ -143,9 +143,21 @@ func rank(q ContextQuery, nb *Neighbourhood, a *analysis, events []Event) []Rank
 		rc.Score = roundScore(score)
 		out = append(out, rc)
 	}
+	if len(a.origins) > 0 {
+		creditPolicies(out)
+	}
+	onset, group := a.widespread()
+	if len(group) > 0 {
+		a.creditCommonCause(q, out, onset, group)
+	}
 	for i, o := range a.origins {
 		n, inside := where[o.Service]
 		w := a.weight(o)
+		if len(group) > 0 && o.Linked && absDuration(o.Onset.Sub(onset)) <= BucketWidth {
+			// One of many that broke in the same minute: unlikely to have
+			// broken on its own.
+			w /= math.Sqrt(float64(len(group)))
+		}
 		if !inside || w*DegradationFactor <= explained[i] {
 			continue
 		}

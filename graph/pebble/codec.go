@@ -289,7 +289,13 @@ func chunkVersion(b []byte) (byte, error) {
 }
 
 // eachSlot calls fn for every slot in an encoded chunk.
-func eachSlot(b []byte, fn func(*slot)) error {
+func eachSlot(b []byte, fn func(*slot)) error { return decodeSlots(b, true, fn) }
+
+// eachSlotNoHist is eachSlot without the latency histograms, which it
+// skips undecoded (the slots' hist stays zero).
+func eachSlotNoHist(b []byte, fn func(*slot)) error { return decodeSlots(b, false, fn) }
+
+func decodeSlots(b []byte, withHist bool, fn func(*slot)) error {
 	v, err := chunkVersion(b)
 	if err != nil {
 		return err
@@ -303,7 +309,9 @@ func eachSlot(b []byte, fn func(*slot)) error {
 		if v != countsFormat {
 			s.latency = r.varint()
 		}
-		if v == chunkFormat {
+		if v == chunkFormat && !withHist {
+			r.bytes()
+		} else if v == chunkFormat {
 			h := reader{b: r.bytes()}
 			for i := 0; len(h.b) > 0 && h.err == nil; i++ {
 				if i == len(s.hist) {

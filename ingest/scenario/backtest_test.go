@@ -74,8 +74,8 @@ func TestBacktestSuite(t *testing.T) {
 // The suite's floor: what the ranking reached when these were last
 // raised. Raise them with the engine; never lower them to pass.
 const (
-	minTop1 = 0.85
-	minTop3 = 0.85
+	minTop1 = 0.9
+	minTop3 = 0.9
 )
 
 // TestSummarize checks the pooled measures on known ranks.
