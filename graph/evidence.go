@@ -516,3 +516,32 @@ func (a *analysis) callersToRead(events []Event) []string {
 	}
 	return out
 }
+
+// orderByAnswer puts first the origins the answer is about: linked ones
+// first, then by how well a change explains them (or, unexplained, by
+// their verdict's score), then by strength. explained is indexed like
+// a.origins and is reordered with it.
+func (a *analysis) orderByAnswer(explained []float64) {
+	idx := make([]int, len(a.origins))
+	for i := range idx {
+		idx[i] = i
+	}
+	key := func(i int) float64 { return math.Max(explained[i], a.weight(a.origins[i])*DegradationFactor) }
+	sort.SliceStable(idx, func(x, y int) bool {
+		i, j := idx[x], idx[y]
+		if a.origins[i].Linked != a.origins[j].Linked {
+			return a.origins[i].Linked
+		}
+		if key(i) != key(j) {
+			return key(i) > key(j)
+		}
+		return a.origins[i].Strength > a.origins[j].Strength
+	})
+	origins := make([]Origin, len(idx))
+	scores := make([]float64, len(idx))
+	for k, i := range idx {
+		origins[k], scores[k] = a.origins[i], explained[i]
+	}
+	copy(a.origins, origins)
+	copy(explained, scores)
+}

@@ -165,6 +165,7 @@ func rank(q ContextQuery, nb *Neighbourhood, a *analysis, events []Event) []Rank
 		rc.Score = roundScore(w * DegradationFactor)
 		out = append(out, rc)
 	}
+	a.orderByAnswer(explained)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Symptom != b.Symptom {

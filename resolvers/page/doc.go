@@ -33,6 +33,10 @@
 //
 // Colour is never the only signal: every kind of change has a letter and
 // a shape (D deploy, R rollback, C config, F flag, S scale, T ticket,
-// I incident, B breach, ! anomaly), failing call edges carry their error
-// counts as text, and the top suspect is marked "#1".
+// I incident, B breach, ! anomaly, and O for sregraph's own verdict that a
+// service degraded and no change explains it), failing call edges carry
+// their error counts as text, the top suspect is marked "#1", and the
+// service where the telemetry says the degradation starts is tagged
+// "starts here" on the map, with its onset a labelled line on the
+// timeline.
 package page

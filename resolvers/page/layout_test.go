@@ -89,8 +89,12 @@ func TestNeighbourhoodLayout(t *testing.T) {
 					t.Errorf("%s at (%.0f,%.0f) is outside %.0f×%.0f", nd.Service, nd.X, nd.Y, n.Width, n.Height)
 				}
 				want := nd.Hops
-				if nd.Relation == graph.Dependents {
+				switch nd.Relation {
+				case graph.Dependents:
 					want = -nd.Hops
+				case graph.Siblings:
+					// Checked below, against the dependency it calls.
+					want = nd.Col
 				}
 				if nd.Col != want {
 					t.Errorf("%s (%d hops, %s) in column %d", nd.Service, nd.Hops, nd.Relation, nd.Col)
@@ -99,6 +103,17 @@ func TestNeighbourhoodLayout(t *testing.T) {
 					if b.Style.Letter == "" || b.Title == "" {
 						t.Errorf("%s: badge without a letter or title", nd.Service)
 					}
+				}
+			}
+			for _, s := range c.Services {
+				if s.Relation != graph.Siblings {
+					continue
+				}
+				// A sibling stands one column left of the dependency it
+				// calls, the last service before it on its path.
+				dep := pos[s.Path[len(s.Path)-2]]
+				if pos[s.Service].Col != dep.Col-1 {
+					t.Errorf("sibling %s in column %d, the dependency it calls (%s) in %d", s.Service, pos[s.Service].Col, dep.Service, dep.Col)
 				}
 			}
 			if f := pos[c.Focus]; !f.Focus || f.Col != 0 {

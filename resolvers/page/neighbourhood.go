@@ -24,11 +24,22 @@ const (
 	// sameColumnBow is how far an edge between two services of one column
 	// bows out to the right.
 	sameColumnBow = 36.0
+	// The origin's mark: a ring around its box, and a "starts here" tag
+	// on the left of its top edge (the kind badges take the right).
+	originRing = 3.5
+	cueInset   = 8.0
+	cueWidth   = 70.0
+	cueHeight  = 15.0
 )
+
+// originCue is the text of the origin's tag: the map says where the
+// degradation starts in words, not by colour alone.
+const originCue = "starts here"
 
 // neighbourhood is the server-drawn dependency map: the focus in the
 // centre column, dependencies to the right one column per hop, dependents
-// to the left; rows in a column sorted by name. The layout depends only on
+// to the left, siblings (other callers of a degraded dependency) in the
+// column left of that dependency; rows in a column sorted by name. The layout depends only on
 // the data, so the same context always draws the same picture.
 type neighbourhood struct {
 	Width, Height float64
@@ -36,6 +47,10 @@ type neighbourhood struct {
 	Nodes         []mapNode
 	Edges         []mapEdge
 	Summary       string
+	// Origin names the service marked as where the degradation starts,
+	// when it is drawn; Siblings is true when the map holds siblings.
+	Origin   string
+	Siblings bool
 }
 
 // Table returns the edges for the table under the drawing, worst first.
@@ -59,9 +74,24 @@ type mapNode struct {
 	Focus    bool
 	Changed  bool
 	Top      bool
-	Badges   []badge
-	Title    string
-	Href     string
+	// Origin marks where the degradation starts (the context's first
+	// origin); Ring and Cue, its ring and tag, are drawn only then.
+	Origin bool
+	Ring   box
+	Cue    cue
+	Badges []badge
+	Title  string
+	Href   string
+}
+
+// box is a rectangle in SVG user units.
+type box struct{ X, Y, W, H float64 }
+
+// cue is a small tag of text on a node.
+type cue struct {
+	box
+	TextX, TextY float64
+	Text         string
 }
 
 type badge struct {
@@ -115,10 +145,11 @@ func edgesByErrors(edges []mapEdge) []mapEdge {
 
 // layoutNeighbourhood places c's services and edges.
 func layoutNeighbourhood(c *graph.Context, l linker) neighbourhood {
+	col := columns(c.Services)
 	cols := map[int][]graph.NearbyService{}
 	minCol, maxCol := 0, 0
 	for _, s := range c.Services {
-		k := column(s)
+		k := col[s.Service]
 		cols[k] = append(cols[k], s)
 		minCol, maxCol = min(minCol, k), max(maxCol, k)
 	}
@@ -129,10 +160,6 @@ func layoutNeighbourhood(c *graph.Context, l linker) neighbourhood {
 	}
 	n := neighbourhood{}
 	ncols := maxCol - minCol + 1
-	col := map[string]int{}
-	for _, s := range c.Services {
-		col[s.Service] = column(s)
-	}
 	// An edge inside the rightmost column bows out past it.
 	bow := 0.0
 	for _, e := range c.Edges {
@@ -144,6 +171,7 @@ func layoutNeighbourhood(c *graph.Context, l linker) neighbourhood {
 	n.Height = mapTop + float64(max(rows, 1))*rowHeight + mapBottom
 	left := (n.Width - bow - float64(ncols)*columnWidth) / 2
 
+	origin, hasOrigin := firstOrigin(c)
 	// Kinds of change per service, and the top suspect.
 	kinds := map[string]map[graph.Kind]int{}
 	topService := ""
@@ -173,21 +201,33 @@ func layoutNeighbourhood(c *graph.Context, l linker) neighbourhood {
 				ID: "svc-" + strconv.Itoa(idx), Service: s.Service, Label: shorten(s.Service, 18),
 				X: x, Y: y, TextX: x + 10, TextY: y + nodeHeight/2 + 5,
 				Hops: s.Hops, Relation: s.Relation, Col: k, Focus: s.Service == c.Focus, Top: s.Service == topService,
-				Href: l.focusHref(s.Service),
+				Origin: hasOrigin && s.Service == origin.Service,
+				Href:   l.focusHref(s.Service),
 			}
 			idx++
+			if nd.Origin {
+				nd.Ring = box{X: x - originRing, Y: y - originRing, W: nodeWidth + 2*originRing, H: nodeHeight + 2*originRing}
+				nd.Cue = cue{
+					box:   box{X: x + cueInset, Y: y - cueHeight/2, W: cueWidth, H: cueHeight},
+					TextX: x + cueInset + cueWidth/2, TextY: y + 3.5, Text: originCue,
+				}
+			}
 			var changed []string
-			for _, kind := range graph.Kinds {
+			for _, kind := range pageKinds() {
 				count := kinds[s.Service][kind]
 				if count == 0 {
 					continue
 				}
 				st := styleOf(kind)
-				if !kind.Symptom() {
+				if isChange(kind) {
 					nd.Changed = true
 				}
-				nd.Badges = append(nd.Badges, badge{Kind: kind, Style: st, Count: count, Title: countText(count, st.Label)})
-				changed = append(changed, countText(count, st.Label))
+				what := countText(count, st.Label)
+				if kind == graph.KindDegradation {
+					what = "degraded, and no change explains it"
+				}
+				nd.Badges = append(nd.Badges, badge{Kind: kind, Style: st, Count: count, Title: what})
+				changed = append(changed, what)
 			}
 			// Badges sit on the node's top edge, right-aligned.
 			for i := range nd.Badges {
@@ -195,6 +235,14 @@ func layoutNeighbourhood(c *graph.Context, l linker) neighbourhood {
 				nd.Badges[i].Y = y
 			}
 			nd.Title = nodeTitle(s, changed, nd.Top)
+			if nd.Origin {
+				nd.Title += ". " + originTitle(origin, c)
+			}
+			if s.Relation == graph.Siblings {
+				if surge, ok := surgeOf(c.Origins, s); ok {
+					nd.Title += ". Its calls surged as that service degraded: " + surge.Sentence()
+				}
+			}
 			n.Nodes = append(n.Nodes, nd)
 			pos[s.Service] = &n.Nodes[len(n.Nodes)-1]
 		}
@@ -247,18 +295,84 @@ func layoutNeighbourhood(c *graph.Context, l linker) neighbourhood {
 		if nd.Changed {
 			changed++
 		}
+		// The origin may lie outside the services drawn (the breach
+		// reaches it past the depth asked for); then the verdict names it
+		// alone.
+		if nd.Origin {
+			n.Origin = nd.Service
+		}
+		n.Siblings = n.Siblings || nd.Relation == graph.Siblings
 	}
 	n.Summary = fmt.Sprintf("%s and %s around %s; %d changed in the window", countText(len(n.Nodes), "service"), countText(len(n.Edges), "call edge"), c.Focus, changed)
+	if n.Origin != "" {
+		n.Summary += fmt.Sprintf("; the degradation starts at %s, marked “%s”", n.Origin, originCue)
+	}
 	return n
 }
 
+// columns places every service of a neighbourhood in its column (see
+// column).
+func columns(services []graph.NearbyService) map[string]int {
+	byName := make(map[string]graph.NearbyService, len(services))
+	for _, s := range services {
+		byName[s.Service] = s
+	}
+	out := make(map[string]int, len(services))
+	for _, s := range services {
+		out[s.Service] = column(s, byName)
+	}
+	return out
+}
+
 // column is a service's signed hop distance: dependencies to the right,
-// dependents to the left.
-func column(s graph.NearbyService) int {
-	if s.Relation == graph.Dependents {
+// dependents to the left. A sibling calls a degraded dependency the walk
+// reached, so it stands one column left of that dependency, among its
+// callers, and its call runs left to right like every other. byName holds
+// the neighbourhood's services.
+func column(s graph.NearbyService, byName map[string]graph.NearbyService) int {
+	switch s.Relation {
+	case graph.Dependents:
 		return -s.Hops
+	case graph.Siblings:
+		if dep, ok := siblingOf(s.Path); ok {
+			if d, ok := byName[dep]; ok && d.Relation != graph.Siblings {
+				return column(d, byName) - 1
+			}
+		}
+		// The dependency is one hop nearer the focus than the sibling.
+		return s.Hops - 2
 	}
 	return s.Hops
+}
+
+// surgeOf finds, among the origins, the surge of a sibling's calls into
+// the dependency it shares with the focus.
+func surgeOf(origins []graph.Origin, s graph.NearbyService) (graph.Evidence, bool) {
+	dep, ok := siblingOf(s.Path)
+	if !ok {
+		return graph.Evidence{}, false
+	}
+	for _, o := range origins {
+		if o.Service != dep {
+			continue
+		}
+		for _, e := range o.Surges {
+			if e.From == s.Service {
+				return e, true
+			}
+		}
+	}
+	return graph.Evidence{}, false
+}
+
+// originTitle says, in the origin node's title, when the degradation
+// started there and what shows it.
+func originTitle(o graph.Origin, c *graph.Context) string {
+	at := fmt.Sprintf("from %s UTC, %s", o.Onset.UTC().Format("15:04"), relativeToAt(o.Onset, c))
+	if !o.Linked {
+		return fmt.Sprintf("A degradation starts here %s, though %s does not reach it along degraded calls: %s", at, c.Focus, o.Evidence[0].Sentence())
+	}
+	return fmt.Sprintf("Where the degradation starts, %s: %s", at, o.Evidence[0].Sentence())
 }
 
 func columnLabel(k int) string {
@@ -312,6 +426,12 @@ func nodeTitle(s graph.NearbyService, changed []string, top bool) string {
 		b.WriteString(": the focus service")
 	case s.Relation == graph.Dependents:
 		fmt.Fprintf(&b, ": calls the focus, %s (%s)", countText(s.Hops, "hop"), strings.Join(reversed(s.Path), " → "))
+	case s.Relation == graph.Siblings:
+		if dep, ok := siblingOf(s.Path); ok {
+			fmt.Fprintf(&b, ": another caller of %s, which the focus reaches (%s; %s calls %s too)", dep, strings.Join(s.Path[:len(s.Path)-1], " → "), s.Service, dep)
+		} else {
+			b.WriteString(": another caller of a dependency of the focus")
+		}
 	default:
 		fmt.Fprintf(&b, ": a dependency, %s (%s)", countText(s.Hops, "hop"), strings.Join(s.Path, " → "))
 	}

@@ -3,6 +3,7 @@ package page
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sregraph/sregraph/graph"
 )
@@ -20,11 +21,16 @@ const (
 	axisHeight   = 30.0
 	// openAnomaly is how long an anomaly without an end is shaded for.
 	openAnomaly = 5 * time.Minute
+
+	// onsetRow is a second row of labels above the lanes, for the onset's,
+	// so that it never runs into the breach's label.
+	onsetRow = 16.0
 )
 
 // timeline is the server-drawn timeline: one lane per service that has
 // events in the window (and the focus), the changes as markers, the breach
-// start as a line and the breach episode and anomalies shaded.
+// start as a dashed line, where the degradation starts as a solid one, and
+// the breach episode and anomalies shaded.
 type timeline struct {
 	Width, Height  float64
 	PlotX, PlotEnd float64
@@ -41,6 +47,10 @@ type timeline struct {
 	Shades       []shade
 	Markers      []marker
 	Summary      string
+
+	// Onset is where the degradation starts, when the context has an
+	// origin whose onset is in the window.
+	Onset *onsetMark
 }
 
 type lane struct {
@@ -51,6 +61,17 @@ type lane struct {
 	Focus   bool
 	Href    string
 	Odd     bool
+}
+
+// onsetMark is the line at the minute the degradation starts, with its
+// label to one side of it.
+type onsetMark struct {
+	X       float64
+	Label   string
+	LabelX  float64
+	Anchor  string // start or end
+	Title   string
+	Service string
 }
 
 type tick struct {
@@ -96,6 +117,11 @@ func layoutTimeline(c *graph.Context, l linker) timeline {
 		f = min(1, max(0, f))
 		return t.PlotX + f*(t.PlotEnd-t.PlotX)
 	}
+	top := timelineTop
+	if o, ok := firstOrigin(c); ok && !o.Onset.Before(c.From) && !o.Onset.After(c.To) {
+		t.Onset = onsetOf(o, c, x(o.Onset), t.ViewX, t.Width)
+		top += onsetRow
+	}
 	topRank := 0
 	for _, ch := range c.Changes {
 		if !ch.Symptom {
@@ -107,7 +133,7 @@ func layoutTimeline(c *graph.Context, l linker) timeline {
 		if s.Service != c.Focus && len(byService[s.Service]) == 0 {
 			continue
 		}
-		y := timelineTop + float64(len(t.Lanes))*laneHeight
+		y := top + float64(len(t.Lanes))*laneHeight
 		ln := lane{
 			Service: s.Service, Y: y, Mid: y + laneHeight/2, Label: shorten(s.Service, 18),
 			Hint: laneHint(s), Focus: s.Service == c.Focus, Href: l.focusHref(s.Service), Odd: len(t.Lanes)%2 == 1,
@@ -148,7 +174,7 @@ func layoutTimeline(c *graph.Context, l linker) timeline {
 			}
 		}
 	}
-	t.AxisY = timelineTop + float64(len(t.Lanes))*laneHeight
+	t.AxisY = top + float64(len(t.Lanes))*laneHeight
 	t.Height = t.AxisY + axisHeight
 	t.AtX = x(c.At)
 	if c.Breach != nil {
@@ -161,7 +187,7 @@ func layoutTimeline(c *graph.Context, l linker) timeline {
 			endText = "resolved " + end.UTC().Format("15:04 UTC")
 		}
 		t.Band = &shade{
-			X: t.AtX, Y: timelineTop, W: max(2, x(end)-t.AtX), H: t.AxisY - timelineTop, Kind: graph.KindSLOBreach, Service: c.Focus,
+			X: t.AtX, Y: top, W: max(2, x(end)-t.AtX), H: t.AxisY - top, Kind: graph.KindSLOBreach, Service: c.Focus,
 			Title: fmt.Sprintf("breach of %s on %s: started %s, %s", c.Breach.SLO, c.Focus, c.At.UTC().Format("15:04 UTC"), endText),
 		}
 	} else {
@@ -170,7 +196,46 @@ func layoutTimeline(c *graph.Context, l linker) timeline {
 	}
 	t.Ticks = ticks(c.From, c.To, x)
 	t.Summary = fmt.Sprintf("%d changes on %d services between %s and %s", len(c.Changes), len(t.Lanes), c.From.UTC().Format("15:04"), c.To.UTC().Format("15:04 UTC"))
+	if t.Onset != nil {
+		t.Summary += fmt.Sprintf("; the solid line, %s, is where the degradation starts, at %s", t.Onset.Label, t.Onset.Service)
+	}
 	return t
+}
+
+// onsetOf draws o's onset at x: a label naming the signal that moved
+// first ("errors start 11:43") on the side away from the breach line,
+// unless that side would cut it off at the edge of the drawing [left,
+// right].
+func onsetOf(o graph.Origin, c *graph.Context, x, left, right float64) *onsetMark {
+	at := o.Onset.UTC().Format("15:04")
+	first := o.Evidence[0]
+	for _, e := range o.Evidence {
+		if e.Onset.Equal(o.Onset) {
+			first = e
+			break
+		}
+	}
+	m := &onsetMark{X: x, Service: o.Service, Label: "onset " + at}
+	switch first.Signal {
+	case graph.SignalErrors:
+		m.Label = "errors start " + at
+	case graph.SignalLatency:
+		m.Label = "latency rises " + at
+	}
+	m.Title = fmt.Sprintf("%s: the degradation starts at %s, %s UTC (%s): %s", m.Label, o.Service, at, relativeToAt(o.Onset, c), o.Evidence[0].Sentence())
+	if !o.Linked {
+		m.Title += fmt.Sprintf("; %s does not reach %s along degraded calls", c.Focus, o.Service)
+	}
+	// 12px bold runs about 0.62em a character.
+	w := float64(utf8.RuneCountInString(m.Label)) * 12 * 0.62
+	m.Anchor, m.LabelX = "end", x-5
+	if o.Onset.After(c.At) || x-5-w < left {
+		m.Anchor, m.LabelX = "start", x+5
+	}
+	if m.Anchor == "start" && x+5+w > right {
+		m.Anchor, m.LabelX = "end", x-5
+	}
+	return m
 }
 
 func laneHint(s graph.NearbyService) string {
@@ -179,6 +244,11 @@ func laneHint(s graph.NearbyService) string {
 		return "focus"
 	case s.Relation == graph.Dependents:
 		return fmt.Sprintf("caller · %d", s.Hops)
+	case s.Relation == graph.Siblings:
+		if dep, ok := siblingOf(s.Path); ok {
+			return "also calls " + shorten(dep, 13)
+		}
+		return fmt.Sprintf("sibling · %d", s.Hops)
 	default:
 		return fmt.Sprintf("dependency · %d", s.Hops)
 	}

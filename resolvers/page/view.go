@@ -22,7 +22,7 @@ const (
 // colour is never the only thing that tells kinds apart.
 type kindStyle struct {
 	Letter string
-	Shape  string // circle, square, diamond, triangle
+	Shape  string // circle, square, diamond, triangle, down (a triangle pointing down)
 	Label  string
 }
 
@@ -36,7 +36,21 @@ var kindStyles = map[graph.Kind]kindStyle{
 	graph.KindIncident:  {"I", "diamond", "incident"},
 	graph.KindSLOBreach: {"B", "triangle", "SLO breach"},
 	graph.KindAnomaly:   {"!", "triangle", "anomaly"},
+	// sregraph's own verdict, not an event anyone sent: the O of where a
+	// degradation originates, on a triangle pointing down.
+	graph.KindDegradation: {"O", "down", "degraded on its own"},
 }
+
+// pageKinds are the kinds the page draws, in its stable order: every
+// event kind, then sregraph's degradation verdict, which graph.Kinds
+// leaves out because no event is ever ingested with it.
+func pageKinds() []graph.Kind {
+	return append(append(make([]graph.Kind, 0, len(graph.Kinds)+1), graph.Kinds...), graph.KindDegradation)
+}
+
+// isChange reports whether k is something done to a service (a cause
+// candidate), not a symptom or sregraph's own verdict.
+func isChange(k graph.Kind) bool { return !k.Symptom() && k != graph.KindDegradation }
 
 func styleOf(k graph.Kind) kindStyle {
 	if s, ok := kindStyles[k]; ok {
@@ -51,10 +65,11 @@ type legendItem struct {
 	Style kindStyle
 }
 
-// legend lists every kind in the graph's stable order.
+// legend lists every kind the page draws, degradation last.
 func legend() []legendItem {
-	out := make([]legendItem, 0, len(graph.Kinds))
-	for _, k := range graph.Kinds {
+	kinds := pageKinds()
+	out := make([]legendItem, 0, len(kinds))
+	for _, k := range kinds {
 		out = append(out, legendItem{Kind: k, Style: styleOf(k)})
 	}
 	return out
@@ -163,6 +178,23 @@ type suspectView struct {
 	FocusHref string
 }
 
+// originView is where the telemetry says the degradation starts: the
+// verdict's "Where it starts" line.
+type originView struct {
+	Service string
+	Onset   stamp
+	// Time is the onset's minute, "11:42"; When says how it lies from the
+	// breach (or the instant asked about): "8 min before the breach".
+	Time string
+	When string
+	// Evidence is the first (strongest) shift on calls into the service.
+	Evidence string
+	// Linked is true when the breached service reaches the origin along
+	// degraded calls: the breach is this degradation's effect.
+	Linked    bool
+	FocusHref string
+}
+
 // contextView is everything the context and breach pages render.
 type contextView struct {
 	Title     string
@@ -174,6 +206,7 @@ type contextView struct {
 	Relation  string
 	Controls  controls
 	Top       *suspectView
+	Origin    *originView
 	Suspects  []suspectView
 	More      []suspectView
 	Human     []suspectView
@@ -308,9 +341,45 @@ func buildView(c *graph.Context, p params, l linker, now time.Time, publicURL st
 		top := v.Suspects[0]
 		v.Top = &top
 	}
+	v.Origin = originOf(c, l)
 	v.Timeline = layoutTimeline(c, l)
 	v.Map = layoutNeighbourhood(c, l)
 	return v
+}
+
+// firstOrigin is where the degradation the breach belongs to starts (or,
+// when none is linked to it, the strongest one nearby), if the telemetry
+// shows one with evidence.
+func firstOrigin(c *graph.Context) (graph.Origin, bool) {
+	if len(c.Origins) == 0 || len(c.Origins[0].Evidence) == 0 {
+		return graph.Origin{}, false
+	}
+	return c.Origins[0], true
+}
+
+func originOf(c *graph.Context, l linker) *originView {
+	o, ok := firstOrigin(c)
+	if !ok {
+		return nil
+	}
+	return &originView{
+		Service: o.Service, Onset: stampOf(o.Onset, time.Time{}, ""), Time: o.Onset.UTC().Format("15:04"),
+		When: relativeToAt(o.Onset, c), Evidence: o.Evidence[0].Sentence(), Linked: o.Linked,
+		FocusHref: l.focusHref(o.Service),
+	}
+}
+
+// relativeToAt says how t lies from c's instant, naming it: "8 min before
+// the breach", "at the same time as the instant asked about".
+func relativeToAt(t time.Time, c *graph.Context) string {
+	what := "the instant asked about"
+	if c.Breach != nil {
+		what = "the breach"
+	}
+	if t.Equal(c.At) {
+		return "at the same time as " + what
+	}
+	return relative(t, c.At, "") + " " + what
 }
 
 func breachViewOf(b *graph.Breach, now time.Time, publicURL string) *breachView {
@@ -347,7 +416,7 @@ func suspectOf(rc *graph.RankedChange, at time.Time, l linker) suspectView {
 		Rank: rc.Rank, Score: strconv.FormatFloat(rc.Score, 'f', 2, 64), ScorePct: int(rc.Score*100 + 0.5),
 		Kind: e.Kind, Style: styleOf(e.Kind), Service: e.Service, Summary: e.Summary,
 		When: relative(e.At, at, ""), At: stampOf(e.At, time.Time{}, ""),
-		Hops: rc.Hops, HopsText: hopsText(rc.Hops, rc.Relation), Path: callPath(rc.Path, rc.Relation), Reasons: rc.Reasons,
+		Hops: rc.Hops, HopsText: hopsText(rc.Hops, rc.Relation, rc.Path), Path: callPath(rc.Path, rc.Relation), Reasons: rc.Reasons,
 		Source: e.Source, EventID: e.ID, Symptom: rc.Symptom,
 		FocusHref: l.focusHref(e.Service),
 	}
@@ -388,24 +457,45 @@ func safeURL(s string) bool {
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
-func hopsText(hops int, rel graph.Direction) string {
+func hopsText(hops int, rel graph.Direction, path []string) string {
 	switch {
 	case hops == 0:
 		return "on the service itself"
 	case rel == graph.Dependents:
 		return countText(hops, "hop") + " away, a caller"
+	case rel == graph.Siblings:
+		if dep, ok := siblingOf(path); ok {
+			return countText(hops, "hop") + " away, another caller of " + dep
+		}
+		return countText(hops, "hop") + " away, another caller of a dependency"
 	default:
 		return countText(hops, "hop") + " away, a dependency"
 	}
 }
 
 // callPath orders a path so that each arrow reads "calls": the focus
-// first for a dependency, the caller first for a dependent.
+// first for a dependency, the caller first for a dependent. A sibling
+// calls the last service before it, so its path stops there (the sibling
+// is named beside it).
 func callPath(path []string, rel graph.Direction) []string {
-	if rel == graph.Dependents {
+	switch rel {
+	case graph.Dependents:
 		return reversed(path)
+	case graph.Siblings:
+		if len(path) >= 2 {
+			return path[:len(path)-1]
+		}
 	}
 	return path
+}
+
+// siblingOf returns the dependency a sibling calls: the service before it
+// on its path from the focus.
+func siblingOf(path []string) (string, bool) {
+	if len(path) < 2 {
+		return "", false
+	}
+	return path[len(path)-2], true
 }
 
 func directionText(d graph.Direction, depth int) string {
