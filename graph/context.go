@@ -37,42 +37,6 @@ type Context struct {
 	Origins []Origin `json:"origins,omitempty"`
 }
 
-// readLatency fills nb.Latency for the traced edges of the neighbourhood
-// when src can give per-minute latencies.
-func readLatency(ctx context.Context, src ContextSource, nb *Neighbourhood, grace time.Duration) error {
-	ls, ok := src.(LatencySource)
-	if !ok || len(nb.Edges) == 0 {
-		return nil
-	}
-	// Latency travels up to callers, so where a degradation starts is
-	// found below the focus: read the calls out of the focus and out of
-	// its dependencies, and the calls into the focus.
-	below := map[string]bool{}
-	for _, s := range nb.Services {
-		if s.Hops == 0 || s.Relation == Dependencies {
-			below[s.Service] = true
-		}
-	}
-	nb.Latency = make(map[string][]LatencyMinute, len(nb.Edges))
-	for _, e := range nb.Edges {
-		if !below[e.From] && !below[e.To] {
-			continue
-		}
-		k := edgeKey(e.From, e.To)
-		act := nb.Activity[k]
-		if act == nil || len(act.Buckets) == 0 {
-			continue
-		}
-		first, last := act.Buckets[0].Start(), act.Buckets[len(act.Buckets)-1].Start()
-		series, err := ls.EdgeLatencySeries(ctx, e.From, e.To, first, last.Add(BucketWidth))
-		if err != nil {
-			return fmt.Errorf("%s->%s: %w", e.From, e.To, err)
-		}
-		nb.Latency[k] = series
-	}
-	return nil
-}
-
 // BuildContext answers q from src. It validates q (filling defaults),
 // walks the neighbourhood, loads the events of its services in the window
 // and ranks them.
@@ -89,9 +53,6 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 	})
 	if err != nil {
 		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
-	}
-	if err := readLatency(ctx, src, nb, grace); err != nil {
-		return nil, fmt.Errorf("latency near %s: %w", q.Service, err)
 	}
 	a := analyse(q, nb)
 	a.addSiblings(q, nb)

@@ -139,16 +139,14 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 			if i := int(b.Minute - first); i >= 0 && i < n {
 				s.calls[i] += float64(b.Calls)
 				s.errors[i] += float64(b.Errors)
-			}
-		}
-		if lat, ok := nb.Latency[k]; ok {
-			s.latency = make([]float64, n)
-			for i := range s.latency {
-				s.latency[i] = math.NaN()
-			}
-			for _, m := range lat {
-				if i := int(m.Minute - first); i >= 0 && i < n && m.Calls > 0 {
-					s.latency[i] = float64(m.Sum) / float64(time.Millisecond) * s.calls[i] / float64(m.Calls)
+				if b.Latency > 0 {
+					if s.latency == nil {
+						s.latency = make([]float64, n)
+						for j := range s.latency {
+							s.latency[j] = math.NaN()
+						}
+					}
+					s.latency[i] = float64(b.Latency) / float64(time.Millisecond)
 				}
 			}
 		}

@@ -297,6 +297,7 @@ func creditPolicies(out []RankedChange) {
 		}
 		c.Score = roundScore(by.Score * 1.01)
 		c.Evidence = by.Evidence
+		dropPending(c)
 		c.Reasons = append([]string{c.Reasons[0], fmt.Sprintf("the autoscaler acted on this change %s later (%s), and %s",
 			FormatAgo(by.Event.At.Sub(c.Event.At)), by.Event.Summary, strings.Join(by.Reasons[1:len(by.Reasons)-1], "; "))}, c.Reasons[1:]...)
 	}
@@ -361,8 +362,13 @@ func (a *analysis) creditCommonCause(q ContextQuery, out []RankedChange, onset t
 			continue
 		}
 		c.Score = roundScore(score)
-		c.Reasons = append([]string{c.Reasons[0], fmt.Sprintf("%d services began failing in the same minute, %s (%s…): a change %s before that is a likely common cause",
-			len(group), onset.UTC().Format("15:04"), strings.Join(names, ", "), FormatAgo(max(d, 0)))}, c.Reasons[1:]...)
+		dropPending(c)
+		when := "as they began"
+		if d > 0 {
+			when = FormatAgo(d) + " before that"
+		}
+		c.Reasons = append([]string{c.Reasons[0], fmt.Sprintf("%d services began failing in the same minute, %s (%s…): a change made %s is a likely common cause",
+			len(group), onset.UTC().Format("15:04"), strings.Join(names, ", "), when)}, c.Reasons[1:]...)
 	}
 }
 
@@ -371,4 +377,12 @@ func absDuration(d time.Duration) time.Duration {
 		return -d
 	}
 	return d
+}
+
+// dropPending removes the placeholder rank leaves for "explains none"
+// from a change a rule has since explained.
+func dropPending(c *RankedChange) {
+	if n := len(c.Reasons); n > 0 && c.Reasons[n-1] == "" {
+		c.Reasons = c.Reasons[:n-1]
+	}
 }

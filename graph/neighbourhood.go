@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 )
@@ -15,6 +16,33 @@ type BucketCount struct {
 	Minute int64 `json:"minute"`
 	Calls  int64 `json:"calls"`
 	Errors int64 `json:"errors"`
+	// Latency is the summed duration of the calls, each producer's mean
+	// carried at LatencyCode's precision; zero when no producer recorded
+	// one.
+	Latency time.Duration `json:"latency,omitzero"`
+}
+
+// LatencyCode packs the mean duration of a bucket's calls into one byte
+// on a log scale, eight steps per doubling (within ±4.5%) from 1 µs to
+// an hour, for the count data a neighbourhood walk reads. 0 means none.
+// Every store carries latency at this precision, so all give the same
+// answer.
+func LatencyCode(sum time.Duration, calls int64) byte {
+	if sum <= 0 || calls <= 0 {
+		return 0
+	}
+	us := float64(sum) / float64(time.Microsecond) / float64(calls)
+	return byte(min(255, max(1, 1+math.Round(8*math.Log2(us+1)))))
+}
+
+// LatencyOfCode is the summed duration of calls whose mean code stands
+// for.
+func LatencyOfCode(code byte, calls int64) time.Duration {
+	if code == 0 || calls <= 0 {
+		return 0
+	}
+	us := math.Exp2(float64(code-1)/8) - 1
+	return time.Duration(math.Round(us*float64(time.Microsecond))) * time.Duration(calls)
 }
 
 // MinuteOf is the bucket minute t falls in.
@@ -124,9 +152,6 @@ type Neighbourhood struct {
 	// Activity holds each returned edge's buckets in [From-Grace, To),
 	// keyed "from\x00to", for corroboration.
 	Activity map[string]*EdgeActivity
-	// Latency holds per-minute latencies of edges in Activity, keyed the
-	// same way, when the store can give them (see LatencySource).
-	Latency map[string][]LatencyMinute
 	// around holds every edge the walk read with at least one end in the
 	// neighbourhood: the evidence also looks at calls from services
 	// outside it into services inside (siblings, callers of a declared
@@ -137,22 +162,6 @@ type Neighbourhood struct {
 	fetched    map[string]bool
 	windowFrom time.Time
 	windowTo   time.Time
-}
-
-// LatencyMinute is the calls and the summed latency of one edge in one
-// bucket, summed over producers.
-type LatencyMinute struct {
-	Minute int64
-	Calls  int64
-	Sum    time.Duration
-}
-
-// LatencySource is what a store offers when it can give per-minute
-// latencies; the evidence then finds latency shifts too.
-type LatencySource interface {
-	// EdgeLatencySeries returns the buckets of the edge from→to that
-	// start in [start, end), oldest first, each summed over producers.
-	EdgeLatencySeries(ctx context.Context, from, to string, start, end time.Time) ([]LatencyMinute, error)
 }
 
 // Walk computes a neighbourhood. Paths are shortest paths; among equally

@@ -119,3 +119,23 @@ func TestFormatAgo(t *testing.T) {
 		}
 	}
 }
+
+// TestLatencyCode holds the one-byte latency to its stated precision and
+// checks that a code decodes to itself again (stores re-encode it).
+func TestLatencyCode(t *testing.T) {
+	for _, mean := range []time.Duration{time.Microsecond, 900 * time.Microsecond, 12 * time.Millisecond, 245 * time.Millisecond, 8 * time.Second, time.Hour} {
+		for _, calls := range []int64{1, 7, 5000} {
+			code := LatencyCode(mean*time.Duration(calls), calls)
+			got := LatencyOfCode(code, calls)
+			if r := float64(got) / float64(mean*time.Duration(calls)); r < 0.955 || r > 1.045 {
+				t.Errorf("mean %s × %d calls: code %d stands for %s (×%.3f)", mean, calls, code, got, r)
+			}
+			if again := LatencyCode(got, calls); again != code {
+				t.Errorf("mean %s × %d calls: code %d re-encodes as %d", mean, calls, code, again)
+			}
+		}
+	}
+	if LatencyCode(0, 10) != 0 || LatencyCode(time.Second, 0) != 0 || LatencyOfCode(0, 10) != 0 {
+		t.Error("no latency must be code 0 and back")
+	}
+}

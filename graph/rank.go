@@ -97,6 +97,7 @@ func rank(q ContextQuery, nb *Neighbourhood, a *analysis, events []Event) []Rank
 	latest := latestDeployBefore(events, q.At)
 	into := callsInto(nb)
 	explained := make([]float64, len(a.origins))
+	var unexplained []int
 	out := make([]RankedChange, 0, len(events)+len(a.origins))
 	for _, e := range events {
 		n, ok := where[e.Service]
@@ -136,8 +137,10 @@ func rank(q ContextQuery, nb *Neighbourhood, a *analysis, events []Event) []Rank
 					explained[i] = math.Max(explained[i], sc)
 				}
 			} else {
+				// Said once the origins are in the answer's order.
 				score *= UnexplainedFactor
-				rc.Reasons = append(rc.Reasons, a.unexplained(e))
+				rc.Reasons = append(rc.Reasons, "")
+				unexplained = append(unexplained, len(out))
 			}
 		}
 		rc.Score = roundScore(score)
@@ -166,6 +169,12 @@ func rank(q ContextQuery, nb *Neighbourhood, a *analysis, events []Event) []Rank
 		out = append(out, rc)
 	}
 	a.orderByAnswer(explained)
+	for _, i := range unexplained {
+		// A rule above may have given it an explanation since.
+		if r := out[i].Reasons; r[len(r)-1] == "" {
+			r[len(r)-1] = a.unexplained(out[i].Event)
+		}
+	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Symptom != b.Symptom {

@@ -31,8 +31,6 @@ type Store interface {
 	// latency histogram (buckets written without one add to calls and sum
 	// only). An edge without buckets in the window has zero of each.
 	EdgeLatency(ctx context.Context, from, to string, start, end time.Time) (sum time.Duration, hist [graph.LatencyBuckets]int64, calls int64, err error)
-	// EdgeLatencySeries implements graph.LatencySource.
-	EdgeLatencySeries(ctx context.Context, from, to string, start, end time.Time) ([]graph.LatencyMinute, error)
 	// Service returns one service, or an error wrapping graph.ErrNotFound.
 	Service(ctx context.Context, name string) (graph.Service, error)
 	// Services lists services in name order.

@@ -785,25 +785,6 @@ func testEdgeLatency(t *testing.T, s Store) {
 			}
 		})
 	}
-	t.Run("series", func(t *testing.T) {
-		// The evidence reads per-minute latencies: the same buckets, minute
-		// by minute, summed over producers, oldest first.
-		got, err := s.EdgeLatencySeries(ctx, "checkout", "payments", start, end)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []graph.LatencyMinute{
-			{Minute: graph.MinuteOf(start), Calls: 1, Sum: 90 * time.Millisecond},
-			{Minute: graph.MinuteOf(T0.Add(-80 * time.Minute)), Calls: 2, Sum: 2 * time.Millisecond},
-			{Minute: graph.MinuteOf(recent), Calls: 12, Sum: 70*time.Millisecond + 15*time.Second},
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("EdgeLatencySeries = %v; want %v", got, want)
-		}
-		if none, err := s.EdgeLatencySeries(ctx, "checkout", "nowhere", start, end); err != nil || len(none) != 0 {
-			t.Errorf("EdgeLatencySeries of an unknown edge = %v, %v; want none", none, err)
-		}
-	})
 }
 
 func testDeleteBefore(t *testing.T, s Store) {

@@ -293,14 +293,14 @@ const (
   WHERE c.callee IN $services AND c.hour >= $from AND c.hour < $to AND NOT c.caller IN $services
   RETURN c
 }
-RETURN c.caller AS caller, c.callee AS callee, c.hour AS hour, c.calls AS calls, c.errors AS errors`
+RETURN c.caller AS caller, c.callee AS callee, c.hour AS hour, c.calls AS calls, c.errors AS errors, c.latencySum AS latencySum`
 
 	// cypherCallsAmong is cypherCallsTouching restricted to edges with
 	// both ends in $services.
 	cypherCallsAmong = `MATCH ()-[c:CALLS]->()
 USING INDEX SEEK c:CALLS(caller, hour)
 WHERE c.caller IN $services AND c.hour >= $from AND c.hour < $to AND c.callee IN $services
-RETURN c.caller AS caller, c.callee AS callee, c.hour AS hour, c.calls AS calls, c.errors AS errors`
+RETURN c.caller AS caller, c.callee AS callee, c.hour AS hour, c.calls AS calls, c.errors AS errors, c.latencySum AS latencySum`
 
 	// cypherEdgeLatency lists the call bucket rows of the edge
 	// $caller→$callee in the hours in [$from, $to), one per hour and

@@ -113,9 +113,9 @@ func (s *Store) edges(ctx context.Context, services []string, from, to time.Time
 // hourSums is one edge's calls and errors in one hour, summed over
 // producers; calls is -1 in a minute no producer has a bucket for.
 type hourSums struct {
-	edge          [2]string
-	hour          int64 // Unix seconds
-	calls, errors [bucketsPerHour]int64
+	edge                   [2]string
+	hour                   int64 // Unix seconds
+	calls, errors, latency [bucketsPerHour]int64
 }
 
 // sumCallHours turns bucket rows (caller, callee, hour, calls, errors)
@@ -129,7 +129,7 @@ func sumCallHours(recs []*driver.Record, from, to time.Time) (map[[2]string][]gr
 	hours := make(map[edgeHour]*hourSums, len(recs))
 	list := make([]*hourSums, 0, len(recs))
 	buckets := 0
-	var calls, errs [bucketsPerHour]int64
+	var calls, errs, sums [bucketsPerHour]int64
 	for _, r := range recs {
 		caller, callee := str(field(r, "caller")), str(field(r, "callee"))
 		hour, ok := field(r, "hour").(time.Time)
@@ -141,6 +141,12 @@ func sumCallHours(recs []*driver.Record, from, to time.Time) (map[[2]string][]gr
 		}
 		if err := intList(field(r, "errors"), errs[:]); err != nil {
 			return nil, fmt.Errorf("errors of bucket row %s->%s at %s: %w", caller, callee, hour.UTC().Format(time.RFC3339), err)
+		}
+		sums = [bucketsPerHour]int64{}
+		if v := field(r, "latencySum"); v != nil {
+			if err := intList(v, sums[:]); err != nil {
+				return nil, fmt.Errorf("latency sums of bucket row %s->%s at %s: %w", caller, callee, hour.UTC().Format(time.RFC3339), err)
+			}
 		}
 		k := edgeHour{[2]string{caller, callee}, hour.Unix()}
 		sum := hours[k]
@@ -163,6 +169,8 @@ func sumCallHours(recs []*driver.Record, from, to time.Time) (map[[2]string][]gr
 			}
 			sum.calls[i] += calls[i]
 			sum.errors[i] += errs[i]
+			// At the precision every store carries latency with.
+			sum.latency[i] += int64(graph.LatencyOfCode(graph.LatencyCode(time.Duration(sums[i]), calls[i]), calls[i]))
 		}
 	}
 	slices.SortFunc(list, func(a, b *hourSums) int {
@@ -177,7 +185,7 @@ func sumCallHours(recs []*driver.Record, from, to time.Time) (map[[2]string][]gr
 			sum := list[i]
 			for m, c := range sum.calls {
 				if c >= 0 {
-					arena = append(arena, graph.BucketCount{Minute: sum.hour/60 + int64(m), Calls: c, Errors: sum.errors[m]})
+					arena = append(arena, graph.BucketCount{Minute: sum.hour/60 + int64(m), Calls: c, Errors: sum.errors[m], Latency: time.Duration(sum.latency[m])})
 				}
 			}
 		}
@@ -252,28 +260,6 @@ func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end tim
 		return 0, [graph.LatencyBuckets]int64{}, 0, err
 	}
 	return time.Duration(latency), hist, calls, nil
-}
-
-// EdgeLatencySeries implements graph.LatencySource: the edge's buckets
-// that start in [start, end), oldest first, summed over producers.
-func (s *Store) EdgeLatencySeries(ctx context.Context, from, to string, start, end time.Time) ([]graph.LatencyMinute, error) {
-	byMinute := map[int64]int{}
-	var out []graph.LatencyMinute
-	err := s.eachLatencyMinute(ctx, from, to, start, end, func(minute int64, c, l int64, _ []int64) {
-		i, ok := byMinute[minute]
-		if !ok {
-			i = len(out)
-			byMinute[minute] = i
-			out = append(out, graph.LatencyMinute{Minute: minute})
-		}
-		out[i].Calls += c
-		out[i].Sum += time.Duration(l)
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(out, func(a, b graph.LatencyMinute) int { return cmp.Compare(a.Minute, b.Minute) })
-	return out, nil
 }
 
 // eachLatencyMinute calls fn with the minute (since the Unix epoch), the

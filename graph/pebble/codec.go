@@ -230,6 +230,11 @@ const (
 	chunkFormatV1 = 1
 	chunkFormat   = 2
 	countsFormat  = 3
+	// latencyCountsFormat, written since the evidence model, follows each
+	// count tuple with the minute's mean latency as a graph.LatencyCode
+	// byte, so a walk reads latency with the counts. Count chunks written
+	// before stay version 3 and read without latency.
+	latencyCountsFormat = 4
 )
 
 // encodeChunk encodes the minutes of one hour, in minute order, as a full
@@ -260,42 +265,45 @@ func encodeChunk(slots []slot) []byte {
 }
 
 // encodeCounts encodes the minutes of one hour, in minute order, as a
-// count chunk.
-func encodeCounts(slots []slot) []byte {
-	b := make([]byte, 0, 1+len(slots)*4)
-	b = append(b, countsFormat)
+// count chunk with latencies.
+func encodeCounts(slots []slot) []byte { return encodeCountsAs(latencyCountsFormat, slots) }
+
+// encodeCountsAs encodes a count chunk of version v (3 or 4).
+func encodeCountsAs(v byte, slots []slot) []byte {
+	b := make([]byte, 0, 1+len(slots)*5)
+	b = append(b, v)
 	for i := range slots {
 		b = append(b, slots[i].minute)
 		b = binary.AppendUvarint(b, uint64(slots[i].calls))
 		b = binary.AppendUvarint(b, uint64(slots[i].errors))
+		if v == latencyCountsFormat {
+			b = append(b, graph.LatencyCode(time.Duration(slots[i].latency), slots[i].calls))
+		}
 	}
 	return b
 }
 
+// isCounts reports whether format v is a count chunk.
+func isCounts(v byte) bool { return v == countsFormat || v == latencyCountsFormat }
+
 // encodeAs encodes slots in format v (as read from a stored chunk).
 func encodeAs(v byte, slots []slot) []byte {
-	if v == countsFormat {
-		return encodeCounts(slots)
+	if isCounts(v) {
+		return encodeCountsAs(v, slots)
 	}
 	return encodeChunk(slots)
 }
 
 // chunkVersion checks a chunk's format byte and returns it.
 func chunkVersion(b []byte) (byte, error) {
-	if len(b) == 0 || b[0] < chunkFormatV1 || b[0] > countsFormat {
+	if len(b) == 0 || b[0] < chunkFormatV1 || b[0] > latencyCountsFormat {
 		return 0, errCorrupt
 	}
 	return b[0], nil
 }
 
 // eachSlot calls fn for every slot in an encoded chunk.
-func eachSlot(b []byte, fn func(*slot)) error { return decodeSlots(b, true, fn) }
-
-// eachSlotNoHist is eachSlot without the latency histograms, which it
-// skips undecoded (the slots' hist stays zero).
-func eachSlotNoHist(b []byte, fn func(*slot)) error { return decodeSlots(b, false, fn) }
-
-func decodeSlots(b []byte, withHist bool, fn func(*slot)) error {
+func eachSlot(b []byte, fn func(*slot)) error {
 	v, err := chunkVersion(b)
 	if err != nil {
 		return err
@@ -306,12 +314,19 @@ func decodeSlots(b []byte, withHist bool, fn func(*slot)) error {
 		s.minute = r.byte()
 		s.calls = int64(r.uvarint())
 		s.errors = int64(r.uvarint())
-		if v != countsFormat {
+		switch {
+		case v == latencyCountsFormat:
+			s.latency = int64(graph.LatencyOfCode(r.byte(), s.calls))
+		case v != countsFormat:
 			s.latency = r.varint()
 		}
-		if v == chunkFormat && !withHist {
-			r.bytes()
-		} else if v == chunkFormat {
+		if v == chunkFormat {
+			// The histogram's length is one byte under 0x80 (encodeChunk
+			// writes it so, and the walk's addChunk reads it so).
+			if len(r.b) > 0 && r.b[0] >= 0x80 {
+				r.err = errCorrupt
+				break
+			}
 			h := reader{b: r.bytes()}
 			for i := 0; len(h.b) > 0 && h.err == nil; i++ {
 				if i == len(s.hist) {

@@ -113,7 +113,19 @@ func chunkV1(slots []slot) []byte {
 }
 
 // countsOf is what a count chunk keeps of slots.
+// countsOf is what a count chunk keeps of slots: the counts, and the
+// latency at graph.LatencyCode's precision.
 func countsOf(slots []slot) []slot {
+	var out []slot
+	for _, s := range slots {
+		lat := graph.LatencyOfCode(graph.LatencyCode(time.Duration(s.latency), s.calls), s.calls)
+		out = append(out, slot{minute: s.minute, calls: s.calls, errors: s.errors, latency: int64(lat)})
+	}
+	return out
+}
+
+// countsV3Of is what a count chunk written before latencies keeps.
+func countsV3Of(slots []slot) []slot {
 	var out []slot
 	for _, s := range slots {
 		out = append(out, slot{minute: s.minute, calls: s.calls, errors: s.errors})
@@ -136,6 +148,7 @@ func TestChunkFormats(t *testing.T) {
 		{"current", encodeChunk(withHist), withHist},
 		{"format 1", chunkV1(old), old},
 		{"counts", encodeCounts(withHist), countsOf(withHist)},
+		{"counts without latency", encodeCountsAs(countsFormat, withHist), countsV3Of(withHist)},
 		{"empty", encodeChunk(nil), nil},
 		{"empty counts", encodeCounts(nil), nil},
 	} {
@@ -171,6 +184,7 @@ func FuzzDecodeChunk(f *testing.F) {
 	f.Add(encodeChunk([]slot{{minute: 3, calls: 10, errors: 1, latency: 5e6, hist: [graph.LatencyBuckets]int64{2, 0, 8}}}))
 	f.Add(encodeChunk([]slot{{minute: 5, calls: 1 << 62, hist: [graph.LatencyBuckets]int64{graph.LatencyBuckets - 1: 1 << 62}}}))
 	f.Add(chunkV1([]slot{{minute: 0, calls: 10, errors: 1, latency: 5}, {minute: 59, calls: 1}}))
+	f.Add(encodeCounts([]slot{{minute: 2, calls: 40, errors: 3, latency: 4e9}, {minute: 9, calls: 7}}))
 	f.Add([]byte{chunkFormatV1, 3})
 	f.Add([]byte{chunkFormat, 3, 1, 0, 0, 2, 1})
 	f.Add(encodeCounts([]slot{{minute: 0, calls: 10, errors: 1}, {minute: 59, calls: 1 << 62}}))
@@ -187,17 +201,22 @@ func FuzzDecodeChunk(f *testing.F) {
 		if accErr != nil {
 			t.Fatalf("addChunk: %v; decodeChunk read %d minutes", accErr, len(slots))
 		}
-		var calls, errs [2]int64
+		var calls, errs, lat [2]int64
+		v, _ := chunkVersion(b)
 		for _, s := range slots {
 			calls[0] += s.calls
 			errs[0] += s.errors
+			if v == latencyCountsFormat {
+				lat[0] += s.latency
+			}
 		}
 		for _, r := range acc.raw {
 			calls[1] += r.calls
 			errs[1] += r.errors
+			lat[1] += r.latency
 		}
-		if calls[0] != calls[1] || errs[0] != errs[1] {
-			t.Fatalf("addChunk counted calls/errors %d/%d; decodeChunk %d/%d", calls[1], errs[1], calls[0], errs[0])
+		if calls[0] != calls[1] || errs[0] != errs[1] || lat[0] != lat[1] {
+			t.Fatalf("addChunk counted calls/errors/latency %d/%d/%d; decodeChunk %d/%d/%d", calls[1], errs[1], lat[1], calls[0], errs[0], lat[0])
 		}
 		if got, err := decodeChunk(encodeChunk(slots)); err != nil || !reflect.DeepEqual(got, slots) {
 			t.Fatalf("round trip: %v, %+v; want %+v", err, got, slots)

@@ -246,7 +246,7 @@ type edgeAcc struct {
 	capHint int
 }
 
-type rawBucket struct{ start, calls, errors int64 }
+type rawBucket struct{ start, calls, errors, latency int64 }
 
 // getRaw takes a scratch slice from the store's pool (Store.raw).
 func getRaw(pool *sync.Pool, capHint int) []rawBucket {
@@ -262,16 +262,17 @@ func putRaw(pool *sync.Pool, r []rawBucket) {
 	}
 }
 
-func (a *edgeAcc) add(start int64, calls, errors int64) {
+func (a *edgeAcc) add(start int64, calls, errors, latency int64) {
 	if n := len(a.raw); n > 0 && start <= a.raw[n-1].start {
 		if start == a.raw[n-1].start {
 			a.raw[n-1].calls += calls
 			a.raw[n-1].errors += errors
+			a.raw[n-1].latency += latency
 			return
 		}
 		a.sorted = false
 	}
-	a.raw = append(a.raw, rawBucket{start, calls, errors})
+	a.raw = append(a.raw, rawBucket{start, calls, errors, latency})
 }
 
 // addChunk adds the minutes of an encoded chunk that start in
@@ -294,7 +295,14 @@ func (a *edgeAcc) addChunk(b []byte, hour, fromNs, toNs int64, pool *sync.Pool) 
 			return errCorrupt
 		}
 		b = b[1+n1+n2:]
-		if v != countsFormat {
+		var latency int64
+		if v == latencyCountsFormat {
+			if len(b) == 0 {
+				return errCorrupt
+			}
+			latency = int64(graph.LatencyOfCode(b[0], int64(calls)))
+			b = b[1:]
+		} else if v != countsFormat {
 			// A full chunk (the tables walked hold count chunks once
 			// splitCalls has run, but the codec reads every format the
 			// same way): the latency sum is not needed here, skip it.
@@ -319,7 +327,7 @@ func (a *edgeAcc) addChunk(b []byte, hour, fromNs, toNs int64, pool *sync.Pool) 
 			if a.raw == nil {
 				a.raw = getRaw(pool, a.capHint)
 			}
-			a.add(start, int64(calls), int64(errs))
+			a.add(start, int64(calls), int64(errs), latency)
 		}
 	}
 	return nil
@@ -335,6 +343,7 @@ func (a *edgeAcc) finish(arena []graph.BucketCount) []graph.BucketCount {
 			if n := len(out); n > 0 && out[n-1].start == x.start {
 				out[n-1].calls += x.calls
 				out[n-1].errors += x.errors
+				out[n-1].latency += x.latency
 				continue
 			}
 			out = append(out, x)
@@ -346,7 +355,7 @@ func (a *edgeAcc) finish(arena []graph.BucketCount) []graph.BucketCount {
 	}
 	b := arena[:len(a.raw):len(a.raw)]
 	for i, x := range a.raw {
-		b[i] = graph.BucketCount{Minute: x.start / int64(time.Minute), Calls: x.calls, Errors: x.errors}
+		b[i] = graph.BucketCount{Minute: x.start / int64(time.Minute), Calls: x.calls, Errors: x.errors, Latency: time.Duration(x.latency)}
 	}
 	a.act.Buckets = b
 	return arena[len(a.raw):]

@@ -20,7 +20,7 @@ import (
 // window has zero of each.
 func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end time.Time) (sum time.Duration, hist [graph.LatencyBuckets]int64, calls int64, err error) {
 	var latency int64
-	err = s.eachLatencySlot(ctx, from, to, start, end, true, func(_ int64, sl *slot) {
+	err = s.eachLatencySlot(ctx, from, to, start, end, func(_ int64, sl *slot) {
 		calls += sl.calls
 		latency += sl.latency
 		for i, n := range sl.hist {
@@ -33,46 +33,10 @@ func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end tim
 	return time.Duration(latency), hist, calls, nil
 }
 
-// EdgeLatencySeries implements graph.LatencySource: the edge's buckets
-// that start in [start, end), oldest first, summed over producers.
-func (s *Store) EdgeLatencySeries(ctx context.Context, from, to string, start, end time.Time) ([]graph.LatencyMinute, error) {
-	if !end.After(start) {
-		return nil, ctx.Err()
-	}
-	// One slot a minute of the range, summed over producers; minutes
-	// without a bucket are dropped at the end.
-	first := graph.MinuteOf(start)
-	dense := make([]graph.LatencyMinute, graph.MinuteOf(end.Add(-1))-first+1)
-	err := s.eachLatencySlot(ctx, from, to, start, end, false, func(at int64, sl *slot) {
-		i := at/int64(graph.BucketWidth) - first
-		if i < 0 || i >= int64(len(dense)) {
-			return
-		}
-		dense[i].Calls += sl.calls
-		dense[i].Sum += time.Duration(sl.latency)
-		dense[i].Minute = 1
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := dense[:0]
-	for i, m := range dense {
-		if m.Minute != 0 {
-			m.Minute = first + int64(i)
-			out = append(out, m)
-		}
-	}
-	return out, nil
-}
-
 // eachLatencySlot calls fn with the start (Unix nanoseconds) and the slot
 // of every full bucket of the edge from→to, of every producer, that starts
-// in [start, end), hour by hour; without hist the histograms are skipped.
-func (s *Store) eachLatencySlot(ctx context.Context, from, to string, start, end time.Time, hist bool, fn func(at int64, sl *slot)) error {
-	decode := eachSlotNoHist
-	if hist {
-		decode = eachSlot
-	}
+// in [start, end), hour by hour.
+func (s *Store) eachLatencySlot(ctx context.Context, from, to string, start, end time.Time, fn func(at int64, sl *slot)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -107,7 +71,7 @@ func (s *Store) eachLatencySlot(ctx context.Context, from, to string, start, end
 		}
 		for ; it.Valid() && bytes.HasPrefix(it.Key(), seek); it.Next() {
 			hourNs := int64(hour)
-			err := decode(it.Value(), func(sl *slot) {
+			err := eachSlot(it.Value(), func(sl *slot) {
 				at := hourNs + int64(sl.minute)*int64(graph.BucketWidth)
 				if at >= startNs && at < endNs {
 					fn(at, sl)

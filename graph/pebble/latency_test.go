@@ -55,8 +55,8 @@ func TestOldCallBucketsSplitAtOpen(t *testing.T) {
 				key = chunkKey(table, to, hour, "checkout", "p1")
 			}
 			raw, _, err := get(s.db, key)
-			if err != nil || len(raw) == 0 || raw[0] != countsFormat {
-				t.Fatalf("count chunk %q after open: %x, %v; want format %d", key, raw, err, countsFormat)
+			if err != nil || len(raw) == 0 || raw[0] != latencyCountsFormat {
+				t.Fatalf("count chunk %q after open: %x, %v; want format %d", key, raw, err, latencyCountsFormat)
 			}
 		}
 	}

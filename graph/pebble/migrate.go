@@ -42,7 +42,7 @@ func splitCalls(db *pebble.DB, log *slog.Logger) (int, error) {
 		if err != nil {
 			return rewritten, fmt.Errorf("call bucket %q: %w", it.Key(), err)
 		}
-		if v == countsFormat {
+		if isCounts(v) {
 			continue
 		}
 		key := bytes.Clone(it.Key())

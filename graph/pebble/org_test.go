@@ -17,7 +17,7 @@ import (
 // orgVersion names the store's on-disk layout of a generated organisation;
 // change it whenever the generator or the key layout changes so cached
 // organisations are rebuilt.
-const orgVersion = 7
+const orgVersion = 8
 
 // openBenchOrg opens the organisation for cfg, generating it on first use
 // into a cache directory under the OS temp dir that later runs reuse.
