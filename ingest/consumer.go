@@ -18,12 +18,6 @@ import (
 	"github.com/sregraph/sregraph/ingest/otlp"
 )
 
-// writer is the store as the consumer sees it: Apply returns once the
-// batch is durable, and writing the same batch twice stores it once.
-type writer interface {
-	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
-}
-
 // MessageDecoder decodes one Kafka record value, with its headers, into
 // what to store. It must be pure: the consumer may call it again for the
 // same record after a crash or a rebalance.
@@ -112,7 +106,7 @@ func DetectDecoder(rename func([]Item) []Item) MessageDecoder {
 // can be replaced the same way.
 type Consumer struct {
 	cfg    KafkaConfig
-	w      writer
+	w      graph.Applier
 	log    *slog.Logger
 	now    func() time.Time
 	topics []topicConsumer
@@ -140,7 +134,7 @@ type topicConsumer struct {
 // NewConsumer validates cfg and builds a consumer that writes to w. It
 // registers its metrics with reg (nil for none). now is the clock that
 // bounds future timestamps in decoded events.
-func NewConsumer(cfg KafkaConfig, w writer, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*Consumer, error) {
+func NewConsumer(cfg KafkaConfig, w graph.Applier, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

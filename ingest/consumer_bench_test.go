@@ -50,7 +50,7 @@ func (w *countingWriter) Apply(_ context.Context, b graph.Batch) (graph.Written,
 	return graph.Written{Inserted: len(b.Events)}, nil
 }
 
-func benchmarkKafkaToStore(b *testing.B, w writer, stored func() int) {
+func benchmarkKafkaToStore(b *testing.B, w graph.Applier, stored func() int) {
 	const topic = "sre.deploys"
 	c := mustStartKafka(b, topic)
 	recs := kafkaCanonicalRecords(b.N, EmbeddedPartitions, "bench")

@@ -150,7 +150,7 @@ type runningConsumer struct {
 	done   chan error
 }
 
-func mustRunConsumer(tb testing.TB, cfg KafkaConfig, w writer) *runningConsumer {
+func mustRunConsumer(tb testing.TB, cfg KafkaConfig, w graph.Applier) *runningConsumer {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
 	logger := slog.New(slog.NewTextHandler(kafkaLogWriter{tb}, &slog.HandlerOptions{Level: slog.LevelInfo}))

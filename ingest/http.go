@@ -171,7 +171,7 @@ type HTTPOptions struct {
 // the good items of the same request down with it.
 type HTTP struct {
 	cfg     HTTPConfig
-	store   writer
+	store   graph.Applier
 	now     func() time.Time
 	log     *slog.Logger
 	rename  func([]Item) []Item
@@ -209,7 +209,7 @@ type RejectedItem struct {
 
 // NewHTTP builds the ingest endpoints over store, which must return from
 // Apply only once a batch is durable.
-func NewHTTP(cfg HTTPConfig, store writer, opts HTTPOptions) (*HTTP, error) {
+func NewHTTP(cfg HTTPConfig, store graph.Applier, opts HTTPOptions) (*HTTP, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ func mustStartHTTP(tb testing.TB, cfg HTTPConfig, opts func(*HTTPOptions)) *http
 	return mustStartHTTPOn(tb, cfg, store, store, opts)
 }
 
-func mustStartHTTPOn(tb testing.TB, cfg HTTPConfig, store *pebble.Store, w writer, opts func(*HTTPOptions)) *httpRig {
+func mustStartHTTPOn(tb testing.TB, cfg HTTPConfig, store *pebble.Store, w graph.Applier, opts func(*HTTPOptions)) *httpRig {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
 	o := HTTPOptions{Now: func() time.Time { return httpNow }, Registerer: reg}

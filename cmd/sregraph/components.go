@@ -39,16 +39,13 @@ func (c *componentConfig) validate() error {
 	return c.http.Validate()
 }
 
-// writer is the durable, publishing write side every ingest path uses.
-type writer interface {
-	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
-}
-
 // wiring is what the components are wired into.
 type wiring struct {
-	mux       *http.ServeMux
-	store     store
-	writer    writer
+	mux   *http.ServeMux
+	store store
+	// writer is the durable, publishing write side every ingest path
+	// uses.
+	writer    graph.Applier
 	aliases   ingest.Aliases
 	reg       prometheus.Registerer
 	log       *slog.Logger

@@ -23,11 +23,6 @@ import (
 	"github.com/sregraph/sregraph/graph"
 )
 
-// writer is what the handler needs from a store.
-type writer interface {
-	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
-}
-
 // HandlerConfig tunes a Handler. Zero fields get the defaults.
 type HandlerConfig struct {
 	// MaxBodyBytes bounds a request body, before and after gzip
@@ -69,7 +64,7 @@ func (c *HandlerConfig) fill() {
 // the clients keep them and memory holds only the failed write.
 type Handler struct {
 	agg *Aggregator
-	w   writer
+	w   graph.Applier
 	cfg HandlerConfig
 
 	// writeMu serialises taking counts from the aggregator and writing
@@ -90,7 +85,7 @@ type Handler struct {
 }
 
 // NewHandler returns a Handler that aggregates into agg and writes to w.
-func NewHandler(agg *Aggregator, w writer, cfg HandlerConfig) *Handler {
+func NewHandler(agg *Aggregator, w graph.Applier, cfg HandlerConfig) *Handler {
 	cfg.fill()
 	return &Handler{agg: agg, w: w, cfg: cfg, accepted: map[string]bool{}, unwritten: map[string]bool{}}
 }
