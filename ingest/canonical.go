@@ -12,17 +12,6 @@ import (
 	"github.com/sregraph/sregraph/graph"
 )
 
-// Item is one decoded input: an event, a declared dependency, or the
-// reason the input could not be decoded.
-type Item struct {
-	Event      *graph.Event
-	Dependency *graph.Dependency
-	Err        error
-}
-
-// ErrUndecodable marks input that no retry will fix.
-var ErrUndecodable = errors.New("undecodable")
-
 // canonicalEvent is the wire shape of the canonical event (contract.md).
 type canonicalEvent struct {
 	ID          string          `json:"id"`

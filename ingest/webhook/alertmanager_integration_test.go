@@ -1,4 +1,4 @@
-package ingest
+package webhook
 
 import (
 	"bytes"
@@ -176,9 +176,9 @@ func postAlert(t *testing.T, base string, labels map[string]string, startsAt, en
 func TestAlertmanagerWebhookIntegration(t *testing.T) {
 	bin := findAlertmanager(t)
 	const token = "am-test-token-0123456789abcdef"
-	cfg := DefaultHTTPConfig()
+	cfg := DefaultConfig()
 	cfg.WebhookToken = token
-	rig := mustStartHTTP(t, cfg, func(o *HTTPOptions) { o.Now = time.Now })
+	rig := mustStartHTTP(t, cfg, func(o *Options) { o.Now = time.Now })
 	base := startAlertmanager(t, bin, rig.srv.URL+"/v1/webhooks/alertmanager", token)
 
 	labels := map[string]string{"alertname": "PaymentsAvailabilityBurn", "service": "payments", "slo": "availability", "severity": "page"}

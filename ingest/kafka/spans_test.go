@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"bytes"
@@ -24,6 +24,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 	"github.com/sregraph/sregraph/ingest/otlp"
 )
 
@@ -63,7 +65,7 @@ func loadSpanSamples(tb testing.TB, names ...string) ([]kafkaRecord, spanExpecta
 	seen := map[string]bool{}
 	var recs []kafkaRecord
 	for _, name := range names {
-		body, err := os.ReadFile(filepath.Join("..", "testdata", "ingest", "otlp", name+".pb"))
+		body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ingest", "otlp", name+".pb"))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -73,7 +75,7 @@ func loadSpanSamples(tb testing.TB, names ...string) ([]kafkaRecord, spanExpecta
 		}
 		recs = append(recs, splitByTrace(tb, &req)...)
 
-		g, err := os.ReadFile(filepath.Join("..", "testdata", "ingest", "otlp", name+".golden"))
+		g, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ingest", "otlp", name+".golden"))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -141,7 +143,7 @@ func splitByTrace(tb testing.TB, req *coltracepb.ExportTraceServiceRequest) []ka
 			h := fnv.New32a()
 			_, _ = h.Write(id)
 			recs = append(recs, kafkaRecord{
-				partition: int(h.Sum32() % EmbeddedPartitions), key: string(id), value: value,
+				partition: int(h.Sum32() % embedded.Partitions), key: string(id), value: value,
 				headers: map[string]string{"content-type": otlp.ContentTypeProtobuf},
 			})
 		}
@@ -172,11 +174,11 @@ func spanEdges(tb testing.TB, s *kafkaStore, want spanExpectation) map[string]ed
 // unfinished segment, or its end (-1 when that is 0, as nothing is
 // committed then).
 func spanCommits(recs []kafkaRecord, segmentOffsets int64) []int64 {
-	ends := make([]int64, EmbeddedPartitions)
+	ends := make([]int64, embedded.Partitions)
 	for _, r := range recs {
 		ends[r.partition]++
 	}
-	out := make([]int64, EmbeddedPartitions)
+	out := make([]int64, embedded.Partitions)
 	for p, end := range ends {
 		out[p] = end - end%segmentOffsets
 		if out[p] == 0 {
@@ -188,8 +190,8 @@ func spanCommits(recs []kafkaRecord, segmentOffsets int64) []int64 {
 
 // spanConfig is the consumer configuration of the spans tests: only the
 // spans topic, into agg.
-func spanConfig(addrs []string, group string, agg *otlp.Aggregator) KafkaConfig {
-	cfg := kafkaTestConfig(addrs, group, map[Family]string{FamilySpans: spanTopic})
+func spanConfig(addrs []string, group string, agg *otlp.Aggregator) consumerConfig {
+	cfg := kafkaTestConfig(addrs, group, map[ingest.Family]string{ingest.FamilySpans: spanTopic})
 	cfg.Spans = agg
 	return cfg
 }
@@ -264,7 +266,7 @@ func TestSpansConsumer(t *testing.T) {
 			}
 
 			reg := prometheus.NewRegistry()
-			if err := reg.Register(NewSpanStats(agg)); err != nil {
+			if err := reg.Register(otlp.NewSpanStats(agg)); err != nil {
 				t.Fatal(err)
 			}
 			got := gatherValues(t, reg)
@@ -499,21 +501,21 @@ func TestSpansConsumerGracefulShutdown(t *testing.T) {
 // TestConsumerSpansFamily: the spans topic is consumed only when an
 // aggregator (or a decoder) is given for it.
 func TestConsumerSpansFamily(t *testing.T) {
-	dec := func([]byte, Headers, time.Time) (Decoded, error) { return Decoded{}, nil }
+	dec := func([]byte, ingest.Headers, time.Time) (Decoded, error) { return Decoded{}, nil }
 	for _, tc := range []struct {
 		name    string
-		topics  map[Family]string
+		topics  map[ingest.Family]string
 		spans   bool
 		decoder bool
 		want    []string
 		wantErr error
 	}{
-		{"spans only, no aggregator", map[Family]string{FamilySpans: spanTopic}, false, false, nil, ErrKafkaNoTopics},
-		{"spans only, with aggregator", map[Family]string{FamilySpans: spanTopic}, true, false, []string{spanTopic}, nil},
-		{"spans only, with decoder", map[Family]string{FamilySpans: spanTopic}, false, true, []string{spanTopic}, nil},
-		{"spans and deploys, no aggregator", map[Family]string{FamilySpans: spanTopic, FamilyDeploys: "sre.deploys"}, false, false, []string{"sre.deploys"}, nil},
-		{"spans and deploys, with aggregator", map[Family]string{FamilySpans: spanTopic, FamilyDeploys: "sre.deploys"}, true, false, []string{spanTopic, "sre.deploys"}, nil},
-		{"spans topic off, with aggregator", map[Family]string{FamilySpans: "", FamilyDeploys: "sre.deploys"}, true, false, []string{"sre.deploys"}, nil},
+		{"spans only, no aggregator", map[ingest.Family]string{ingest.FamilySpans: spanTopic}, false, false, nil, ErrNoTopics},
+		{"spans only, with aggregator", map[ingest.Family]string{ingest.FamilySpans: spanTopic}, true, false, []string{spanTopic}, nil},
+		{"spans only, with decoder", map[ingest.Family]string{ingest.FamilySpans: spanTopic}, false, true, []string{spanTopic}, nil},
+		{"spans and deploys, no aggregator", map[ingest.Family]string{ingest.FamilySpans: spanTopic, ingest.FamilyDeploys: "sre.deploys"}, false, false, []string{"sre.deploys"}, nil},
+		{"spans and deploys, with aggregator", map[ingest.Family]string{ingest.FamilySpans: spanTopic, ingest.FamilyDeploys: "sre.deploys"}, true, false, []string{spanTopic, "sre.deploys"}, nil},
+		{"spans topic off, with aggregator", map[ingest.Family]string{ingest.FamilySpans: "", ingest.FamilyDeploys: "sre.deploys"}, true, false, []string{"sre.deploys"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := kafkaTestConfig([]string{"127.0.0.1:1"}, "g", tc.topics)
@@ -521,9 +523,9 @@ func TestConsumerSpansFamily(t *testing.T) {
 				cfg.Spans = newSpanAggregator(1)
 			}
 			if tc.decoder {
-				cfg.Decoders = map[Family]MessageDecoder{FamilySpans: dec}
+				cfg.Decoders = map[ingest.Family]MessageDecoder{ingest.FamilySpans: dec}
 			}
-			c, err := NewConsumer(cfg, nil, nil, nil, nil)
+			c, err := NewConsumer(cfg.Config, nil, Options{Spans: cfg.Spans, Decoders: cfg.Decoders})
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("NewConsumer: %v, want %v", err, tc.wantErr)
 			}
@@ -586,7 +588,9 @@ func BenchmarkSpansToStore(b *testing.B) {
 	cfg := spanConfig(c.addrs, "bench", agg)
 	cfg.MaxBatch = 5000
 	cfg.MaxWait = 20 * time.Millisecond
-	cons, err := NewConsumer(cfg, store, slog.New(slog.DiscardHandler), nil, func() time.Time { return kafkaNow })
+	opts := cfg.options()
+	opts.Logger = slog.New(slog.DiscardHandler)
+	cons, err := NewConsumer(cfg.Config, store, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
