@@ -55,11 +55,11 @@ type wiring struct {
 	now       func() time.Time
 	publicURL string
 	ready     *readiness
-	// start runs a background task bound to the server's lifetime.
+	// start adds a background task, run for the server's lifetime.
 	start func(name string, f func(context.Context) error)
 	// after registers cleanup to run once every background task has
 	// stopped.
-	after func(func())
+	after func(func() error)
 }
 
 // wire starts the Kafka consumers (and the embedded broker when asked
@@ -73,7 +73,7 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 		}
 		// The broker outlives the consumers so that their final commits
 		// have somewhere to go.
-		w.after(stop)
+		w.after(func() error { stop(); return nil })
 		w.log.Warn("embedded Kafka broker for trying sregraph out: it keeps messages in memory only", "addr", brokers)
 		kopts.Brokers = brokers
 	}
@@ -84,10 +84,9 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 			return fmt.Errorf("--webhooks-to-kafka: %w", err)
 		}
 		pub = p
-		w.start("webhook publisher", func(ctx context.Context) error {
-			<-ctx.Done()
-			return p.Close()
-		})
+		// Closed once the HTTP server has drained and the consumers
+		// have stopped.
+		w.after(p.Close)
 	}
 	h, err := webhook.New(c.http, w.writer, webhook.Options{Now: w.now, Logger: w.log, Rename: w.aliases.Apply, Registerer: w.reg, Publisher: pub})
 	if err != nil {
@@ -114,7 +113,7 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 		if err != nil {
 			return fmt.Errorf("kafka: %w", err)
 		}
-		*w.ready = append(*w.ready, cons.Ready)
+		*w.ready = append(*w.ready, func(context.Context) error { return cons.Ready() })
 		w.start("kafka consumer", cons.Run)
 		w.log.Info("consuming Kafka", "brokers", cons.Brokers(), "topics", cons.Topics(), "group", c.kafka.GroupID)
 	}
