@@ -103,7 +103,7 @@ func DecodeCloudEvents(body []byte, h Headers, now time.Time) ([]Item, error) {
 	for i, raw := range raws {
 		var probe map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &probe); err != nil {
-			items = append(items, Item{Err: itemError(fmt.Sprintf("event %d", i), undecodable(decodeError(err, raw)))})
+			items = append(items, Item{Err: itemError(fmt.Sprintf("event %d", i), undecodable(JSONError(err, raw)))})
 			continue
 		}
 		_, isCE := probe["specversion"]
@@ -114,7 +114,7 @@ func DecodeCloudEvents(body []byte, h Headers, now time.Time) ([]Item, error) {
 		case isCE:
 			var env cloudEvent
 			if err := json.Unmarshal(raw, &env); err != nil {
-				items = append(items, Item{Err: itemError(fmt.Sprintf("event %d", i), undecodable(decodeError(err, raw)))})
+				items = append(items, Item{Err: itemError(fmt.Sprintf("event %d", i), undecodable(JSONError(err, raw)))})
 				continue
 			}
 			data := bytes.TrimSpace(env.Data)
@@ -158,7 +158,7 @@ func cdeventItem(i int, env cloudEvent, data []byte, now time.Time) *Item {
 	}
 	if len(data) > 0 && data[0] == '{' {
 		if err := json.Unmarshal(data, &cd); err != nil {
-			return &Item{Err: itemError(what, undecodable("CDEvent: "+decodeError(err, data)))}
+			return &Item{Err: itemError(what, undecodable("CDEvent: "+JSONError(err, data)))}
 		}
 	} else if len(data) > 0 && string(data) != "null" {
 		return &Item{Err: graph.Invalidf("%s: data is not a JSON object: send the CDEvent as the CloudEvent's data", what)}
@@ -191,7 +191,7 @@ func cdeventItem(i int, env cloudEvent, data []byte, now time.Time) *Item {
 	var content cdContent
 	if c := bytes.TrimSpace(cd.Subject.Content); len(c) > 0 && string(c) != "null" {
 		if err := json.Unmarshal(c, &content); err != nil {
-			return &Item{Err: itemError(what, undecodable("subject.content: "+decodeError(err, c)))}
+			return &Item{Err: itemError(what, undecodable("subject.content: "+JSONError(err, c)))}
 		}
 	}
 	at, err := parseTime("context.timestamp", firstNonEmpty(cd.Context.Timestamp, env.Time))

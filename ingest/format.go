@@ -60,7 +60,7 @@ func decodeJSON(format string, body []byte, v any) error {
 		return undecodable("empty body: expected a " + format + " JSON payload")
 	}
 	if err := json.Unmarshal(trimmed, v); err != nil {
-		return undecodable(format + " payload: " + decodeError(err, trimmed))
+		return undecodable(format + " payload: " + JSONError(err, trimmed))
 	}
 	return nil
 }
@@ -192,39 +192,3 @@ func setIf(m map[string]any, k string, v string) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-// decodeError describes a JSON decoding failure of raw like jsonError,
-// naming expected types as JSON types rather than Go ones.
-func decodeError(err error, raw []byte) string {
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) && typ.Type != nil {
-		field := typ.Field
-		if field == "" {
-			return fmt.Sprintf("must be %s, not JSON %s", jsonKind(typ.Type), typ.Value)
-		}
-		return fmt.Sprintf("field %q must be %s, not JSON %s", field, jsonKind(typ.Type), typ.Value)
-	}
-	return jsonError(err, raw)
-}
-
-// jsonKind names the JSON type that decodes into t.
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "a JSON array"
-	case reflect.Struct, reflect.Map:
-		return "a JSON object"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return "a JSON value"
-}

@@ -69,7 +69,7 @@ func DecodePagerDuty(body []byte, _ Headers, now time.Time) ([]Item, error) {
 	var inc pagerdutyIncident
 	if len(ev.Data) > 0 {
 		if err := json.Unmarshal(ev.Data, &inc); err != nil {
-			return nil, undecodable("PagerDuty event.data: " + decodeError(err, ev.Data))
+			return nil, undecodable("PagerDuty event.data: " + JSONError(err, ev.Data))
 		}
 	}
 	if inc.Type != "" && inc.Type != "incident" {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -257,5 +258,29 @@ func TestHandlerRun(t *testing.T) {
 	}
 	if got := store.edges(); got["a->stripe"] != (edgeTotal{2, 0}) {
 		t.Errorf("after shutdown: %v", got)
+	}
+}
+
+// TestHandlerRefusedSaysWhy: counts the store refuses get 400 with a
+// message, also when the store's error carries no user-facing one.
+func TestHandlerRefusedSaysWhy(t *testing.T) {
+	store := newMemStore()
+	store.mu.Lock()
+	store.fail = fmt.Errorf("bucket out of range: %w", graph.ErrInvalid)
+	store.mu.Unlock()
+	agg := NewAggregator(Config{}, func() time.Time { return goldenNow })
+	srv := httptest.NewServer(NewHandler(agg, store, HandlerConfig{}))
+	defer srv.Close()
+	body, err := proto.Marshal(request(sp{svc: "a", trace: 1, id: 10, kind: client, attrs: map[string]string{"db.system": "redis"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, out := post(t, srv.URL, ContentTypeProtobuf, "", body)
+	var st spb.Status
+	if err := proto.Unmarshal(out, &st); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || st.Message == "" {
+		t.Fatalf("status %d, message %q; want 400 saying why", resp.StatusCode, st.Message)
 	}
 }
