@@ -76,17 +76,6 @@ func (s *memStore) edges() map[string]edgeTotal {
 	return sumEdges(mapValues(s.calls))
 }
 
-func (s *memStore) eventList() []graph.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]graph.Event, 0, len(s.events))
-	for _, e := range s.events {
-		out = append(out, e)
-	}
-	graph.SortEvents(out)
-	return out
-}
-
 func mapValues(m map[string]graph.CallBucket) []graph.CallBucket {
 	out := make([]graph.CallBucket, 0, len(m))
 	for _, c := range m {
