@@ -16,7 +16,7 @@ import (
 // graph/neo4j both satisfy it.
 type store interface {
 	graph.ContextSource
-	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
+	graph.Applier
 	Event(ctx context.Context, id string) (graph.Event, error)
 	CountEvents(ctx context.Context, f graph.EventFilter) (int, error)
 	Service(ctx context.Context, name string) (graph.Service, error)

@@ -358,13 +358,25 @@ func TestDetectDecoder(t *testing.T) {
 }
 
 // TestConsumerNotReadyWithoutBroker: Ready says which brokers it cannot
-// reach.
+// reach, with the error of an attempt to reach them (not merely that none
+// has answered yet, which it says before dialling at all).
 func TestConsumerNotReadyWithoutBroker(t *testing.T) {
 	cfg := kafkaTestConfig([]string{"127.0.0.1:1"}, "nobroker", map[ingest.Family]string{ingest.FamilyDeploys: "sre.deploys"})
-	r := mustRunConsumer(t, cfg, mustOpenKafkaStore(t))
-	time.Sleep(200 * time.Millisecond)
-	err := r.Ready()
-	if err == nil || !strings.Contains(err.Error(), "topic sre.deploys: connecting to 127.0.0.1:1") {
+	store := mustOpenKafkaStore(t)
+	idle, err := NewConsumer(cfg.Config, store, cfg.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const unanswered = "no broker has answered yet"
+	if err := idle.Ready(); err == nil || !strings.Contains(err.Error(), unanswered) {
+		t.Fatalf("Ready() before Run = %v, want it to say %q", err, unanswered)
+	}
+	r := mustRunConsumer(t, cfg, store)
+	kafkaWait(t, 10*time.Second, "Ready to report a failed dial", func() bool {
+		err = r.Ready()
+		return err != nil && !strings.Contains(err.Error(), unanswered)
+	})
+	if !strings.Contains(err.Error(), "topic sre.deploys: connecting to 127.0.0.1:1") {
 		t.Fatalf("Ready() = %v, want it to name the topic and the unreachable broker", err)
 	}
 	if err := r.stop(t); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 	"github.com/sregraph/sregraph/ingest"
 	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 )
@@ -25,11 +26,7 @@ import (
 // counts, to show what the consumer itself can do.
 func BenchmarkKafkaToStore(b *testing.B) {
 	b.Run("embedded", func(b *testing.B) {
-		store, err := pebble.Open(b.TempDir(), pebble.Options{Now: func() time.Time { return kafkaNow }, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer store.Close()
+		store := pebbletest.MustOpen(b, pebble.Options{Now: func() time.Time { return kafkaNow }})
 		benchmarkKafkaToStore(b, store, func() int {
 			n, err := store.CountEvents(context.Background(), graph.EventFilter{})
 			if err != nil {

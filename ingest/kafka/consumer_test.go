@@ -21,6 +21,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 	"github.com/sregraph/sregraph/ingest"
 	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 	"github.com/sregraph/sregraph/ingest/otlp"
@@ -46,12 +47,7 @@ type kafkaStore struct {
 
 func mustOpenKafkaStore(tb testing.TB) *kafkaStore {
 	tb.Helper()
-	s, err := pebble.Open(tb.TempDir(), pebble.Options{Now: func() time.Time { return kafkaNow }, Logger: slog.New(slog.DiscardHandler), CacheSize: 16 << 20})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = s.Close() })
-	return &kafkaStore{Store: s}
+	return &kafkaStore{Store: pebbletest.MustOpen(tb, pebble.Options{Now: func() time.Time { return kafkaNow }, CacheSize: 16 << 20})}
 }
 
 func (s *kafkaStore) Apply(ctx context.Context, b graph.Batch) (graph.Written, error) {

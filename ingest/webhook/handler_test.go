@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 	"github.com/sregraph/sregraph/ingest"
 )
 
@@ -41,14 +41,7 @@ func updateGoldens() bool {
 // directory.
 func mustOpenHTTPStore(tb testing.TB) *pebble.Store {
 	tb.Helper()
-	s, err := pebble.Open(tb.TempDir(), pebble.Options{
-		Now: func() time.Time { return httpNow }, Logger: slog.New(slog.DiscardHandler), CacheSize: 8 << 20,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = s.Close() })
-	return s
+	return pebbletest.MustOpen(tb, pebble.Options{Now: func() time.Time { return httpNow }, CacheSize: 8 << 20})
 }
 
 // httpRig is the ingest endpoints on a real loopback server, writing to a
