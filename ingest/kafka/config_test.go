@@ -2,18 +2,15 @@ package kafka
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 )
 
@@ -119,48 +116,13 @@ func kafkaSampleFamily(format, name string) ingest.Family {
 	return ingest.FamilyDeploys
 }
 
-// loadKafkaSamples reads every payload under testdata/ingest except the trace
-// samples (another topic family with its own decoder): <format>/<name>.*
-// with optional headers in <name>.headers.json.
+// loadKafkaSamples reads every payload of the event formats (the trace
+// samples are another topic family with its own decoder).
 func loadKafkaSamples(tb testing.TB) []kafkaSample {
 	tb.Helper()
-	root := filepath.Join("..", "..", "testdata", "ingest")
-	dirs, err := os.ReadDir(root)
-	if err != nil {
-		tb.Fatalf("reading the samples: %v", err)
-	}
 	var out []kafkaSample
-	for _, d := range dirs {
-		if !d.IsDir() || d.Name() == "otlp" {
-			continue
-		}
-		files, err := os.ReadDir(filepath.Join(root, d.Name()))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, f := range files {
-			name := f.Name()
-			if f.IsDir() || strings.HasSuffix(name, ".headers.json") || strings.Contains(name, ".golden") || strings.HasPrefix(name, ".") {
-				continue
-			}
-			path := filepath.Join(root, d.Name(), name)
-			value, err := os.ReadFile(path)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			s := kafkaSample{path: path, format: d.Name(), value: value, family: kafkaSampleFamily(d.Name(), name)}
-			base := strings.TrimSuffix(name, filepath.Ext(name))
-			if raw, err := os.ReadFile(filepath.Join(root, d.Name(), base+".headers.json")); err == nil {
-				if err := json.Unmarshal(raw, &s.headers); err != nil {
-					tb.Fatalf("%s.headers.json: %v", base, err)
-				}
-			}
-			out = append(out, s)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
-	if len(out) == 0 {
-		tb.Fatal("no samples under testdata/ingest")
+	for _, s := range ingesttest.Samples(tb, ingest.Formats...) {
+		out = append(out, kafkaSample{path: s.Path, format: s.Format, value: s.Body, headers: s.Headers, family: kafkaSampleFamily(s.Format, s.Name)})
 	}
 	return out
 }
@@ -223,7 +185,7 @@ func TestConsumerEveryTopicAndFormat(t *testing.T) {
 
 	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "formats", topics), store)
 	for topic, n := range perTopic {
-		kafkaWait(t, 30*time.Second, "every record of "+topic+" committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, r.cfg.GroupID, topic)) == n })
+		ingesttest.Wait(t, 30*time.Second, "every record of "+topic+" committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, r.cfg.GroupID, topic)) == n })
 	}
 	for id, path := range x.ids {
 		if _, err := store.Event(context.Background(), id); err != nil {
@@ -372,7 +334,7 @@ func TestConsumerNotReadyWithoutBroker(t *testing.T) {
 		t.Fatalf("Ready() before Run = %v, want it to say %q", err, unanswered)
 	}
 	r := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 10*time.Second, "Ready to report a failed dial", func() bool {
+	ingesttest.Wait(t, 10*time.Second, "Ready to report a failed dial", func() bool {
 		err = r.Ready()
 		return err != nil && !strings.Contains(err.Error(), unanswered)
 	})

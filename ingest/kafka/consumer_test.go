@@ -23,6 +23,7 @@ import (
 	"github.com/sregraph/sregraph/graph/pebble"
 	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 	"github.com/sregraph/sregraph/ingest/otlp"
 )
@@ -284,18 +285,6 @@ func kafkaCanonicalRecords(n, partitions int, service string) []kafkaRecord {
 	return recs
 }
 
-// kafkaWait polls cond until it holds or timeout passes.
-func kafkaWait(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // committedOffsets returns the group's committed offset of each partition of
 // topic (-1 when none).
 func committedOffsets(tb testing.TB, addrs []string, group, topic string) []int64 {
@@ -393,7 +382,7 @@ func TestConsumerPoisonMessage(t *testing.T) {
 	produceRecords(t, c.addrs, topic, good[0], poison, good[1])
 
 	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "poison", map[ingest.Family]string{ingest.FamilyDeploys: topic}), store)
-	kafkaWait(t, 20*time.Second, "three records committed", func() bool { return committedOffsets(t, c.addrs, "poison", topic)[0] == 3 })
+	ingesttest.Wait(t, 20*time.Second, "three records committed", func() bool { return committedOffsets(t, c.addrs, "poison", topic)[0] == 3 })
 
 	if n := store.count(t); n != 2 {
 		t.Errorf("store holds %d events, want the 2 good ones around the poison", n)
@@ -434,7 +423,7 @@ func TestConsumerPartialRecord(t *testing.T) {
 	          {"kind":"deploy","service":"c","at":"2026-11-21T11:01:00Z","source":"t"}]`
 	produceRecords(t, c.addrs, topic, kafkaRecord{partition: 2, value: []byte(body)})
 	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "partial", map[ingest.Family]string{ingest.FamilySLO: topic}), store)
-	kafkaWait(t, 20*time.Second, "the record committed", func() bool { return committedOffsets(t, c.addrs, "partial", topic)[2] == 1 })
+	ingesttest.Wait(t, 20*time.Second, "the record committed", func() bool { return committedOffsets(t, c.addrs, "partial", topic)[2] == 1 })
 	if n := store.count(t); n != 2 {
 		t.Errorf("store holds %d events, want the 2 good items", n)
 	}
@@ -459,7 +448,7 @@ func TestConsumerStoreOutage(t *testing.T) {
 	produceRecords(t, c.addrs, topic, kafkaCanonicalRecords(40, 5, "cart")...)
 
 	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "outage", map[ingest.Family]string{ingest.FamilyScale: topic}), store)
-	kafkaWait(t, 20*time.Second, "several failed writes", func() bool { _, f := store.totals(); return f >= 5 })
+	ingesttest.Wait(t, 20*time.Second, "several failed writes", func() bool { _, f := store.totals(); return f >= 5 })
 	err := r.Ready()
 	if err == nil || !strings.Contains(err.Error(), "store unavailable since 2026-11-21T12:00:00Z") || !strings.Contains(err.Error(), "disk on fire") {
 		t.Errorf("Ready() = %v, want it to say the store is unavailable, since when and why", err)
@@ -475,7 +464,7 @@ func TestConsumerStoreOutage(t *testing.T) {
 	}
 
 	store.setFail(nil)
-	kafkaWait(t, 20*time.Second, "all 40 records committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "outage", topic)) == 40 })
+	ingesttest.Wait(t, 20*time.Second, "all 40 records committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "outage", topic)) == 40 })
 	if n := store.count(t); n != 40 {
 		t.Errorf("store holds %d events after the outage, want 40", n)
 	}
@@ -515,7 +504,7 @@ func TestConsumerCrashBetweenWriteAndCommit(t *testing.T) {
 	cfg := kafkaTestConfig(c.addrs, "crash", map[ingest.Family]string{ingest.FamilyDeploys: topic})
 	cfg.ShutdownTimeout = time.Second
 	first := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 20*time.Second, "all records stored by the first consumer", func() bool { return store.count(t) == n })
+	ingesttest.Wait(t, 20*time.Second, "all records stored by the first consumer", func() bool { return store.count(t) == n })
 	if err := first.stop(t); err != nil {
 		t.Fatalf("first consumer: %v", err)
 	}
@@ -529,7 +518,7 @@ func TestConsumerCrashBetweenWriteAndCommit(t *testing.T) {
 	dropCommits.Store(false)
 
 	second := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 20*time.Second, "all records committed by the second consumer", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "crash", topic)) == n })
+	ingesttest.Wait(t, 20*time.Second, "all records committed by the second consumer", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "crash", topic)) == n })
 	after, _ := store.totals()
 	if got := after.Duplicates - before.Duplicates; got < n {
 		t.Errorf("the second consumer saw %d duplicates, want all %d records redelivered as duplicates", got, n)
@@ -566,17 +555,17 @@ func TestConsumerRebalance(t *testing.T) {
 		}
 	}()
 	first := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 20*time.Second, "the first consumer to store something", func() bool { return store.count(t) > 0 })
+	ingesttest.Wait(t, 20*time.Second, "the first consumer to store something", func() bool { return store.count(t) > 0 })
 
 	second := mustRunConsumer(t, cfg, store) // joins: the group rebalances
-	kafkaWait(t, 30*time.Second, "both consumers to take part", func() bool {
+	ingesttest.Wait(t, 30*time.Second, "both consumers to take part", func() bool {
 		return first.counter("messages", topic, "stored") > 0 && second.counter("messages", topic, "stored") > 0
 	})
 	if err := first.stop(t); err != nil { // leaves: the group rebalances again
 		t.Fatalf("first consumer: %v", err)
 	}
 	<-produced
-	kafkaWait(t, 30*time.Second, "all records committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "rebalance", topic)) == n })
+	ingesttest.Wait(t, 30*time.Second, "all records committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "rebalance", topic)) == n })
 	if got := store.count(t); got != n {
 		t.Errorf("store holds %d events, want %d", got, n)
 	}
@@ -673,12 +662,12 @@ func TestEmbeddedBroker(t *testing.T) {
 	}
 	produceRecords(t, tc.Brokers, "sre.deploys", kafkaCanonicalRecords(5, 5, "x")...)
 	r := mustRunConsumer(t, tc, store)
-	kafkaWait(t, 20*time.Second, "5 events stored", func() bool { return store.count(t) == 5 })
+	ingesttest.Wait(t, 20*time.Second, "5 events stored", func() bool { return store.count(t) == 5 })
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
-	kafkaWait(t, 5*time.Second, "the broker to stop with its context", func() bool {
+	ingesttest.Wait(t, 5*time.Second, "the broker to stop with its context", func() bool {
 		conn, err := net.DialTimeout("tcp", addrs[0], time.Second)
 		if err == nil {
 			_ = conn.Close()
@@ -718,7 +707,7 @@ func TestConsumerDeadLetterOutage(t *testing.T) {
 	produceRecords(t, c.addrs, topic, good[0], kafkaRecord{partition: 0, value: []byte("][")}, good[1])
 
 	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "dlqdown", map[ingest.Family]string{ingest.FamilyTickets: topic}), store)
-	kafkaWait(t, 20*time.Second, "Ready to say the dead-letter topic is unavailable", func() bool {
+	ingesttest.Wait(t, 20*time.Second, "Ready to say the dead-letter topic is unavailable", func() bool {
 		err := r.Ready()
 		return err != nil && strings.Contains(err.Error(), "dead-letter topic unavailable since 2026-11-21T12:00:00Z: sre.tickets.dlq")
 	})
@@ -730,7 +719,7 @@ func TestConsumerDeadLetterOutage(t *testing.T) {
 	}
 
 	dlqDown.Store(false)
-	kafkaWait(t, 20*time.Second, "the partition to move on", func() bool { return committedOffsets(t, c.addrs, "dlqdown", topic)[0] == 3 })
+	ingesttest.Wait(t, 20*time.Second, "the partition to move on", func() bool { return committedOffsets(t, c.addrs, "dlqdown", topic)[0] == 3 })
 	readTopic(t, c.addrs, DeadLetterTopic(topic), 1)
 	if n := store.count(t); n != 2 {
 		t.Errorf("store holds %d events, want 2", n)
@@ -761,7 +750,7 @@ func TestConsumerStoreRefusesRecord(t *testing.T) {
 	cfg := kafkaTestConfig(c.addrs, "refuse", map[ingest.Family]string{ingest.FamilyDeploys: topic})
 	cfg.MaxWait = time.Second // one batch for all seven records
 	r := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 20*time.Second, "all records committed", func() bool { return committedOffsets(t, c.addrs, "refuse", topic)[0] == 7 })
+	ingesttest.Wait(t, 20*time.Second, "all records committed", func() bool { return committedOffsets(t, c.addrs, "refuse", topic)[0] == 7 })
 	if n := store.count(t); n != 6 {
 		t.Errorf("store holds %d events, want the 6 it accepts", n)
 	}

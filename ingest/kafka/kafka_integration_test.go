@@ -15,6 +15,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 )
 
@@ -82,7 +83,7 @@ func TestKafkaIntegration(t *testing.T) {
 	cfg.ShutdownTimeout = 10 * time.Second
 	r := mustRunConsumer(t, consumerConfig{Config: cfg}, store)
 	for topic, n := range produced {
-		kafkaWait(t, 90*time.Second, fmt.Sprintf("all %d records of %s committed", n, topic), func() bool {
+		ingesttest.Wait(t, 90*time.Second, fmt.Sprintf("all %d records of %s committed", n, topic), func() bool {
 			return sumOffsets(committedOffsets(t, brokers, cfg.GroupID, topic)) == n
 		})
 	}

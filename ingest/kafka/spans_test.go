@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 	"github.com/sregraph/sregraph/ingest/otlp"
 )
@@ -65,7 +65,7 @@ func loadSpanSamples(tb testing.TB, names ...string) ([]kafkaRecord, spanExpecta
 	seen := map[string]bool{}
 	var recs []kafkaRecord
 	for _, name := range names {
-		body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ingest", "otlp", name+".pb"))
+		body, err := os.ReadFile(ingesttest.Testdata("ingest", "otlp", name+".pb"))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -75,13 +75,13 @@ func loadSpanSamples(tb testing.TB, names ...string) ([]kafkaRecord, spanExpecta
 		}
 		recs = append(recs, splitByTrace(tb, &req)...)
 
-		g, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ingest", "otlp", name+".golden"))
+		g, err := os.ReadFile(ingesttest.Testdata("ingest", "otlp", name+".golden.json"))
 		if err != nil {
 			tb.Fatal(err)
 		}
 		var golden spanGolden
 		if err := json.Unmarshal(g, &golden); err != nil {
-			tb.Fatalf("%s.golden: %v", name, err)
+			tb.Fatalf("%s.golden.json: %v", name, err)
 		}
 		want.spans += golden.Accepted.Spans
 		for _, c := range golden.Added.Calls {
@@ -249,7 +249,7 @@ func TestSpansConsumer(t *testing.T) {
 				t.Fatalf("Topics() = %v, want [%s]", got, spanTopic)
 			}
 			waitSpans(t, c, store, "spans", want, spanCommits(recs, int64(tc.segments)))
-			kafkaWait(t, 10*time.Second, "the messages counted", func() bool {
+			ingesttest.Wait(t, 10*time.Second, "the messages counted", func() bool {
 				return r.counter("messages", spanTopic, "stored") == float64(len(recs))
 			})
 			if err := r.Ready(); err != nil {
@@ -347,10 +347,10 @@ func TestSpansConsumerCrashBetweenWriteAndCommit(t *testing.T) {
 	cfg := spanConfig(c.addrs, "spans-crash", newSpanAggregator(segments))
 	cfg.ShutdownTimeout = time.Second
 	first := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 30*time.Second, "the first consumer to store every edge", func() bool {
+	ingesttest.Wait(t, 30*time.Second, "the first consumer to store every edge", func() bool {
 		return fmt.Sprint(spanEdges(t, store, want)) == fmt.Sprint(want.edges)
 	})
-	kafkaWait(t, 10*time.Second, "a commit attempt", func() bool { return dropped.Load() > 0 })
+	ingesttest.Wait(t, 10*time.Second, "a commit attempt", func() bool { return dropped.Load() > 0 })
 	if err := first.stop(t); err != nil {
 		t.Fatalf("first consumer: %v", err)
 	}
@@ -362,7 +362,7 @@ func TestSpansConsumerCrashBetweenWriteAndCommit(t *testing.T) {
 	cfg.Spans = newSpanAggregator(segments)
 	second := mustRunConsumer(t, cfg, store)
 	waitSpans(t, c, store, "spans-crash", want, spanCommits(recs, segments))
-	kafkaWait(t, 10*time.Second, "the second consumer to count every message", func() bool {
+	ingesttest.Wait(t, 10*time.Second, "the second consumer to count every message", func() bool {
 		return second.counter("messages", spanTopic, "stored") == float64(len(recs))
 	})
 	if err := second.stop(t); err != nil {
@@ -423,7 +423,7 @@ func TestSpansConsumerPoison(t *testing.T) {
 			t.Errorf("dead letter %d %s = %q, want it to name the record", i, HeaderError, e)
 		}
 	}
-	kafkaWait(t, 10*time.Second, "the messages counted", func() bool {
+	ingesttest.Wait(t, 10*time.Second, "the messages counted", func() bool {
 		return r.counter("messages", spanTopic, "stored") == float64(len(recs)) &&
 			r.counter("messages", spanTopic, "dead_lettered") == float64(len(poison))
 	})
@@ -444,7 +444,7 @@ func TestSpansConsumerStoreOutage(t *testing.T) {
 
 	const segments = 1
 	r := mustRunConsumer(t, spanConfig(c.addrs, "spans-outage", newSpanAggregator(segments)), store)
-	kafkaWait(t, 20*time.Second, "several failed writes", func() bool { _, f := store.totals(); return f >= 5 })
+	ingesttest.Wait(t, 20*time.Second, "several failed writes", func() bool { _, f := store.totals(); return f >= 5 })
 	if err := r.Ready(); err == nil || !strings.Contains(err.Error(), "store unavailable since 2026-11-21T12:00:00Z") || !strings.Contains(err.Error(), "disk on fire") {
 		t.Errorf("Ready() = %v, want it to say the store is unavailable, since when and why", err)
 	}
@@ -479,7 +479,7 @@ func TestSpansConsumerGracefulShutdown(t *testing.T) {
 	cfg := spanConfig(c.addrs, "spans-graceful", agg)
 	cfg.MaxWait = time.Minute // no flush but the last one
 	r := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 30*time.Second, "every message read", func() bool { return agg.Stats().Spans == int64(want.spans) })
+	ingesttest.Wait(t, 30*time.Second, "every message read", func() bool { return agg.Stats().Spans == int64(want.spans) })
 	if got := spanEdges(t, store, want); len(got) != 0 {
 		t.Fatalf("edges %v written before any flush was due", got)
 	}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
 
 func gzipped(b []byte) []byte {
@@ -242,10 +243,7 @@ func TestHandlerRun(t *testing.T) {
 	store.mu.Lock()
 	store.fail = nil
 	store.mu.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(store.edges()) < 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	ingesttest.Wait(t, 5*time.Second, "an edge written once the store is back", func() bool { return len(store.edges()) >= 1 })
 	if got := store.edges(); got["a->stripe"] != (edgeTotal{1, 0}) || got["a->ledger.internal"] != (edgeTotal{1, 0}) {
 		t.Errorf("edges %v", got)
 	}

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
 
 // findAlertmanager returns the Alertmanager binary: $SREGRAPH_ALERTMANAGER_BIN,
@@ -200,13 +201,7 @@ func TestAlertmanagerWebhookIntegration(t *testing.T) {
 	}
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s after 30s", what)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		ingesttest.Wait(t, 30*time.Second, what, ok)
 	}
 
 	var opened graph.Event

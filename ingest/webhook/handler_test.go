@@ -23,19 +23,12 @@ import (
 	"github.com/sregraph/sregraph/graph/pebble"
 	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
 
 // httpNow is the fixed clock of the HTTP ingest tests; the samples in
 // testdata/ingest happen shortly before it.
 var httpNow = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-
-// updateGoldens reports whether the test binary runs with -update (the
-// flag is registered by the decoder tests of this package), which rewrites
-// golden files instead of comparing with them.
-func updateGoldens() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // mustOpenHTTPStore opens the real embedded store in a temporary
 // directory.
@@ -163,12 +156,6 @@ func sampleHeaders(tb testing.TB, sample string) map[string]string {
 	return h
 }
 
-// isSample reports whether a file under testdata/ingest is a payload
-// (not a headers sidecar or a golden file).
-func isSample(name string) bool {
-	return !strings.HasSuffix(name, ".headers.json") && !strings.Contains(name, ".golden") && !strings.HasPrefix(name, ".")
-}
-
 // endpointOf maps a testdata/ingest directory (a format name) to the
 // endpoint that takes that format.
 func endpointOf(format string) (string, bool) {
@@ -187,87 +174,41 @@ type goldenAnswer struct {
 	Body   Response `json:"body"`
 }
 
-// checkHTTPGolden compares got with the golden file, or rewrites it under
-// -update.
-func checkHTTPGolden(tb testing.TB, path string, got goldenAnswer) {
-	tb.Helper()
-	b, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b = append(b, '\n')
-	if updateGoldens() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("%v (run go test ./ingest/webhook -run %s -update to create it)", err, tb.Name())
-	}
-	if !bytes.Equal(want, b) {
-		tb.Errorf("response differs from %s\n--- got\n%s--- want\n%s", path, b, want)
-	}
-}
-
 // TestHTTPSamples posts every sample of every format the endpoints take to
 // its endpoint, compares status and body with the golden answer, then
 // posts it again, as a source's retry would: the second answer must count
 // every event as a duplicate and store nothing new.
 func TestHTTPSamples(t *testing.T) {
-	dirs, err := os.ReadDir(filepath.Join("..", "..", "testdata", "ingest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tested := 0
-	for _, dir := range dirs {
-		path, ok := endpointOf(dir.Name())
-		if !dir.IsDir() || !ok {
-			continue
+	for _, sample := range ingesttest.Samples(t, ingest.Formats...) {
+		path, ok := endpointOf(sample.Format)
+		if !ok {
+			t.Fatalf("no endpoint takes %s", sample.Format)
 		}
-		files, err := os.ReadDir(filepath.Join("..", "..", "testdata", "ingest", dir.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range files {
-			if f.IsDir() || !isSample(f.Name()) || strings.HasSuffix(f.Name(), ".yaml") && dir.Name() != ingest.FormatBackstage {
-				continue // argocd/template.yaml is the notification template, not a delivery
+		t.Run(sample.Format+"/"+sample.Name, func(t *testing.T) {
+			rig := mustStartHTTP(t, DefaultConfig(), nil)
+			body, hdr := sample.Body, sample.Headers
+			first := rig.post(t, path, body, hdr)
+			ingesttest.CheckGoldenJSON(t, sample.Golden("http"), goldenAnswer{first.Status, first.Body})
+			if first.Status >= 500 {
+				t.Fatalf("status %d for a sample: bad input must never get a 5xx", first.Status)
 			}
-			tested++
-			sample := filepath.Join("..", "..", "testdata", "ingest", dir.Name(), f.Name())
-			t.Run(dir.Name()+"/"+f.Name(), func(t *testing.T) {
-				rig := mustStartHTTP(t, DefaultConfig(), nil)
-				body, hdr := mustRead(t, sample), sampleHeaders(t, sample)
-				first := rig.post(t, path, body, hdr)
-				checkHTTPGolden(t, filepath.Join("..", "..", "testdata", "http", dir.Name(), f.Name()+".golden.json"), goldenAnswer{first.Status, first.Body})
-				if first.Status >= 500 {
-					t.Fatalf("status %d for a sample: bad input must never get a 5xx", first.Status)
-				}
-				deps := countDependencies(t, dir.Name(), body, hdr)
-				if first.Status != http.StatusOK {
-					return
-				}
-				stored := len(rig.events(t))
-				if stored > first.Body.Accepted-deps {
-					t.Errorf("store holds %d events, more than the %d accepted", stored, first.Body.Accepted-deps)
-				}
-				again := rig.post(t, path, body, hdr)
-				if again.Status != http.StatusOK || again.Body.Accepted != deps || again.Body.Duplicates != first.Body.Accepted-deps+first.Body.Duplicates {
-					t.Errorf("resend: status %d, %+v; want 200 with %d accepted (declared dependencies) and %d duplicates",
-						again.Status, again.Body, deps, first.Body.Accepted-deps+first.Body.Duplicates)
-				}
-				if n := len(rig.events(t)); n != stored {
-					t.Errorf("resend changed the store from %d to %d events", stored, n)
-				}
-			})
-		}
-	}
-	if tested == 0 {
-		t.Fatal("no samples under testdata/ingest")
+			deps := countDependencies(t, sample.Format, body, hdr)
+			if first.Status != http.StatusOK {
+				return
+			}
+			stored := len(rig.events(t))
+			if stored > first.Body.Accepted-deps {
+				t.Errorf("store holds %d events, more than the %d accepted", stored, first.Body.Accepted-deps)
+			}
+			again := rig.post(t, path, body, hdr)
+			if again.Status != http.StatusOK || again.Body.Accepted != deps || again.Body.Duplicates != first.Body.Accepted-deps+first.Body.Duplicates {
+				t.Errorf("resend: status %d, %+v; want 200 with %d accepted (declared dependencies) and %d duplicates",
+					again.Status, again.Body, deps, first.Body.Accepted-deps+first.Body.Duplicates)
+			}
+			if n := len(rig.events(t)); n != stored {
+				t.Errorf("resend changed the store from %d to %d events", stored, n)
+			}
+		})
 	}
 }
 
@@ -296,7 +237,7 @@ func countDependencies(tb testing.TB, format string, body []byte, hdr map[string
 // malformed NDJSON line in the middle, and an array with bad elements.
 func TestHTTPPartial(t *testing.T) {
 	rig := mustStartHTTP(t, DefaultConfig(), nil)
-	a := rig.post(t, "/v1/events", mustRead(t, filepath.Join("..", "..", "testdata", "http", "ndjson-malformed-middle.ndjson")), map[string]string{"Content-Type": "application/x-ndjson"})
+	a := rig.post(t, "/v1/events", mustRead(t, ingesttest.Testdata("http", "ndjson-malformed-middle.ndjson")), map[string]string{"Content-Type": "application/x-ndjson"})
 	if a.Status != http.StatusOK {
 		t.Fatalf("status %d, want 200: %s", a.Status, a.Raw)
 	}
@@ -317,7 +258,7 @@ func TestHTTPPartial(t *testing.T) {
 
 // TestHTTPStatuses covers the answers about the request as a whole.
 func TestHTTPStatuses(t *testing.T) {
-	single := mustRead(t, filepath.Join("..", "..", "testdata", "ingest", "canonical", "single.json"))
+	single := mustRead(t, ingesttest.Testdata("ingest", "canonical", "single.json"))
 	gz := func(b []byte) []byte {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
@@ -351,12 +292,12 @@ func TestHTTPStatuses(t *testing.T) {
 		{name: "not JSON", cfg: DefaultConfig(), path: "/v1/events", body: []byte("kind=deploy service=payments"), status: 400, errHas: "not JSON"},
 		{name: "empty", cfg: DefaultConfig(), path: "/v1/events", body: nil, status: 400, errHas: "empty body"},
 		{name: "every item bad", cfg: DefaultConfig(), path: "/v1/events", body: []byte(`[{"kind":"deploy"},{"kind":"quake","service":"a","at":"2026-11-21T11:00:00Z","source":"x"}]`), status: 422},
-		{name: "native payload to /v1/events", cfg: DefaultConfig(), path: "/v1/events", body: mustRead(t, filepath.Join("..", "..", "testdata", "ingest", "alertmanager", "sloth-firing.json")), status: 422, errHas: "POST it to /v1/webhooks/alertmanager"},
+		{name: "native payload to /v1/events", cfg: DefaultConfig(), path: "/v1/events", body: mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "sloth-firing.json")), status: 422, errHas: "POST it to /v1/webhooks/alertmanager"},
 		{name: "GET events", cfg: DefaultConfig(), method: http.MethodGet, path: "/v1/events", status: 405, errHas: "use POST", header: [2]string{"Allow", "POST"}},
 		{name: "PUT webhook", cfg: DefaultConfig(), method: http.MethodPut, path: "/v1/webhooks/github", body: single, status: 405, errHas: "use POST", header: [2]string{"Allow", "POST"}},
 		{name: "unknown webhook", cfg: DefaultConfig(), path: "/v1/webhooks/gitlab", body: single, status: 404, errHas: "{alertmanager,argocd,autoscaling,backstage,cdevents,flux,github,jira,kubernetes,pagerduty}"},
 		{name: "webhook path too deep", cfg: DefaultConfig(), path: "/v1/webhooks/github/extra", body: single, status: 404, errHas: "known ones"},
-		{name: "webhook source case-insensitive", cfg: DefaultConfig(), path: "/v1/webhooks/GitHub", body: mustRead(t, filepath.Join("..", "..", "testdata", "http", "github-deployment-status.json")), hdr: map[string]string{"X-GitHub-Event": "deployment_status"}, status: 200, accepted: 1},
+		{name: "webhook source case-insensitive", cfg: DefaultConfig(), path: "/v1/webhooks/GitHub", body: mustRead(t, ingesttest.Testdata("http", "github-deployment-status.json")), hdr: map[string]string{"X-GitHub-Event": "deployment_status"}, status: 200, accepted: 1},
 		{name: "GitHub event sregraph does not read", cfg: DefaultConfig(), path: "/v1/webhooks/github", body: []byte(`{"ref":"refs/heads/main"}`), hdr: map[string]string{"X-GitHub-Event": "push"}, status: 400, errHas: "deployment_status"},
 		{name: "GitHub ping", cfg: DefaultConfig(), path: "/v1/webhooks/github", body: []byte(`{"zen":"Keep it logically awesome.","hook_id":1}`), hdr: map[string]string{"X-GitHub-Event": "ping"}, status: 200},
 	}
@@ -427,7 +368,7 @@ func TestHTTPStoreDown(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	single := mustRead(t, filepath.Join("..", "..", "testdata", "ingest", "canonical", "single.json"))
+	single := mustRead(t, ingesttest.Testdata("ingest", "canonical", "single.json"))
 	a := rig.post(t, "/v1/events", single, nil)
 	if a.Status != http.StatusServiceUnavailable || a.Header.Get("Retry-After") != "5" {
 		t.Fatalf("status %d, Retry-After %q; want 503 and 5: %s", a.Status, a.Header.Get("Retry-After"), a.Raw)
@@ -435,7 +376,7 @@ func TestHTTPStoreDown(t *testing.T) {
 	if a.Body.Accepted != 0 || !strings.Contains(a.Body.Error, "nothing from this request was stored") {
 		t.Errorf("503 body %s does not say nothing was stored", a.Raw)
 	}
-	wh := rig.post(t, "/v1/webhooks/alertmanager", mustRead(t, filepath.Join("..", "..", "testdata", "ingest", "alertmanager", "sloth-firing.json")), nil)
+	wh := rig.post(t, "/v1/webhooks/alertmanager", mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "sloth-firing.json")), nil)
 	if wh.Status != http.StatusServiceUnavailable {
 		t.Errorf("webhook with the store down: status %d, want 503", wh.Status)
 	}
@@ -492,7 +433,7 @@ func TestHTTPRename(t *testing.T) {
 // Alertmanager resolve closes the breach its firing opened.
 func TestHTTPRetriesAreDuplicates(t *testing.T) {
 	rig := mustStartHTTP(t, DefaultConfig(), nil)
-	sample := filepath.Join("..", "..", "testdata", "http", "github-deployment-status.json")
+	sample := ingesttest.Testdata("http", "github-deployment-status.json")
 	body, hdr := mustRead(t, sample), sampleHeaders(t, sample)
 	first := rig.post(t, "/v1/webhooks/github", body, hdr)
 	redelivery := rig.post(t, "/v1/webhooks/github", body, hdr) // GitHub's "Redeliver": same X-GitHub-Delivery
@@ -539,8 +480,8 @@ func TestHTTPRetriesAreDuplicates(t *testing.T) {
 // TestHTTPMetrics checks the request and item counters.
 func TestHTTPMetrics(t *testing.T) {
 	rig := mustStartHTTP(t, DefaultConfig(), nil)
-	rig.post(t, "/v1/events", mustRead(t, filepath.Join("..", "..", "testdata", "http", "ndjson-malformed-middle.ndjson")), nil)
-	rig.post(t, "/v1/events", mustRead(t, filepath.Join("..", "..", "testdata", "http", "ndjson-malformed-middle.ndjson")), nil)
+	rig.post(t, "/v1/events", mustRead(t, ingesttest.Testdata("http", "ndjson-malformed-middle.ndjson")), nil)
+	rig.post(t, "/v1/events", mustRead(t, ingesttest.Testdata("http", "ndjson-malformed-middle.ndjson")), nil)
 	rig.post(t, "/v1/events", []byte("nope"), nil)
 	rig.post(t, "/v1/webhooks/nope", nil, nil)
 	for _, c := range []struct {
@@ -633,15 +574,10 @@ func TestHTTPConfig(t *testing.T) {
 // in, the answer is a JSON Response with a 2xx or 4xx status, and
 // its counts add up to the items the body holds.
 func FuzzEventsEndpoint(f *testing.F) {
-	for _, dir := range []string{"canonical", "alertmanager"} {
-		files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "ingest", dir, "*"))
-		for _, p := range files {
-			if isSample(filepath.Base(p)) {
-				f.Add(mustRead(f, p))
-			}
-		}
+	for _, s := range ingesttest.Samples(f, ingest.FormatCanonical, ingest.FormatAlertmanager) {
+		f.Add(s.Body)
 	}
-	f.Add(mustRead(f, filepath.Join("..", "..", "testdata", "http", "ndjson-malformed-middle.ndjson")))
+	f.Add(mustRead(f, ingesttest.Testdata("http", "ndjson-malformed-middle.ndjson")))
 	store := mustOpenHTTPStore(f)
 	h, err := New(DefaultConfig(), store, Options{Now: func() time.Time { return httpNow }})
 	if err != nil {
@@ -678,11 +614,8 @@ func FuzzEventsEndpoint(f *testing.F) {
 func FuzzWebhookEndpoints(f *testing.F) {
 	webhooks := ingest.Webhooks()
 	for i, wh := range webhooks {
-		files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "ingest", wh.Name, "*"))
-		for _, p := range files {
-			if isSample(filepath.Base(p)) {
-				f.Add(uint8(i), mustRead(f, p))
-			}
+		for _, s := range ingesttest.Samples(f, wh.Name) {
+			f.Add(uint8(i), s.Body)
 		}
 		f.Add(uint8(i), []byte(`{}`))
 	}

@@ -7,9 +7,10 @@ import (
 	"hash"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
 
 // hmacHex is the hex HMAC of body under secret with hash h.
@@ -55,9 +56,9 @@ func TestWebhookAuthentication(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Secrets = map[string]string{"github-secret": "gh-secret", "pagerduty-secret": "pd-secret", "flux-secret": "flux-secret", "jira-secret": "jira-secret"}
 	cfg.WebhookToken = token
-	github := filepath.Join("..", "..", "testdata", "http", "github-deployment-status.json")
+	github := ingesttest.Testdata("http", "github-deployment-status.json")
 	ghBody, ghHdr := mustRead(t, github), sampleHeaders(t, github)
-	amBody := mustRead(t, filepath.Join("..", "..", "testdata", "ingest", "alertmanager", "sloth-firing.json"))
+	amBody := mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "sloth-firing.json"))
 	with := func(base map[string]string, k, v string) map[string]string {
 		out := map[string]string{k: v}
 		for bk, bv := range base {

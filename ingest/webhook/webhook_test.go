@@ -2,9 +2,9 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 	"github.com/sregraph/sregraph/ingest/kafka"
 	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 )
@@ -80,7 +81,7 @@ func TestWebhooksToKafka(t *testing.T) {
 		{"/v1/webhooks/backstage", "backstage/catalog-info.yaml", "sre.deploys"},
 	}
 	for _, s := range samples {
-		path := filepath.Join("..", "..", "testdata", "ingest", s.file)
+		path := ingesttest.Testdata("ingest", s.file)
 		body, hdr := mustRead(t, path), sampleHeaders(t, path)
 		want := direct.post(t, s.path, body, hdr)
 		got := viaKafka.post(t, s.path, body, hdr)
@@ -97,7 +98,7 @@ func TestWebhooksToKafka(t *testing.T) {
 
 	// Nothing usable is not published, and gets the same answer as when
 	// writing directly.
-	bad := mustRead(t, filepath.Join("..", "..", "testdata", "ingest", "alertmanager", "bad-times.json"))
+	bad := mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "bad-times.json"))
 	if a, b := viaKafka.post(t, "/v1/webhooks/alertmanager", bad, nil), direct.post(t, "/v1/webhooks/alertmanager", bad, nil); a.Status != b.Status || a.Body.Topic != "" {
 		t.Errorf("unusable delivery: via Kafka %d %s, directly %d %s", a.Status, a.Raw, b.Status, b.Raw)
 	}
@@ -118,22 +119,14 @@ func TestWebhooksToKafka(t *testing.T) {
 	defer stop()
 
 	wantIDs := eventIDs(direct.events(t))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := eventIDs(viaKafka.events(t))
-		if slices.Equal(got, wantIDs) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30s the consumer stored %d events, want the %d stored directly:\ngot  %v\nwant %v", len(got), len(wantIDs), got, wantIDs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ingesttest.Wait(t, 30*time.Second, fmt.Sprintf("the consumer to store the %d events stored directly: %v", len(wantIDs), wantIDs), func() bool {
+		return slices.Equal(eventIDs(viaKafka.events(t)), wantIDs)
+	})
 
 	// With Kafka gone, a delivery is not acknowledged.
 	stop()
 	stopBroker()
-	a := viaKafka.post(t, "/v1/webhooks/alertmanager", mustRead(t, filepath.Join("..", "..", "testdata", "ingest", "alertmanager", "sloth-firing.json")), nil)
+	a := viaKafka.post(t, "/v1/webhooks/alertmanager", mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "sloth-firing.json")), nil)
 	if a.Status != http.StatusServiceUnavailable || a.Header.Get("Retry-After") == "" || !strings.Contains(a.Body.Error, "Kafka is unavailable") {
 		t.Fatalf("Kafka down: %d %q %s; want 503 with Retry-After", a.Status, a.Header.Get("Retry-After"), a.Raw)
 	}
@@ -152,7 +145,7 @@ func TestWebhooksToKafkaFamilyOff(t *testing.T) {
 	hcfg := DefaultConfig()
 	hcfg.WebhooksToKafka = true
 	rig := mustStartHTTP(t, hcfg, func(o *Options) { o.Publisher = pub })
-	a := rig.post(t, "/v1/webhooks/alertmanager", mustRead(t, filepath.Join("..", "..", "testdata", "ingest", "alertmanager", "sloth-firing.json")), nil)
+	a := rig.post(t, "/v1/webhooks/alertmanager", mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "sloth-firing.json")), nil)
 	if a.Status != http.StatusOK || a.Body.Topic != "" || a.Body.Accepted == 0 || len(rig.events(t)) != a.Body.Accepted {
 		t.Fatalf("got %d %s with %d events stored; want it stored directly", a.Status, a.Raw, len(rig.events(t)))
 	}
