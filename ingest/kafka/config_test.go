@@ -99,21 +99,25 @@ type kafkaSample struct {
 	family  ingest.Family
 }
 
-// kafkaSampleFamily routes a format's samples to the family they belong to.
-func kafkaSampleFamily(format, name string) ingest.Family {
-	switch format {
-	case ingest.FormatKubernetes, ingest.FormatAutoscaling:
-		return ingest.FamilyScale
-	case ingest.FormatJira, ingest.FormatPagerDuty:
-		return ingest.FamilyTickets
-	case ingest.FormatAlertmanager:
-		return ingest.FamilySLO
-	case ingest.FormatGitHub:
-		if strings.HasPrefix(name, "issues") {
-			return ingest.FamilyTickets
+// kafkaSampleFamily routes a sample to the family it belongs to, the way
+// --webhooks-to-kafka does: the family of its first event's kind, else its
+// source's family (canonical samples go with deploys).
+func kafkaSampleFamily(s ingesttest.Sample) ingest.Family {
+	src, ok := ingest.Lookup(s.Format)
+	if !ok {
+		return ingest.FamilyDeploys
+	}
+	if items, err := src.Decode(s.Body, ingest.NewHeaders(s.Headers), kafkaNow); err == nil {
+		for _, it := range items {
+			if it.Event != nil {
+				return ingest.FamilyOf(it.Event.Kind)
+			}
 		}
 	}
-	return ingest.FamilyDeploys
+	if src.Family == "" {
+		return ingest.FamilyDeploys
+	}
+	return src.Family
 }
 
 // loadKafkaSamples reads every payload of the event formats (the trace
@@ -122,7 +126,7 @@ func loadKafkaSamples(tb testing.TB) []kafkaSample {
 	tb.Helper()
 	var out []kafkaSample
 	for _, s := range ingesttest.Samples(tb, ingest.Formats...) {
-		out = append(out, kafkaSample{path: s.Path, format: s.Format, value: s.Body, headers: s.Headers, family: kafkaSampleFamily(s.Format, s.Name)})
+		out = append(out, kafkaSample{path: s.Path, format: s.Format, value: s.Body, headers: s.Headers, family: kafkaSampleFamily(s)})
 	}
 	return out
 }
