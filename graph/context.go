@@ -17,6 +17,19 @@ type ContextSource interface {
 	EventSource
 }
 
+// Applier is the write side of a store, and of everything that stands in
+// for one (a store that also tells subscribers what changed, a test
+// double). Apply writes b idempotently and returns only once it is
+// durable: events are keyed by ID (Merge decides what a repeat does),
+// declared dependencies by (from, to) and call buckets by (from, to,
+// start, producer), where a repeat replaces the counts. An error wrapping
+// ErrInvalid means the batch holds something the store refuses, which no
+// retry will change; any other error is the store failing, and the same
+// batch may be written again.
+type Applier interface {
+	Apply(ctx context.Context, b Batch) (Written, error)
+}
+
 // Context is the answer to "what changed near this service around this
 // time": the neighbourhood as it was, the calls between its services, and
 // the ranked changes on them.

@@ -15,6 +15,19 @@ type Service struct {
 	LastSeen    time.Time `json:"lastSeen"`
 }
 
+// Seen returns the span a written Service says it was seen in: its
+// FirstSeen and LastSeen, each taken as now when zero.
+func (s Service) Seen(now time.Time) (first, last time.Time) {
+	first, last = s.FirstSeen, s.LastSeen
+	if first.IsZero() {
+		first = now
+	}
+	if last.IsZero() {
+		last = now
+	}
+	return first, last
+}
+
 // Dependency is a declared edge: From depends on (calls) To, whatever the
 // traces say. Declared edges are always part of the graph.
 type Dependency struct {
@@ -197,6 +210,14 @@ type Written struct {
 	// New holds the events that were inserted or updated, as stored, for
 	// live subscribers.
 	New []Event
+}
+
+// Add adds what another write did to w.
+func (w *Written) Add(o Written) {
+	w.Inserted += o.Inserted
+	w.Updated += o.Updated
+	w.Duplicates += o.Duplicates
+	w.New = append(w.New, o.New...)
 }
 
 // ServiceFilter selects services by a case-insensitive substring of the

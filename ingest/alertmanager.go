@@ -64,7 +64,7 @@ func DecodeAlertmanager(body []byte, _ Headers, now time.Time) ([]Item, error) {
 	for i, raw := range p.Alerts {
 		var a alertmanagerAlert
 		if err := json.Unmarshal(raw, &a); err != nil {
-			items = append(items, Item{Err: itemError(fmt.Sprintf("alert %d", i), undecodable(decodeError(err, raw)))})
+			items = append(items, Item{Err: itemError(fmt.Sprintf("alert %d", i), undecodable(JSONError(err, raw)))})
 			continue
 		}
 		items = append(items, alertItem(i, a, now))

@@ -64,9 +64,9 @@ func DecodeAutoscaling(body []byte, _ Headers, now time.Time) ([]Item, error) {
 		var ev eventBridgeEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			if len(raws) == 1 {
-				return nil, undecodable("EventBridge event: " + decodeError(err, raw))
+				return nil, undecodable("EventBridge event: " + JSONError(err, raw))
 			}
-			items = append(items, Item{Err: itemError(what, undecodable(decodeError(err, raw)))})
+			items = append(items, Item{Err: itemError(what, undecodable(JSONError(err, raw)))})
 			continue
 		}
 		if ev.Source != "aws.autoscaling" {
@@ -92,7 +92,7 @@ func DecodeAutoscaling(body []byte, _ Headers, now time.Time) ([]Item, error) {
 func autoscalingItem(what string, ev eventBridgeEvent, change [2]string, now time.Time) Item {
 	var d autoscalingDetail
 	if err := json.Unmarshal(ev.Detail, &d); err != nil {
-		return Item{Err: itemError(what, undecodable("detail: "+decodeError(err, ev.Detail)))}
+		return Item{Err: itemError(what, undecodable("detail: "+JSONError(err, ev.Detail)))}
 	}
 	if strings.TrimSpace(d.AutoScalingGroupName) == "" {
 		return Item{Err: graph.Invalidf("%s: detail.AutoScalingGroupName is empty: it names the service", what)}

@@ -3,25 +3,12 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/sregraph/sregraph/graph"
 )
-
-// Item is one decoded input: an event, a declared dependency, or the
-// reason the input could not be decoded.
-type Item struct {
-	Event      *graph.Event
-	Dependency *graph.Dependency
-	Err        error
-}
-
-// ErrUndecodable marks input that no retry will fix.
-var ErrUndecodable = errors.New("undecodable")
 
 // canonicalEvent is the wire shape of the canonical event (contract.md).
 type canonicalEvent struct {
@@ -51,7 +38,7 @@ func DecodeCanonical(body []byte, now time.Time) ([]Item, error) {
 	case '[':
 		var raws []json.RawMessage
 		if err := json.Unmarshal(trimmed, &raws); err != nil {
-			return nil, graph.Invalidf("body starts like a JSON array but is not one: %s", jsonError(err, trimmed))
+			return nil, graph.Invalidf("body starts like a JSON array but is not one: %s", JSONError(err, trimmed))
 		}
 		items := make([]Item, len(raws))
 		for i, raw := range raws {
@@ -80,7 +67,7 @@ func decodeCanonicalOne(raw []byte, now time.Time) Item {
 	dec.DisallowUnknownFields()
 	var c canonicalEvent
 	if err := dec.Decode(&c); err != nil {
-		return Item{Err: undecodable(jsonError(err, raw))}
+		return Item{Err: undecodable(JSONError(err, raw))}
 	}
 	if dec.More() {
 		return Item{Err: undecodable("more than one JSON value on one line")}
@@ -126,39 +113,6 @@ func undecodable(msg string) error {
 	return fmt.Errorf("%w: %w", graph.Invalidf("%s", msg), ErrUndecodable)
 }
 
-// jsonError turns encoding/json's errors into a sentence that names the
-// field or the byte offset (and line) where decoding failed.
-func jsonError(err error, raw []byte) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	var tim *time.ParseError
-	switch {
-	case errors.As(err, &syn):
-		line := 1 + bytes.Count(raw[:min(int(syn.Offset), len(raw))], []byte("\n"))
-		return fmt.Sprintf("malformed JSON at byte %d (line %d): %s", syn.Offset, line, syn.Error())
-	case errors.As(err, &typ):
-		return fmt.Sprintf("field %q must be %s, not JSON %s", typ.Field, jsonTypeName(typ.Type.String()), typ.Value)
-	case errors.As(err, &tim):
-		return fmt.Sprintf("time %q is not RFC 3339 (e.g. 2026-11-21T11:50:00Z)", tim.Value)
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		return "truncated JSON"
-	}
-	msg := strings.TrimPrefix(err.Error(), "json: ")
-	return msg
-}
-
-func jsonTypeName(goType string) string {
-	switch {
-	case goType == "string":
-		return "a string"
-	case strings.Contains(goType, "Time"):
-		return "an RFC 3339 time string"
-	case strings.HasPrefix(goType, "map") || strings.Contains(goType, "RawMessage"):
-		return "a JSON object"
-	}
-	return goType
-}
-
 func firstRune(b []byte) string {
 	r := []rune(string(b[:min(len(b), 8)]))
 	if len(r) == 0 {
@@ -166,10 +120,3 @@ func firstRune(b []byte) string {
 	}
 	return string(r[0])
 }
-
-// JSONError is the sentence jsonError makes, for other decoders of JSON
-// files (the scenario loader) so that every file error reads alike.
-func JSONError(err error, raw []byte) string { return jsonError(err, raw) }
-
-// JSONTypeName is how an error names the JSON a Go type wants.
-func JSONTypeName(goType string) string { return jsonTypeName(goType) }

@@ -103,7 +103,7 @@ func DecodeCloudEvents(body []byte, h Headers, now time.Time) ([]Item, error) {
 	for i, raw := range raws {
 		var probe map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &probe); err != nil {
-			items = append(items, Item{Err: itemError(fmt.Sprintf("event %d", i), undecodable(decodeError(err, raw)))})
+			items = append(items, Item{Err: itemError(fmt.Sprintf("event %d", i), undecodable(JSONError(err, raw)))})
 			continue
 		}
 		_, isCE := probe["specversion"]
@@ -114,7 +114,7 @@ func DecodeCloudEvents(body []byte, h Headers, now time.Time) ([]Item, error) {
 		case isCE:
 			var env cloudEvent
 			if err := json.Unmarshal(raw, &env); err != nil {
-				items = append(items, Item{Err: itemError(fmt.Sprintf("event %d", i), undecodable(decodeError(err, raw)))})
+				items = append(items, Item{Err: itemError(fmt.Sprintf("event %d", i), undecodable(JSONError(err, raw)))})
 				continue
 			}
 			data := bytes.TrimSpace(env.Data)
@@ -148,20 +148,9 @@ func collect(it *Item) []Item {
 // sregraph does not record.
 func cdeventItem(i int, env cloudEvent, data []byte, now time.Time) *Item {
 	what := fmt.Sprintf("event %d", i)
-	var cd cdEvent
-	if len(data) > 0 && data[0] == '"' {
-		// Some producers send the CDEvent as a JSON string inside data.
-		var inner string
-		if json.Unmarshal(data, &inner) == nil {
-			data = bytes.TrimSpace([]byte(inner))
-		}
-	}
-	if len(data) > 0 && data[0] == '{' {
-		if err := json.Unmarshal(data, &cd); err != nil {
-			return &Item{Err: itemError(what, undecodable("CDEvent: "+decodeError(err, data)))}
-		}
-	} else if len(data) > 0 && string(data) != "null" {
-		return &Item{Err: graph.Invalidf("%s: data is not a JSON object: send the CDEvent as the CloudEvent's data", what)}
+	cd, err := parseCDEvent(data)
+	if err != nil {
+		return &Item{Err: itemError(what, err)}
 	}
 	typ := firstNonEmpty(cd.Context.Type, env.Type)
 	id := firstNonEmpty(string(cd.Context.ID), string(env.ID))
@@ -175,23 +164,14 @@ func cdeventItem(i int, env cloudEvent, data []byte, now time.Time) *Item {
 		return &Item{Err: graph.Invalidf("%s: CloudEvent type %q is not a CDEvent; sregraph reads dev.cdevents.service.*, incident.* and ticket.* events", what, typ)}
 	}
 	subjectType, predicate := cdeventType(typ)
-	var kind graph.Kind
-	switch subjectType + "." + predicate {
-	case "service.deployed", "service.upgraded":
-		kind = graph.KindDeploy
-	case "service.rolledback":
-		kind = graph.KindRollback
-	case "incident.detected", "incident.reported", "incident.resolved":
-		kind = graph.KindIncident
-	case "ticket.created", "ticket.updated", "ticket.closed":
-		kind = graph.KindTicket
-	default:
+	kind, ok := cdeventKinds[subjectType+"."+predicate]
+	if !ok {
 		return nil
 	}
 	var content cdContent
 	if c := bytes.TrimSpace(cd.Subject.Content); len(c) > 0 && string(c) != "null" {
 		if err := json.Unmarshal(c, &content); err != nil {
-			return &Item{Err: itemError(what, undecodable("subject.content: "+decodeError(err, c)))}
+			return &Item{Err: itemError(what, undecodable("subject.content: "+JSONError(err, c)))}
 		}
 	}
 	at, err := parseTime("context.timestamp", firstNonEmpty(cd.Context.Timestamp, env.Time))
@@ -213,63 +193,126 @@ func cdeventItem(i int, env cloudEvent, data []byte, now time.Time) *Item {
 		Environment: content.Environment.ID,
 		Attributes:  attrs,
 	}
+	var problem string
 	switch subjectType {
 	case "service":
-		e.Service = lastSegment(subjectID)
-		if e.Service == "" {
-			return &Item{Err: graph.Invalidf("%s: subject.id is empty: it names the service (its last path segment is used)", what)}
-		}
-		e.Summary = e.Service + " " + map[string]string{"rolledback": "rolled back"}[predicate]
-		if predicate != "rolledback" {
-			e.Summary = e.Service + " " + predicate
-		}
-		if v := artifactVersion(content.ArtifactID); v != "" {
-			e.Summary += " " + v
-		}
-		if e.Environment != "" {
-			e.Summary += " in " + e.Environment
-		}
+		problem = cdServiceEvent(&e, predicate, subjectID, content)
 	case "incident":
-		e.Service = lastSegment(content.Service.ID)
-		if e.Service == "" {
-			return &Item{Err: graph.Invalidf("%s: incident has no subject.content.service.id naming the affected service", what)}
-		}
-		attrs["state"] = predicate
-		e.Summary = firstNonEmpty(content.Description, "incident "+predicate)
-		if predicate == "resolved" {
-			end := at
-			e.End = &end
-		}
+		problem = cdIncidentEvent(&e, predicate, content)
 	case "ticket":
-		e.Service = labelService(content.Labels)
-		if e.Service == "" {
-			return &Item{Err: graph.Invalidf("%s: ticket has no \"service:<name>\" entry in subject.content.labels; add one so it can be tied to a service", what)}
-		}
-		if subjectID != "" {
-			e.ExternalID = "ticket:" + subjectID
-		}
-		attrs["state"] = predicate
-		setIf(attrs, "ticketType", content.TicketType)
-		setIf(attrs, "priority", content.Priority)
-		setIf(attrs, "group", content.Group)
-		setIf(attrs, "creator", content.Creator)
-		setIf(attrs, "milestone", content.Milestone)
-		if len(content.Assignees) > 0 {
-			attrs["assignees"] = stringsAny(content.Assignees)
-		}
-		if len(content.Labels) > 0 {
-			attrs["labels"] = stringsAny(content.Labels)
-		}
-		e.Summary = firstNonEmpty(content.Summary, "ticket "+predicate)
-		e.URL = content.URI
-		if predicate == "closed" {
-			end := at
-			e.End = &end
-		}
+		problem = cdTicketEvent(&e, predicate, subjectID, content)
+	}
+	if problem != "" {
+		return &Item{Err: graph.Invalidf("%s: %s", what, problem)}
 	}
 	e.Summary = truncate(e.Summary, graph.MaxSummaryLen)
 	it := eventItem(e, now, what)
 	return &it
+}
+
+// parseCDEvent reads the CDEvent a CloudEvent's data carries: a JSON
+// object, or a JSON string holding one, as some producers send it.
+// Empty data or null is an empty CDEvent.
+func parseCDEvent(data []byte) (cdEvent, error) {
+	var cd cdEvent
+	if len(data) > 0 && data[0] == '"' {
+		var inner string
+		if json.Unmarshal(data, &inner) == nil {
+			data = bytes.TrimSpace([]byte(inner))
+		}
+	}
+	switch {
+	case len(data) > 0 && data[0] == '{':
+		if err := json.Unmarshal(data, &cd); err != nil {
+			return cd, undecodable("CDEvent: " + JSONError(err, data))
+		}
+	case len(data) > 0 && string(data) != "null":
+		return cd, graph.Invalidf("data is not a JSON object: send the CDEvent as the CloudEvent's data")
+	}
+	return cd, nil
+}
+
+// cdeventKinds maps the CDEvents sregraph reads, "<subject>.<predicate>",
+// to event kinds.
+var cdeventKinds = map[string]graph.Kind{
+	"service.deployed":   graph.KindDeploy,
+	"service.upgraded":   graph.KindDeploy,
+	"service.rolledback": graph.KindRollback,
+	"incident.detected":  graph.KindIncident,
+	"incident.reported":  graph.KindIncident,
+	"incident.resolved":  graph.KindIncident,
+	"ticket.created":     graph.KindTicket,
+	"ticket.updated":     graph.KindTicket,
+	"ticket.closed":      graph.KindTicket,
+}
+
+// cdServiceEvent fills in a service event: the service is the last path
+// segment of the subject id. It returns what is wrong, or "".
+func cdServiceEvent(e *graph.Event, predicate, subjectID string, content cdContent) string {
+	e.Service = lastSegment(subjectID)
+	if e.Service == "" {
+		return "subject.id is empty: it names the service (its last path segment is used)"
+	}
+	e.Summary = e.Service + " " + predicate
+	if predicate == "rolledback" {
+		e.Summary = e.Service + " rolled back"
+	}
+	if v := artifactVersion(content.ArtifactID); v != "" {
+		e.Summary += " " + v
+	}
+	if e.Environment != "" {
+		e.Summary += " in " + e.Environment
+	}
+	return ""
+}
+
+// cdIncidentEvent fills in an incident event: the service is the one the
+// content names, and a resolve ends it. It returns what is wrong, or "".
+func cdIncidentEvent(e *graph.Event, predicate string, content cdContent) string {
+	e.Service = lastSegment(content.Service.ID)
+	if e.Service == "" {
+		return "incident has no subject.content.service.id naming the affected service"
+	}
+	e.Attributes["state"] = predicate
+	e.Summary = firstNonEmpty(content.Description, "incident "+predicate)
+	if predicate == "resolved" {
+		end := e.At
+		e.End = &end
+	}
+	return ""
+}
+
+// cdTicketEvent fills in a ticket event: the service is the one a
+// "service:<name>" label names, and closing ends it. It returns what is
+// wrong, or "".
+func cdTicketEvent(e *graph.Event, predicate, subjectID string, content cdContent) string {
+	e.Service = labelService(content.Labels)
+	if e.Service == "" {
+		return "ticket has no \"service:<name>\" entry in subject.content.labels; add one so it can be tied to a service"
+	}
+	if subjectID != "" {
+		e.ExternalID = "ticket:" + subjectID
+	}
+	attrs := e.Attributes
+	attrs["state"] = predicate
+	setIf(attrs, "ticketType", content.TicketType)
+	setIf(attrs, "priority", content.Priority)
+	setIf(attrs, "group", content.Group)
+	setIf(attrs, "creator", content.Creator)
+	setIf(attrs, "milestone", content.Milestone)
+	if len(content.Assignees) > 0 {
+		attrs["assignees"] = stringsAny(content.Assignees)
+	}
+	if len(content.Labels) > 0 {
+		attrs["labels"] = stringsAny(content.Labels)
+	}
+	e.Summary = firstNonEmpty(content.Summary, "ticket "+predicate)
+	e.URL = content.URI
+	if predicate == "closed" {
+		end := e.At
+		e.End = &end
+	}
+	return ""
 }
 
 // cdeventType splits "dev.cdevents.<subject>.<predicate>.<version>" into

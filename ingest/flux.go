@@ -141,3 +141,14 @@ func fluxShortRevision(rev string) string {
 	}
 	return shortRevision(rev)
 }
+
+// Flux's generic-hmac provider signs with X-Signature:
+// <hash function>=<hex HMAC>, the hash being sha1, sha256, sha384 or
+// sha512.
+var fluxSignature = Signature{
+	Header:   "X-Signature",
+	Secret:   "flux-secret",
+	Describe: "Flux generic-hmac provider secret",
+	format:   "<sha1|sha256|sha384|sha512>=<hex HMAC of the body>",
+	parse:    oneAlgDigest,
+}

@@ -1,12 +1,9 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -15,21 +12,19 @@ import (
 	"time"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/ingest")
 
 // testNow is the clock every sample is decoded against.
 var testNow = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
-const samplesDir = "../testdata/ingest"
+var samplesDir = ingesttest.Testdata("ingest")
 
-// sample is one payload under testdata/ingest/<format>/, with the headers
-// from its optional <name>.headers.json.
+// sample is one payload under testdata/ingest/<format>/, with its
+// headers as the decoders get them.
 type sample struct {
-	format, name, path string
-	body               []byte
-	headers            Headers
+	ingesttest.Sample
+	headers Headers
 }
 
 // golden is what a sample decodes to, as stored in <name>.golden.json.
@@ -46,41 +41,16 @@ type goldenItem struct {
 }
 
 // MustSamples returns the samples of one format directory ("" for every
-// format in Formats).
+// format in Formats; other directories, otlp, belong to other decoders).
 func MustSamples(tb testing.TB, format string) []sample {
 	tb.Helper()
-	dirs := []string{format}
+	formats := []string{format}
 	if format == "" {
-		dirs = Formats // other directories (otlp) belong to other decoders
+		formats = Formats
 	}
 	var out []sample
-	for _, dir := range dirs {
-		entries, err := os.ReadDir(filepath.Join(samplesDir, dir))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, e := range entries {
-			n := e.Name()
-			if e.IsDir() || strings.HasSuffix(n, ".golden.json") || strings.HasSuffix(n, ".headers.json") || n == "template.yaml" {
-				continue
-			}
-			s := sample{format: dir, name: n, path: filepath.Join(samplesDir, dir, n)}
-			if s.body, err = os.ReadFile(s.path); err != nil {
-				tb.Fatal(err)
-			}
-			s.headers = Headers{}
-			if hb, err := os.ReadFile(strings.TrimSuffix(s.path, filepath.Ext(n)) + ".headers.json"); err == nil {
-				var kv map[string]string
-				if err := json.Unmarshal(hb, &kv); err != nil {
-					tb.Fatalf("%s headers: %v", s.path, err)
-				}
-				s.headers = NewHeaders(kv)
-			}
-			out = append(out, s)
-		}
-	}
-	if len(out) == 0 {
-		tb.Fatalf("no samples under %s/%s", samplesDir, format)
+	for _, s := range ingesttest.Samples(tb, formats...) {
+		out = append(out, sample{Sample: s, headers: NewHeaders(s.Headers)})
 	}
 	return out
 }
@@ -91,20 +61,20 @@ func MustSamples(tb testing.TB, format string) []sample {
 func TestSamples(t *testing.T) {
 	seen := map[string]bool{}
 	for _, s := range MustSamples(t, "") {
-		seen[s.format] = true
-		t.Run(s.format+"/"+s.name, func(t *testing.T) {
-			dec, ok := FormatDecoder(s.format)
+		seen[s.Format] = true
+		t.Run(s.Format+"/"+s.Name, func(t *testing.T) {
+			dec, ok := FormatDecoder(s.Format)
 			if !ok {
-				t.Fatalf("directory %q is not a format name", s.format)
+				t.Fatalf("directory %q is not a format name", s.Format)
 			}
-			detected, detDec := Detect(s.body, s.headers)
+			detected, detDec := Detect(s.Body, s.headers)
 			if detDec == nil {
 				t.Fatalf("Detect returned no decoder for %q", detected)
 			}
-			if !strings.HasPrefix(s.name, "bad-") && detected != s.format {
-				t.Errorf("Detect named %q, want %q", detected, s.format)
+			if !strings.HasPrefix(s.Name, "bad-") && detected != s.Format {
+				t.Errorf("Detect named %q, want %q", detected, s.Format)
 			}
-			items, err := dec(s.body, s.headers, testNow)
+			items, err := dec(s.Body, s.headers, testNow)
 			checkItems(t, items, err)
 			got := golden{Detected: detected, Items: []goldenItem{}}
 			if err != nil {
@@ -117,28 +87,10 @@ func TestSamples(t *testing.T) {
 				}
 				got.Items = append(got.Items, gi)
 			}
-			if strings.HasPrefix(s.name, "bad-") && err == nil && !slices.ContainsFunc(got.Items, func(g goldenItem) bool { return g.Error != "" }) {
+			if strings.HasPrefix(s.Name, "bad-") && err == nil && !slices.ContainsFunc(got.Items, func(g goldenItem) bool { return g.Error != "" }) {
 				t.Errorf("a bad- sample decoded without any error")
 			}
-			gotJSON, mErr := json.MarshalIndent(got, "", "  ")
-			if mErr != nil {
-				t.Fatal(mErr)
-			}
-			gotJSON = append(gotJSON, '\n')
-			path := strings.TrimSuffix(s.path, filepath.Ext(s.name)) + ".golden.json"
-			if *update {
-				if err := os.WriteFile(path, gotJSON, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, rErr := os.ReadFile(path)
-			if rErr != nil {
-				t.Fatalf("%v (run go test ./ingest -run TestSamples -update to create it)", rErr)
-			}
-			if !bytes.Equal(gotJSON, want) {
-				t.Errorf("decoded items differ from %s (rerun with -update if the change is intended)\ngot:\n%s\nwant:\n%s", path, gotJSON, want)
-			}
+			ingesttest.CheckGoldenJSON(t, s.Golden("ingest"), got)
 		})
 	}
 	for _, f := range Formats {
@@ -296,7 +248,7 @@ func TestHeaders(t *testing.T) {
 // seedCorpus adds a format's samples (body and headers) to a fuzz corpus.
 func seedCorpus(f *testing.F, format string) {
 	for _, s := range MustSamples(f, format) {
-		f.Add(s.body, encodeHeaders(s.headers))
+		f.Add(s.Body, encodeHeaders(s.headers))
 	}
 }
 
@@ -380,7 +332,7 @@ func BenchmarkDetect(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, s := range samples {
-			if name, _ := Detect(s.body, s.headers); name == "" {
+			if name, _ := Detect(s.Body, s.headers); name == "" {
 				b.Fatal("no format")
 			}
 		}

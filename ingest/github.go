@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -256,4 +258,22 @@ func githubIssueItem(p githubIssuesPayload, now time.Time) Item {
 		e.ExternalID = repo + "#" + itoa(int64(is.Number))
 	}
 	return eventItem(e, now, what)
+}
+
+// GitHub signs with X-Hub-Signature-256: sha256=<hex HMAC-SHA256>.
+var githubSignature = Signature{
+	Header:   "X-Hub-Signature-256",
+	Secret:   "github-secret",
+	Describe: "GitHub webhook secret",
+	format:   "sha256=<hex HMAC-SHA256 of the body>",
+	parse: func(v string) ([]claimedDigest, error) {
+		d, err := parseAlgDigest(v)
+		if err != nil {
+			return nil, err
+		}
+		if len(d.sum) != sha256.Size {
+			return nil, fmt.Errorf("want sha256=<64 hex digits>")
+		}
+		return []claimedDigest{d}, nil
+	},
 }

@@ -118,3 +118,13 @@ func jiraBrowseURL(self, key string) string {
 	}
 	return self[:i] + "/browse/" + key
 }
+
+// Jira admin webhooks with a secret sign with X-Hub-Signature:
+// <method>=<hex HMAC> (WebSub), in practice sha256.
+var jiraSignature = Signature{
+	Header:   "X-Hub-Signature",
+	Secret:   "jira-secret",
+	Describe: "Jira admin webhook secret",
+	format:   "sha256=<hex HMAC-SHA256 of the body>",
+	parse:    oneAlgDigest,
+}

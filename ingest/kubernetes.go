@@ -102,14 +102,14 @@ func DecodeKubernetes(body []byte, _ Headers, now time.Time) ([]Item, error) {
 		if err := json.Unmarshal(raws[0], &list); err == nil && list.Items != nil {
 			raws = list.Items
 		} else if err != nil && strings.Contains(string(raws[0]), `"items"`) {
-			return nil, undecodable("Kubernetes EventList: " + decodeError(err, raws[0]))
+			return nil, undecodable("Kubernetes EventList: " + JSONError(err, raws[0]))
 		}
 	}
 	var items []Item
 	for i, raw := range raws {
 		var ev k8sEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
-			items = append(items, Item{Err: itemError(fmt.Sprintf("event %d", i), undecodable(decodeError(err, bytes.TrimSpace(raw))))})
+			items = append(items, Item{Err: itemError(fmt.Sprintf("event %d", i), undecodable(JSONError(err, bytes.TrimSpace(raw))))})
 			continue
 		}
 		if ev.InvolvedObject == nil && ev.Regarding == nil && ev.Reason == "" {

@@ -1,7 +1,10 @@
 package ingest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -66,7 +69,7 @@ func DecodePagerDuty(body []byte, _ Headers, now time.Time) ([]Item, error) {
 	var inc pagerdutyIncident
 	if len(ev.Data) > 0 {
 		if err := json.Unmarshal(ev.Data, &inc); err != nil {
-			return nil, undecodable("PagerDuty event.data: " + decodeError(err, ev.Data))
+			return nil, undecodable("PagerDuty event.data: " + JSONError(err, ev.Data))
 		}
 	}
 	if inc.Type != "" && inc.Type != "incident" {
@@ -125,4 +128,31 @@ func DecodePagerDuty(body []byte, _ Headers, now time.Time) ([]Item, error) {
 		e.End = &end
 	}
 	return []Item{eventItem(e, now, what)}, nil
+}
+
+// PagerDuty signs with X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...],
+// one signature per active secret (so secrets can be rotated).
+var pagerdutySignature = Signature{
+	Header:   "X-PagerDuty-Signature",
+	Secret:   "pagerduty-secret",
+	Describe: "PagerDuty v3 webhook signing secret",
+	format:   "v1=<hex HMAC-SHA256 of the body>[,v1=...]",
+	parse: func(v string) ([]claimedDigest, error) {
+		var out []claimedDigest
+		for _, part := range strings.Split(v, ",") {
+			version, digest, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || version != "v1" {
+				continue // a scheme version this server does not know
+			}
+			sum, err := hex.DecodeString(strings.TrimSpace(digest))
+			if err != nil || len(sum) != sha256.Size {
+				return nil, fmt.Errorf("v1 signature %q is not 64 hex digits", digest)
+			}
+			out = append(out, claimedDigest{hash: sha256.New, sum: sum})
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("no v1=<hex> signature in it")
+		}
+		return out, nil
+	},
 }

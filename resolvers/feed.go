@@ -76,15 +76,10 @@ func (f *Feed) Subscribers() int {
 // Dropped reports how many events slow subscribers have missed.
 func (f *Feed) Dropped() int64 { return f.dropped.Load() }
 
-// writer is a store's write side.
-type writer interface {
-	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
-}
-
 // Publishing wraps a store's write side so that every event a write
 // inserts or updates is published to the feed once it is durable.
 type Publishing struct {
-	W    writer
+	W    graph.Applier
 	Feed *Feed
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 	"github.com/sregraph/sregraph/ingest/scenario"
 )
 
@@ -24,11 +25,7 @@ var demoNow = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 // its breach at demoNow-20m.
 func mustDemoStore(tb testing.TB) *pebble.Store {
 	tb.Helper()
-	s, err := pebble.Open(tb.TempDir(), pebble.Options{Now: func() time.Time { return demoNow }})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = s.Close() })
+	s := pebbletest.MustOpen(tb, pebble.Options{Now: func() time.Time { return demoNow }})
 	b, err := scenario.Load("../testdata/demo", demoNow.Add(-20*time.Minute), demoNow)
 	if err != nil {
 		tb.Fatal(err)

@@ -8,6 +8,9 @@
 #   Alertmanager                 real webhook deliveries
 #   Chromium (headless)          breach-page browser tests
 #
+# Before the tests it runs go vet and staticcheck (installed at a pinned
+# version into .cache/bin).
+#
 # Suites that need a server fail (not skip) here when it cannot start.
 # NEO4J_URI or KAFKA_BROKERS already set point the suites at existing
 # servers instead of starting new ones.
@@ -59,6 +62,17 @@ export SREGRAPH_REQUIRE_NEO4J=1 SREGRAPH_REQUIRE_KAFKA=1 SREGRAPH_REQUIRE_ALERTM
 
 step "go vet"
 go vet ./...
+
+step "staticcheck"
+# Installed into the repository's cache at a pinned version, so that CI
+# and every machine check the same rules.
+staticcheck_version=v0.8.2
+export GOBIN="$root/.cache/bin"
+if [[ "$("$GOBIN/staticcheck" -version 2>/dev/null)" != *"(${staticcheck_version#v})"* ]]; then
+	go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
+"$GOBIN/staticcheck" ./...
+unset GOBIN
 
 step "Cypher through Neo4j's own parser and linter"
 scripts/cypherlint/run.sh

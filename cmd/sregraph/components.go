@@ -12,14 +12,17 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/kafka"
+	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 	"github.com/sregraph/sregraph/ingest/otlp"
+	"github.com/sregraph/sregraph/ingest/webhook"
 )
 
 // componentConfig holds the flags the ingest components register for
 // themselves.
 type componentConfig struct {
-	kafka ingest.KafkaConfig
-	http  ingest.HTTPConfig
+	kafka kafka.Config
+	http  webhook.Config
 }
 
 func registerComponentFlags(fs *flag.FlagSet) *componentConfig {
@@ -39,86 +42,80 @@ func (c *componentConfig) validate() error {
 	return c.http.Validate()
 }
 
-// writer is the durable, publishing write side every ingest path uses.
-type writer interface {
-	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
-}
-
 // wiring is what the components are wired into.
 type wiring struct {
-	mux       *http.ServeMux
-	store     store
-	writer    writer
+	mux   *http.ServeMux
+	store store
+	// writer is the durable, publishing write side every ingest path
+	// uses.
+	writer    graph.Applier
 	aliases   ingest.Aliases
 	reg       prometheus.Registerer
 	log       *slog.Logger
 	now       func() time.Time
 	publicURL string
 	ready     *readiness
-	// start runs a background task bound to the server's lifetime.
+	// start adds a background task, run for the server's lifetime.
 	start func(name string, f func(context.Context) error)
 	// after registers cleanup to run once every background task has
 	// stopped.
-	after func(func())
+	after func(func() error)
 }
 
 // wire starts the Kafka consumers (and the embedded broker when asked
 // for) and registers the ingest endpoints.
 func (c *componentConfig) wire(ctx context.Context, w wiring) error {
+	kopts := kafka.Options{Logger: w.log, Registerer: w.reg, Now: w.now, Rename: w.aliases.Apply}
 	if c.kafka.Embedded {
-		// StartEmbedded points Brokers at the broker and marks it started,
-		// so that the consumer's Validate accepts both being set.
-		stop, err := c.kafka.StartEmbedded(ctx)
+		brokers, stop, err := embedded.Start(ctx, c.kafka.EmbeddedAddr, c.kafka.TopicNames())
 		if err != nil {
 			return fmt.Errorf("--kafka embedded: %w", err)
 		}
 		// The broker outlives the consumers so that their final commits
 		// have somewhere to go.
-		w.after(stop)
-		w.log.Warn("embedded Kafka broker for trying sregraph out: it keeps messages in memory only", "addr", c.kafka.Brokers)
+		w.after(func() error { stop(); return nil })
+		w.log.Warn("embedded Kafka broker for trying sregraph out: it keeps messages in memory only", "addr", brokers)
+		kopts.Brokers = brokers
 	}
-	var pub *ingest.WebhookPublisher
+	var pub webhook.Publisher
 	if c.http.WebhooksToKafka {
-		p, err := ingest.NewWebhookPublisher(c.kafka, w.log)
+		p, err := kafka.NewPublisher(c.kafka, kopts)
 		if err != nil {
 			return fmt.Errorf("--webhooks-to-kafka: %w", err)
 		}
 		pub = p
-		w.start("webhook publisher", func(ctx context.Context) error {
-			<-ctx.Done()
-			return p.Close()
-		})
+		// Closed once the HTTP server has drained and the consumers
+		// have stopped.
+		w.after(p.Close)
 	}
-	h, err := ingest.NewHTTP(c.http, w.writer, ingest.HTTPOptions{Now: w.now, Logger: w.log, Rename: w.aliases.Apply, Registerer: w.reg, Publisher: pub})
+	h, err := webhook.New(c.http, w.writer, webhook.Options{Now: w.now, Logger: w.log, Rename: w.aliases.Apply, Registerer: w.reg, Publisher: pub})
 	if err != nil {
 		return err
 	}
 	h.Register(w.mux)
 
 	// Traces: one aggregator pairs the spans of OTLP/HTTP and of the
-	// spans topic; the handler's Run expires the HTTP spans and judges
-	// anomalies. Service aliases are not applied to traces yet (the
-	// aggregator takes a name → name function).
+	// spans topic, renaming services through the aliases; the handler's
+	// Run expires the HTTP spans and judges anomalies.
 	agg := otlp.NewAggregator(otlp.Config{Alias: w.aliases.Resolve}, w.now)
 	traces := otlp.NewHandler(agg, w.writer, otlp.HandlerConfig{Logger: w.log})
 	w.mux.Handle("POST /v1/traces", traces)
 	w.start("otlp flusher", traces.Run)
 	if w.reg != nil {
-		if err := w.reg.Register(ingest.NewSpanStats(agg)); err != nil {
+		if err := w.reg.Register(otlp.NewSpanStats(agg)); err != nil {
 			return fmt.Errorf("otlp metrics: %w", err)
 		}
 	}
 
 	if c.kafka.Enabled() {
-		c.kafka.Rename = w.aliases.Apply
-		c.kafka.Spans = agg
-		cons, err := ingest.NewConsumer(c.kafka, w.writer, w.log, w.reg, w.now)
+		kopts.Spans = agg
+		cons, err := kafka.NewConsumer(c.kafka, w.writer, kopts)
 		if err != nil {
 			return fmt.Errorf("kafka: %w", err)
 		}
-		*w.ready = append(*w.ready, cons.Ready)
+		*w.ready = append(*w.ready, func(context.Context) error { return cons.Ready() })
 		w.start("kafka consumer", cons.Run)
-		w.log.Info("consuming Kafka", "brokers", c.kafka.Brokers, "topics", cons.Topics(), "group", c.kafka.GroupID)
+		w.log.Info("consuming Kafka", "brokers", cons.Brokers(), "topics", cons.Topics(), "group", c.kafka.GroupID)
 	}
 	return nil
 }

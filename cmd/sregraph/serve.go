@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest"
 	"github.com/sregraph/sregraph/resolvers"
+	"github.com/sregraph/sregraph/resolvers/page"
 )
 
 // serveConfig is everything `sregraph serve` is told.
@@ -133,16 +136,207 @@ func serveCommand(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, extra, log, stdout)
+	s, err := newServer(ctx, cfg, extra, log, stdout)
+	if err != nil {
+		return err
+	}
+	runErr := s.Run(ctx)
+	if err := s.Close(); err != nil {
+		log.Error("shutting down", "err", err)
+	}
+	return runErr
+}
+
+// server is `sregraph serve`: a store, the HTTP server on its listener,
+// and the background work (retention, trace flushing, Kafka) bound to
+// the server's lifetime. newServer opens and wires everything, Run serves
+// until its context ends, and Close releases what newServer acquired: it
+// is the one way out, after Run or after a failed start alike.
+type server struct {
+	cfg       serveConfig
+	log       *slog.Logger
+	stdout    io.Writer
+	store     store
+	ln        net.Listener
+	http      *http.Server
+	publicURL string
+	// tasks are the background work Run starts and stops.
+	tasks []task
+	// cleanups run in reverse order in Close, once every task has
+	// stopped.
+	cleanups []func() error
+	// serving is set once Run has handed the listener to the HTTP
+	// server, which closes it.
+	serving bool
+}
+
+// task is background work: run works until its context ends.
+type task struct {
+	name string
+	run  func(context.Context) error
+}
+
+// newServer opens the store, listens, loads the demo when asked for and
+// wires the API, the pages and the ingest components. Nothing runs until
+// Run. On failure it releases what it acquired.
+func newServer(ctx context.Context, cfg serveConfig, extra *componentConfig, log *slog.Logger, stdout io.Writer) (_ *server, err error) {
+	s := &server{cfg: cfg, log: log, stdout: stdout}
+	defer func() {
+		if err != nil {
+			if cerr := s.Close(); cerr != nil {
+				log.Error("releasing after a failed start", "err", cerr)
+			}
+		}
+	}()
+	now := time.Now
+	if s.store, err = openStore(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	s.cleanups = append(s.cleanups, func() error {
+		if err := s.store.Close(); err != nil {
+			return fmt.Errorf("closing the store: %w", err)
+		}
+		return nil
+	})
+	if s.ln, err = net.Listen("tcp", cfg.HTTP); err != nil {
+		return nil, fmt.Errorf("listen on --http %s: %w (is another sregraph running? pick another address with --http)", cfg.HTTP, err)
+	}
+	s.publicURL = cfg.PublicURL
+	if s.publicURL == "" {
+		s.publicURL = "http://" + s.ln.Addr().String()
+	}
+	s.publicURL = strings.TrimRight(s.publicURL, "/")
+	if cfg.Tokens == "" && !isLoopback(cfg.HTTP) {
+		log.Warn("LISTENING BEYOND LOOPBACK WITHOUT TOKENS: anyone who can reach " + s.ln.Addr().String() + " can read and write this graph (--insecure-listen)")
+	}
+	if cfg.Demo {
+		if err := loadDemo(ctx, s.store, cfg.DemoDir, now(), s.publicURL, log, stdout); err != nil {
+			return nil, err
+		}
+	}
+
+	reg := metricsRegistry()
+	feed := resolvers.NewFeed()
+	aliases, err := ingest.LoadAliases(cfg.Aliases)
+	if err != nil {
+		return nil, fmt.Errorf("--aliases: %w", err)
+	}
+	ready := readiness{func(ctx context.Context) error {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := s.store.Ping(pctx); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		return nil
+	}}
+	mux := http.NewServeMux()
+	graphqlHandler(mux, resolvers.Options{
+		Store: s.store, Feed: feed, Now: now, PublicURL: s.publicURL, Logger: log, NoIntrospection: cfg.NoIntrospection,
+	})
+	page.New(page.Options{Source: s.store, Now: now, PublicURL: s.publicURL, Logger: log}).Register(mux)
+	// The components' start-up context must not end with ctx: the
+	// embedded broker lives until Close, after the consumers' final
+	// commits.
+	if err := extra.wire(context.WithoutCancel(ctx), wiring{
+		mux: mux, store: s.store, writer: resolvers.Publishing{W: s.store, Feed: feed}, aliases: aliases,
+		reg: reg, log: log, now: now, publicURL: s.publicURL, ready: &ready,
+		start: func(name string, run func(context.Context) error) { s.tasks = append(s.tasks, task{name, run}) },
+		after: func(f func() error) { s.cleanups = append(s.cleanups, f) },
+	}); err != nil {
+		return nil, err
+	}
+	healthHandlers(mux, ready)
+	metricsHandler(mux, reg)
+	s.tasks = append(s.tasks, task{"retention", func(ctx context.Context) error {
+		graph.RunRetention(ctx, s.store, time.Hour, time.Duration(cfg.Retention), now, log)
+		return nil
+	}})
+
+	tok, err := optionalTokens(cfg.Tokens)
+	if err != nil {
+		return nil, err
+	}
+	s.http = &http.Server{Handler: authenticate(tok, mux), ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// Run serves until ctx ends or a part fails, then shuts down: the HTTP
+// server drains (within --shutdown-timeout) while the background work
+// still runs, so that a request in flight can still reach Kafka or the
+// store; then the background work stops, within the same bound.
+func (s *server) Run(ctx context.Context) error {
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	errc := make(chan error, len(s.tasks)+1)
+	var wg sync.WaitGroup
+	for _, t := range s.tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.run(bg); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", t.name, err)
+			}
+		}()
+	}
+	s.http.BaseContext = func(net.Listener) context.Context { return bg }
+	s.serving = true
+	go func() {
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	s.log.Info("sregraph listening", "url", s.publicURL, "graphql", s.publicURL+"/graphql", "store", storeName(s.cfg))
+	fmt.Fprintf(s.stdout, "sregraph %s listening on http://%s (GraphQL IDE: %s/graphql)\n", version, s.ln.Addr(), s.publicURL)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		s.log.Error("shutting down after a failure", "err", runErr)
+	}
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(sctx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	stopBackground()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		s.log.Warn("background work did not stop within the shutdown timeout")
+	}
+	return runErr
+}
+
+// Close releases what newServer acquired, last first: the listener when
+// Run never served on it, then the cleanups the components registered
+// (the embedded broker), then the store.
+func (s *server) Close() error {
+	var errs []error
+	if s.ln != nil && !s.serving {
+		if err := s.ln.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing the listener: %w", err))
+		}
+	}
+	for i := len(s.cleanups) - 1; i >= 0; i-- {
+		if err := s.cleanups[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.cleanups = nil
+	return errors.Join(errs...)
 }
 
 // readiness collects the reasons the server is not ready to serve.
-type readiness []func() error
+type readiness []func(context.Context) error
 
-func (r readiness) check() error {
+func (r readiness) check(ctx context.Context) error {
 	var errs []error
 	for _, f := range r {
-		if err := f(); err != nil {
+		if err := f(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -154,9 +348,9 @@ func healthHandlers(mux *http.ServeMux, ready readiness) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := ready.check(); err != nil {
+		if err := ready.check(r.Context()); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = fmt.Fprintf(w, "not ready: %v\n", err)
 			return

@@ -18,7 +18,7 @@ import (
 // with events up to five minutes late (what consumers of live topics see),
 // and backfill, instants spread at random over the org's days (a replay
 // or an import: the worst case for time-ordered keys).
-func BenchApply(b *testing.B, s applier, cfg OrgConfig) {
+func BenchApply(b *testing.B, s graph.Applier, cfg OrgConfig) {
 	o := NewOrg(cfg)
 	gen := NewEventGen(o, 7)
 	span := time.Duration(cfg.Days) * 24 * time.Hour
@@ -39,7 +39,7 @@ func BenchApply(b *testing.B, s applier, cfg OrgConfig) {
 
 // benchApply applies b.N batches of 1000 events from next, calling tick
 // after each batch is made.
-func benchApply(b *testing.B, s applier, next func() graph.Event, tick func()) {
+func benchApply(b *testing.B, s graph.Applier, next func() graph.Event, tick func()) {
 	ctx := context.Background()
 	batches := make([][]graph.Event, 64)
 	fill := func() {

@@ -51,11 +51,6 @@ func BenchOrgConfig(tb testing.TB) OrgConfig {
 	return c
 }
 
-// applier is the write side of a store.
-type applier interface {
-	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
-}
-
 var serviceWords = []string{"checkout", "payments", "ledger", "cart", "search", "auth", "catalog", "inventory",
 	"shipping", "pricing", "billing", "accounts", "orders", "reviews", "media", "notifications", "fraud",
 	"recommendations", "gateway", "profile", "session", "tax", "currency", "warehouse", "returns"}
@@ -178,7 +173,7 @@ func (g *EventGen) NextBefore(end time.Time, span time.Duration) graph.Event {
 // of the edges, the events in batches of eventBatch, and 1-minute call
 // buckets on every edge for the last CallHours hours, 30,000 per batch. It
 // returns the time spent writing events and call buckets.
-func (o *Org) Build(ctx context.Context, s applier, eventBatch int, progress io.Writer) (events, calls time.Duration, err error) {
+func (o *Org) Build(ctx context.Context, s graph.Applier, eventBatch int, progress io.Writer) (events, calls time.Duration, err error) {
 	var deps []graph.Dependency
 	for i, callees := range o.Calls {
 		for j, c := range callees {

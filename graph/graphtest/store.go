@@ -13,11 +13,7 @@ import (
 // Store is everything the contract exercises. Stores do not declare it;
 // they satisfy it.
 type Store interface {
-	// Apply writes a batch idempotently and returns once it is durable.
-	// Events are keyed by ID (graph.Merge decides what a repeat does);
-	// declared dependencies by (from, to); call buckets by (from, to,
-	// start, producer), where a repeat replaces the counts.
-	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
+	graph.Applier
 	// Event returns one event by ID, or an error wrapping graph.ErrNotFound.
 	Event(ctx context.Context, id string) (graph.Event, error)
 	// Events lists events in graph.EventLess order.

@@ -257,15 +257,8 @@ func serviceRows(b graph.Batch, now time.Time) []map[string]any {
 		get(c.To).saw(start, start)
 	}
 	for _, sv := range b.Services {
-		first, last := sv.FirstSeen, sv.LastSeen
-		if first.IsZero() {
-			first = now
-		}
-		if last.IsZero() {
-			last = now
-		}
 		v := get(sv.Name)
-		v.saw(first, last)
+		v.saw(sv.Seen(now))
 		if sv.Environment != "" {
 			v.env = sv.Environment
 		}

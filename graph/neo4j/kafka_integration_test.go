@@ -12,6 +12,8 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/ingest"
+	ingestkafka "github.com/sregraph/sregraph/ingest/kafka"
+	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 )
 
 // TestKafkaToNeo4j runs the real Kafka consumer (over the Kafka wire
@@ -24,15 +26,15 @@ func TestKafkaToNeo4j(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	cfg := ingest.DefaultKafkaConfig()
+	cfg := ingestkafka.DefaultConfig()
 	cfg.Topics = map[ingest.Family]string{ingest.FamilyDeploys: "sre.deploys", ingest.FamilySLO: "sre.slo"}
-	addrs, stop, err := ingest.StartEmbeddedBroker(ctx, "127.0.0.1:0", cfg.TopicNames())
+	addrs, stop, err := embedded.Start(ctx, "127.0.0.1:0", cfg.TopicNames())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
 	cfg.Brokers, cfg.GroupID, cfg.MaxWait = addrs, "neo4j-it", 50*time.Millisecond
-	cons, err := ingest.NewConsumer(cfg, s, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), time.Now)
+	cons, err := ingestkafka.NewConsumer(cfg, s, ingestkafka.Options{Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 
 	"github.com/sregraph/sregraph/graph"
 )
@@ -117,7 +118,7 @@ func Open(ctx context.Context, cfg Config, opts Options) (*Store, error) {
 	if cfg.User != "" {
 		auth = driver.BasicAuth(cfg.User, cfg.Password, "")
 	}
-	d, err := driver.NewDriverWithContext(cfg.URI, auth, func(c *driver.Config) {
+	d, err := driver.NewDriverWithContext(cfg.URI, auth, func(c *config.Config) {
 		if cfg.MaxRetryTime > 0 {
 			c.MaxTransactionRetryTime = cfg.MaxRetryTime
 		}

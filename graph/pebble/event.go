@@ -251,21 +251,21 @@ type stream struct {
 }
 
 func (st *stream) load() {
-	for st.it.Valid() {
-		at, id, ok1 := decodeTimeID(st.it.Key()[st.prefix:])
-		v := st.it.Value()
-		m, ok2 := decodeMeta(v)
-		if ok1 && ok2 {
-			st.cur, st.ok = ref{at: at, id: id, meta: m}, true
-			if rest := v[m.size():]; len(rest) > 0 {
-				st.cur.raw = append([]byte(nil), rest...)
-			}
-			return
-		}
-		st.err = fmt.Errorf("index key %q: %w", st.it.Key(), errCorrupt)
-		break
-	}
 	st.ok = false
+	if !st.it.Valid() {
+		return
+	}
+	at, id, ok1 := decodeTimeID(st.it.Key()[st.prefix:])
+	v := st.it.Value()
+	m, ok2 := decodeMeta(v)
+	if !ok1 || !ok2 {
+		st.err = fmt.Errorf("index key %q: %w", st.it.Key(), errCorrupt)
+		return
+	}
+	st.cur, st.ok = ref{at: at, id: id, meta: m}, true
+	if rest := v[m.size():]; len(rest) > 0 {
+		st.cur.raw = append([]byte(nil), rest...)
+	}
 }
 
 func (st *stream) next() {

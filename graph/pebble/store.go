@@ -201,13 +201,7 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
 		return graph.Written{}, err
 	}
 	for _, sv := range b.Services {
-		first, last := sv.FirstSeen, sv.LastSeen
-		if first.IsZero() {
-			first = now
-		}
-		if last.IsZero() {
-			last = now
-		}
+		first, last := sv.Seen(now)
 		seen.see(sv.Name, first, last)
 		seen.describe(sv.Name, sv.Environment, sv.Owner, true)
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/sregraph/sregraph/graph"
 )
 
 // TestKafkaBroker runs the otlp_proto path over the Kafka wire protocol: a
@@ -91,7 +93,7 @@ func TestKafkaBroker(t *testing.T) {
 // consumeGroup reads until want messages (or, with want 0, everything
 // left) have been read, flushing every 7 messages and when the topic runs
 // dry, and returns how many it read.
-func consumeGroup(ctx context.Context, t *testing.T, brokers []string, group string, store writer, want int) int {
+func consumeGroup(ctx context.Context, t *testing.T, brokers []string, group string, store graph.Applier, want int) int {
 	t.Helper()
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: brokers, GroupID: group, Topic: DefaultTopic,

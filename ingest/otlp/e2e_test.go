@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -190,7 +191,7 @@ func TestEndToEndSDK(t *testing.T) {
 	if s := agg.Stats(); s.Spans != 5*requests || s.Paired != 2*requests || s.Rejected != 0 || s.Roots != requests {
 		t.Errorf("stats %+v", s)
 	}
-	if *update {
+	if ingesttest.Update() {
 		capture.Lock()
 		defer capture.Unlock()
 		if capture.body == nil {

@@ -23,11 +23,6 @@ import (
 	"github.com/sregraph/sregraph/graph"
 )
 
-// writer is what the handler needs from a store.
-type writer interface {
-	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
-}
-
 // HandlerConfig tunes a Handler. Zero fields get the defaults.
 type HandlerConfig struct {
 	// MaxBodyBytes bounds a request body, before and after gzip
@@ -69,7 +64,7 @@ func (c *HandlerConfig) fill() {
 // the clients keep them and memory holds only the failed write.
 type Handler struct {
 	agg *Aggregator
-	w   writer
+	w   graph.Applier
 	cfg HandlerConfig
 
 	// writeMu serialises taking counts from the aggregator and writing
@@ -90,7 +85,7 @@ type Handler struct {
 }
 
 // NewHandler returns a Handler that aggregates into agg and writes to w.
-func NewHandler(agg *Aggregator, w writer, cfg HandlerConfig) *Handler {
+func NewHandler(agg *Aggregator, w graph.Applier, cfg HandlerConfig) *Handler {
 	cfg.fill()
 	return &Handler{agg: agg, w: w, cfg: cfg, accepted: map[string]bool{}, unwritten: map[string]bool{}}
 }
@@ -117,9 +112,7 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	sum := sha256.Sum256(append([]byte(mt+"\x00"), body...))
 	producer := "http/" + hex.EncodeToString(sum[:16])
 
-	h.mu.Lock()
-	dup, retry := h.accepted[producer], h.unwritten[producer]
-	h.mu.Unlock()
+	dup, retry := h.seen(producer)
 	if dup {
 		h.ok(rw, asJSON, Accepted{})
 		return
@@ -128,35 +121,21 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	wire := mt != ContentTypeJSON
 	if !retry && !wire {
 		if req, err = DecodeRequest(body, ct); err != nil {
-			h.fail(rw, asJSON, http.StatusBadRequest, graph.Message(err))
+			h.fail(rw, asJSON, http.StatusBadRequest, message(err))
 			return
 		}
 	}
 
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
-	if h.failing {
-		// Write what an earlier failure left before counting anything
-		// new: while the store is down, requests are refused uncounted
-		// (their clients keep them), so memory holds one failed write.
-		if b, orgs := h.agg.takeHTTP(); b.Len() > 0 {
-			if _, err := h.w.Apply(r.Context(), b); err != nil {
-				h.agg.requeue(orgs)
-				h.cfg.Logger.Error("otlp: writing traces", "err", err)
-				rw.Header().Set("Retry-After", "1")
-				h.fail(rw, asJSON, http.StatusServiceUnavailable, "the store could not write the spans; retry")
-				return
-			}
-		}
-		h.failing = false
-		h.mu.Lock()
-		h.written()
-		h.mu.Unlock()
+	if err := h.writeFailed(r.Context()); err != nil {
+		rw.Header().Set("Retry-After", "1")
+		h.fail(rw, asJSON, http.StatusServiceUnavailable, "the store could not write the spans; retry")
+		return
 	}
-	h.mu.Lock()
-	dup, retry = h.accepted[producer], h.unwritten[producer]
-	h.mu.Unlock()
-	if dup {
+	// Seen again: while this request waited for writeMu, another one may
+	// have written the same request, or failed to.
+	if dup, retry = h.seen(producer); dup {
 		h.ok(rw, asJSON, Accepted{})
 		return
 	}
@@ -170,19 +149,63 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		b, orgs = h.agg.takeHTTP()
 	case wire:
 		if b, orgs, res, err = h.agg.addHTTPWire(body, producer); err != nil {
-			h.fail(rw, asJSON, http.StatusBadRequest, graph.Message(err))
+			h.fail(rw, asJSON, http.StatusBadRequest, message(err))
 			return
 		}
 	default:
 		b, orgs, res = h.agg.addHTTP(req, producer)
 	}
+	if status, msg := h.writeCounts(r.Context(), producer, b, orgs); status != http.StatusOK {
+		if status == http.StatusServiceUnavailable {
+			rw.Header().Set("Retry-After", "1")
+		}
+		h.fail(rw, asJSON, status, msg)
+		return
+	}
+	h.ok(rw, asJSON, res)
+}
+
+// seen reports whether producer's request was already written (dup), or
+// counted with a write that failed (retry).
+func (h *Handler) seen(producer string) (dup, retry bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.accepted[producer], h.unwritten[producer]
+}
+
+// writeFailed writes what an earlier failure left before anything new is
+// counted: while the store is down, requests are refused uncounted
+// (their clients keep them), so memory holds one failed write. Callers
+// hold h.writeMu.
+func (h *Handler) writeFailed(ctx context.Context) error {
+	if !h.failing {
+		return nil
+	}
+	if b, orgs := h.agg.takeHTTP(); b.Len() > 0 {
+		if _, err := h.w.Apply(ctx, b); err != nil {
+			h.agg.requeue(orgs)
+			h.cfg.Logger.Error("otlp: writing traces", "err", err)
+			return fmt.Errorf("writing traces: %w", err)
+		}
+	}
+	h.failing = false
+	h.mu.Lock()
+	h.written()
+	h.mu.Unlock()
+	return nil
+}
+
+// writeCounts writes the counts producer's request completed and records
+// it as accepted. A failure is answered with the status and message it
+// returns: 400 when the store refuses the counts (a retry would be refused
+// again), 503 when it fails (the counts are kept for the retry). Callers
+// hold h.writeMu.
+func (h *Handler) writeCounts(ctx context.Context, producer string, b graph.Batch, orgs []*origin) (int, string) {
 	if b.Len() > 0 {
-		if _, err := h.w.Apply(r.Context(), b); err != nil {
+		if _, err := h.w.Apply(ctx, b); err != nil {
 			if errors.Is(err, graph.ErrInvalid) {
-				// Not retried: the same counts would be refused again.
 				h.cfg.Logger.Error("otlp: the store refused counts", "producer", producer, "err", err)
-				h.fail(rw, asJSON, http.StatusBadRequest, graph.Message(err))
-				return
+				return http.StatusBadRequest, message(err)
 			}
 			h.agg.requeue(orgs)
 			h.failing = true
@@ -190,16 +213,24 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			h.unwritten[producer] = true
 			h.mu.Unlock()
 			h.cfg.Logger.Error("otlp: writing traces", "producer", producer, "err", err)
-			rw.Header().Set("Retry-After", "1")
-			h.fail(rw, asJSON, http.StatusServiceUnavailable, "the store could not write the spans; retry")
-			return
+			return http.StatusServiceUnavailable, "the store could not write the spans; retry"
 		}
 	}
 	h.mu.Lock()
 	h.written()
 	h.remember(producer)
 	h.mu.Unlock()
-	h.ok(rw, asJSON, res)
+	return http.StatusOK, ""
+}
+
+// message is the text a client is answered with for err: its
+// user-facing message (graph.Invalidf), else the error itself, so that a
+// 400 always says why.
+func message(err error) string {
+	if msg := graph.Message(err); msg != "" {
+		return msg
+	}
+	return err.Error()
 }
 
 // written records that everything taken from the aggregator so far is

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
 
 func gzipped(b []byte) []byte {
@@ -241,10 +243,7 @@ func TestHandlerRun(t *testing.T) {
 	store.mu.Lock()
 	store.fail = nil
 	store.mu.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(store.edges()) < 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	ingesttest.Wait(t, 5*time.Second, "an edge written once the store is back", func() bool { return len(store.edges()) >= 1 })
 	if got := store.edges(); got["a->stripe"] != (edgeTotal{1, 0}) || got["a->ledger.internal"] != (edgeTotal{1, 0}) {
 		t.Errorf("edges %v", got)
 	}
@@ -257,5 +256,29 @@ func TestHandlerRun(t *testing.T) {
 	}
 	if got := store.edges(); got["a->stripe"] != (edgeTotal{2, 0}) {
 		t.Errorf("after shutdown: %v", got)
+	}
+}
+
+// TestHandlerRefusedSaysWhy: counts the store refuses get 400 with a
+// message, also when the store's error carries no user-facing one.
+func TestHandlerRefusedSaysWhy(t *testing.T) {
+	store := newMemStore()
+	store.mu.Lock()
+	store.fail = fmt.Errorf("bucket out of range: %w", graph.ErrInvalid)
+	store.mu.Unlock()
+	agg := NewAggregator(Config{}, func() time.Time { return goldenNow })
+	srv := httptest.NewServer(NewHandler(agg, store, HandlerConfig{}))
+	defer srv.Close()
+	body, err := proto.Marshal(request(sp{svc: "a", trace: 1, id: 10, kind: client, attrs: map[string]string{"db.system": "redis"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, out := post(t, srv.URL, ContentTypeProtobuf, "", body)
+	var st spb.Status
+	if err := proto.Unmarshal(out, &st); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || st.Message == "" {
+		t.Fatalf("status %d, message %q; want 400 saying why", resp.StatusCode, st.Message)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,9 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files and the protobuf samples made from the JSON ones")
 
 const testdata = "../../testdata/ingest/otlp"
 
@@ -88,17 +86,29 @@ func readSample(t testing.TB, path string) (*coltracepb.ExportTraceServiceReques
 	return req, body
 }
 
+// jsonSamples lists the OTLP JSON samples (not their golden files).
+func jsonSamples() []string {
+	all, _ := filepath.Glob(filepath.Join(testdata, "*.json"))
+	var out []string
+	for _, p := range all {
+		if !strings.HasSuffix(p, ".golden.json") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // TestGolden decodes every sample (OTLP JSON and protobuf), aggregates it
 // and compares the result with its golden file. A protobuf sample made
 // from a JSON one must decode to the same request and give the same
 // result, which checks the hex-id handling of the JSON path.
 func TestGolden(t *testing.T) {
-	jsons, _ := filepath.Glob(filepath.Join(testdata, "*.json"))
+	jsons := jsonSamples()
 	pbs, _ := filepath.Glob(filepath.Join(testdata, "*.pb"))
 	if len(jsons) == 0 {
 		t.Fatal("no samples")
 	}
-	if *update {
+	if ingesttest.Update() {
 		for _, j := range jsons {
 			req, _ := readSample(t, j)
 			raw, err := proto.Marshal(req)
@@ -130,9 +140,9 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			golden := base + ".golden"
+			golden := base + ".golden.json"
 			_, hasJSON := os.Stat(base + ".json")
-			if *update && (strings.HasSuffix(path, ".json") || hasJSON != nil) {
+			if ingesttest.Update() && (strings.HasSuffix(path, ".json") || hasJSON != nil) {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -255,7 +265,7 @@ func TestDecodeRequest(t *testing.T) {
 // decodes to the aggregator, which must never panic nor produce an invalid
 // bucket.
 func FuzzDecodeRequest(f *testing.F) {
-	paths, _ := filepath.Glob(filepath.Join(testdata, "*.json"))
+	paths := jsonSamples()
 	pbs, _ := filepath.Glob(filepath.Join(testdata, "*.pb"))
 	for _, p := range append(paths, pbs...) {
 		body, err := os.ReadFile(p)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 )
 
 // memStore keeps what the handler and the Kafka path write, keyed the way
@@ -76,17 +76,6 @@ func (s *memStore) edges() map[string]edgeTotal {
 	return sumEdges(mapValues(s.calls))
 }
 
-func (s *memStore) eventList() []graph.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]graph.Event, 0, len(s.events))
-	for _, e := range s.events {
-		out = append(out, e)
-	}
-	graph.SortEvents(out)
-	return out
-}
-
 func mapValues(m map[string]graph.CallBucket) []graph.CallBucket {
 	out := make([]graph.CallBucket, 0, len(m))
 	for _, c := range m {
@@ -134,12 +123,7 @@ func (w teeWriter) Apply(ctx context.Context, b graph.Batch) (graph.Written, err
 // mustOpenPebble opens an embedded store in a temporary directory.
 func mustOpenPebble(tb testing.TB) *pebble.Store {
 	tb.Helper()
-	db, err := pebble.Open(tb.TempDir(), pebble.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
+	return pebbletest.MustOpen(tb, pebble.Options{})
 }
 
 // storeEdges sums what an embedded store says about the edges touching

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 	"github.com/sregraph/sregraph/ingest/scenario"
 )
 
@@ -50,18 +51,7 @@ func openDemo(tb testing.TB) *demo {
 	if err != nil {
 		tb.Fatalf("load demo: %v", err)
 	}
-	st, err := pebble.Open(tb.TempDir(), pebble.Options{
-		Now:    func() time.Time { return demoNow },
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			tb.Errorf("close store: %v", err)
-		}
-	})
+	st := pebbletest.MustOpen(tb, pebble.Options{Now: func() time.Time { return demoNow }})
 	if _, err := st.Apply(context.Background(), b); err != nil {
 		tb.Fatalf("apply demo: %v", err)
 	}

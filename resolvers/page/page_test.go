@@ -78,8 +78,7 @@ func TestBreachPage(t *testing.T) {
 
 	// The ranked suspects are the engine's ranking, causes only, with the
 	// planted culprit first and the breach itself left out.
-	var rows []*html.Node
-	rows = findAll(byID(doc, "suspects"), func(n *html.Node) bool { return n.Data == "li" && hasClass(n, "suspect") })
+	rows := findAll(byID(doc, "suspects"), func(n *html.Node) bool { return n.Data == "li" && hasClass(n, "suspect") })
 	var wantCauses []graph.RankedChange
 	for _, ch := range want.Changes {
 		if !ch.Symptom {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs Debian's (or Ubuntu's) prometheus-alertmanager package when no
 # Alertmanager binary is on the PATH, and prints the binary's path. The
-# webhook integration test (ingest/alertmanager_integration_test.go) runs
+# webhook integration test (ingest/webhook/alertmanager_integration_test.go) runs
 # that binary; CI runs this script first and sets
 # SREGRAPH_REQUIRE_ALERTMANAGER=1 so that the test fails instead of
 # skipping when Alertmanager is missing.

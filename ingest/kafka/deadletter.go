@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"context"
@@ -13,13 +13,13 @@ import (
 
 // The headers a dead letter carries besides the original record's own.
 const (
-	HeaderError     = "sregraph-error"     // why the record could not be stored
-	HeaderTopic     = "sregraph-topic"     // where it came from
-	HeaderPartition = "sregraph-partition" //
-	HeaderOffset    = "sregraph-offset"    //
-	HeaderRejected  = "sregraph-rejected"  // rejected item indexes and reasons, one "index: reason" per line
-	HeaderReason    = "sregraph-reason"    // undecodable, rejected_items or store_rejected
-	HeaderTime      = "sregraph-dead-lettered-at"
+	HeaderError     = "sregraph-error"            // why the record could not be stored
+	HeaderReason    = "sregraph-reason"           // undecodable, rejected_items or store_rejected
+	HeaderTopic     = "sregraph-topic"            // the topic it came from
+	HeaderPartition = "sregraph-partition"        // its partition there
+	HeaderOffset    = "sregraph-offset"           // its offset there
+	HeaderRejected  = "sregraph-rejected"         // rejected item indexes and reasons, one "index: reason" per line
+	HeaderTime      = "sregraph-dead-lettered-at" // when it was dead-lettered (RFC 3339)
 )
 
 // deadLetter writes letters to topic's dead-letter topic, acknowledged by

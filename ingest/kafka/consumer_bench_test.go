@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
+	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 )
 
 // BenchmarkKafkaToStore measures the Kafka path end to end: b.N canonical
@@ -23,11 +26,7 @@ import (
 // counts, to show what the consumer itself can do.
 func BenchmarkKafkaToStore(b *testing.B) {
 	b.Run("embedded", func(b *testing.B) {
-		store, err := pebble.Open(b.TempDir(), pebble.Options{Now: func() time.Time { return kafkaNow }, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer store.Close()
+		store := pebbletest.MustOpen(b, pebble.Options{Now: func() time.Time { return kafkaNow }})
 		benchmarkKafkaToStore(b, store, func() int {
 			n, err := store.CountEvents(context.Background(), graph.EventFilter{})
 			if err != nil {
@@ -50,17 +49,17 @@ func (w *countingWriter) Apply(_ context.Context, b graph.Batch) (graph.Written,
 	return graph.Written{Inserted: len(b.Events)}, nil
 }
 
-func benchmarkKafkaToStore(b *testing.B, w writer, stored func() int) {
+func benchmarkKafkaToStore(b *testing.B, w graph.Applier, stored func() int) {
 	const topic = "sre.deploys"
 	c := mustStartKafka(b, topic)
-	recs := kafkaCanonicalRecords(b.N, EmbeddedPartitions, "bench")
+	recs := kafkaCanonicalRecords(b.N, embedded.Partitions, "bench")
 	for i := 0; i < len(recs); i += 5000 {
 		produceRecords(b, c.addrs, topic, recs[i:min(i+5000, len(recs))]...)
 	}
-	cfg := kafkaTestConfig(c.addrs, "bench", map[Family]string{FamilyDeploys: topic})
+	cfg := kafkaTestConfig(c.addrs, "bench", map[ingest.Family]string{ingest.FamilyDeploys: topic})
 	cfg.MaxBatch = 5000
 	cfg.MaxWait = 20 * time.Millisecond
-	cons, err := NewConsumer(cfg, w, slog.New(slog.DiscardHandler), nil, func() time.Time { return kafkaNow })
+	cons, err := NewConsumer(cfg.Config, w, Options{Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return kafkaNow }})
 	if err != nil {
 		b.Fatal(err)
 	}

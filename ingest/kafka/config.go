@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"errors"
@@ -9,36 +9,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sregraph/sregraph/ingest/otlp"
+	"github.com/sregraph/sregraph/ingest"
 )
-
-// Family is a group of Kafka topics that carry the same kind of input:
-// each configured family is consumed from one topic.
-type Family string
-
-// The topic families and their default topic names (contract.md).
-const (
-	FamilyDeploys Family = "deploys"
-	FamilyScale   Family = "scale"
-	FamilyTickets Family = "tickets"
-	FamilySLO     Family = "slo"
-	// FamilySpans carries OTLP traces (the OpenTelemetry Collector Kafka
-	// exporter's default topic); it is consumed into KafkaConfig.Spans (or
-	// through a decoder in KafkaConfig.Decoders).
-	FamilySpans Family = "spans"
-)
-
-// Families lists every family in a stable order.
-var Families = []Family{FamilyDeploys, FamilyScale, FamilyTickets, FamilySLO, FamilySpans}
 
 // DefaultTopics maps each family to its default topic name.
-func DefaultTopics() map[Family]string {
-	return map[Family]string{
-		FamilyDeploys: "sre.deploys",
-		FamilyScale:   "sre.scale",
-		FamilyTickets: "sre.tickets",
-		FamilySLO:     "sre.slo",
-		FamilySpans:   "otlp_spans",
+func DefaultTopics() map[ingest.Family]string {
+	return map[ingest.Family]string{
+		ingest.FamilyDeploys: "sre.deploys",
+		ingest.FamilyScale:   "sre.scale",
+		ingest.FamilyTickets: "sre.tickets",
+		ingest.FamilySLO:     "sre.slo",
+		ingest.FamilySpans:   "otlp_spans",
 	}
 }
 
@@ -48,26 +29,25 @@ func DeadLetterTopic(topic string) string { return topic + ".dlq" }
 // EmbeddedBroker is the value of --kafka that starts the in-process broker.
 const EmbeddedBroker = "embedded"
 
-// KafkaConfig configures the Kafka consumers. The zero value is not
-// usable: start from RegisterFlags' defaults (or DefaultKafkaConfig) and
-// call Validate.
-type KafkaConfig struct {
+// Config holds the settings of the Kafka consumers and the webhook
+// publisher. The zero value is not usable: start from RegisterFlags'
+// defaults (or DefaultConfig) and call Validate. What they work with (the
+// store, the decoders, the span aggregator, aliases) are Options.
+type Config struct {
 	// Brokers are the bootstrap brokers (host:port). Empty means no
-	// consumers run.
+	// consumers run, unless Embedded.
 	Brokers []string
 	// Embedded asks for the in-process broker (--kafka embedded) on
-	// EmbeddedAddr; StartEmbedded starts it and sets Brokers.
+	// EmbeddedAddr instead of Brokers; the embedded package starts it, and
+	// its addresses reach the consumers as Options.Brokers.
 	Embedded     bool
 	EmbeddedAddr string
-	// embeddedStarted is set by StartEmbedded once Brokers points at the
-	// embedded broker.
-	embeddedStarted bool
 	// GroupID is the consumer group; sregraph instances sharing it share
 	// the partitions.
 	GroupID string
 	// Topics maps a family to its topic; an empty name turns the family
 	// off.
-	Topics map[Family]string
+	Topics map[ingest.Family]string
 	// MaxBatch and MaxWait bound a batch: it is written once it holds
 	// MaxBatch messages or MaxWait after its first message arrived.
 	MaxBatch int
@@ -90,29 +70,11 @@ type KafkaConfig struct {
 	// RetryMin and RetryMax bound the backoff between attempts to write
 	// to the store or the dead-letter topic.
 	RetryMin, RetryMax time.Duration
-
-	// Decoders overrides the decoder of a family. Families without an
-	// entry here use DetectDecoder(Rename) (the native formats, detected
-	// from headers, then content), except FamilySpans, which is consumed
-	// only when a decoder is given here or Spans is set. Decoders are
-	// called from several goroutines at once.
-	Decoders map[Family]MessageDecoder
-	// Spans, when set, consumes the FamilySpans topic into this
-	// aggregator (the one the OTLP/HTTP handler shares), taking precedence
-	// over a decoder for FamilySpans: spans pair up across records, so
-	// they are fed to it in offset order, and offsets are committed only
-	// as far as its FlushKafka allows once what it returned is written.
-	// Nil leaves the spans topic unconsumed unless a decoder is given.
-	Spans *otlp.Aggregator
-	// Rename maps service aliases to service names on decoded items
-	// before they are stored (Aliases.Apply fits); nil leaves names as
-	// they are. It is called from several goroutines at once.
-	Rename func([]Item) []Item
 }
 
-// DefaultKafkaConfig returns the configuration that the flags default to.
-func DefaultKafkaConfig() KafkaConfig {
-	return KafkaConfig{
+// DefaultConfig returns the configuration that the flags default to.
+func DefaultConfig() Config {
+	return Config{
 		EmbeddedAddr:      "127.0.0.1:9092",
 		GroupID:           "sregraph",
 		Topics:            DefaultTopics(),
@@ -132,8 +94,8 @@ func DefaultKafkaConfig() KafkaConfig {
 
 // RegisterFlags registers the --kafka-* flags on fs, with defaults, writing
 // into c.
-func (c *KafkaConfig) RegisterFlags(fs *flag.FlagSet) {
-	d := DefaultKafkaConfig()
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	d := DefaultConfig()
 	*c = d
 	fs.Func("kafka-brokers", "comma-separated Kafka bootstrap brokers (host:port); empty = no Kafka consumers", func(s string) error {
 		c.Brokers = splitList(s)
@@ -152,8 +114,7 @@ func (c *KafkaConfig) RegisterFlags(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&c.EmbeddedAddr, "kafka-embedded-addr", d.EmbeddedAddr, "listen address of the embedded broker (--kafka embedded)")
 	fs.StringVar(&c.GroupID, "kafka-group", d.GroupID, "Kafka consumer group; instances in one group share the partitions")
-	for _, f := range Families {
-		f := f
+	for _, f := range ingest.Families {
 		fs.Func("kafka-topic-"+string(f), fmt.Sprintf("topic of the %s family (default %q; empty turns it off)", f, d.Topics[f]), func(s string) error {
 			c.Topics[f] = strings.TrimSpace(s)
 			return nil
@@ -172,24 +133,24 @@ func (c *KafkaConfig) RegisterFlags(fs *flag.FlagSet) {
 
 // Errors returned by Validate.
 var (
-	ErrKafkaNoGroup   = errors.New("--kafka-group is required")
-	ErrKafkaNoTopics  = errors.New("every --kafka-topic-* is empty: nothing to consume")
-	ErrKafkaBadBroker = errors.New("--kafka-brokers: want host:port")
+	ErrNoGroup   = errors.New("--kafka-group is required")
+	ErrNoTopics  = errors.New("every --kafka-topic-* is empty: nothing to consume")
+	ErrBadBroker = errors.New("--kafka-brokers: want host:port")
 )
 
 // Enabled reports whether any consumer should run.
-func (c *KafkaConfig) Enabled() bool { return c.Embedded || len(c.Brokers) > 0 }
+func (c *Config) Enabled() bool { return c.Embedded || len(c.Brokers) > 0 }
 
 // Validate checks the configuration and fills zero tuning values with the
 // defaults.
-func (c *KafkaConfig) Validate() error {
-	d := DefaultKafkaConfig()
-	if c.Embedded && len(c.Brokers) > 0 && !c.embeddedStarted {
+func (c *Config) Validate() error {
+	d := DefaultConfig()
+	if c.Embedded && len(c.Brokers) > 0 {
 		return errors.New("--kafka embedded and --kafka-brokers are exclusive: give one")
 	}
 	for _, b := range c.Brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
-			return fmt.Errorf("%w: %q: %w", ErrKafkaBadBroker, b, err)
+			return fmt.Errorf("%w: %q: %w", ErrBadBroker, b, err)
 		}
 	}
 	if c.Embedded {
@@ -198,12 +159,12 @@ func (c *KafkaConfig) Validate() error {
 		}
 	}
 	if strings.TrimSpace(c.GroupID) == "" {
-		return ErrKafkaNoGroup
+		return ErrNoGroup
 	}
 	if c.Topics == nil {
 		c.Topics = d.Topics
 	}
-	seen := map[string]Family{}
+	seen := map[string]ingest.Family{}
 	for _, f := range c.families() {
 		t := c.Topics[f]
 		if strings.HasSuffix(t, ".dlq") {
@@ -215,7 +176,7 @@ func (c *KafkaConfig) Validate() error {
 		seen[t] = f
 	}
 	if len(seen) == 0 && c.Enabled() {
-		return ErrKafkaNoTopics
+		return ErrNoTopics
 	}
 	if c.MaxBatch < 0 || c.MaxBatch > 100000 {
 		return fmt.Errorf("--kafka-max-batch %d: want 1..100000", c.MaxBatch)
@@ -253,9 +214,10 @@ func (c *KafkaConfig) Validate() error {
 }
 
 // families returns the families with a topic, in stable order, including
-// any extra family that only has a decoder and a topic.
-func (c *KafkaConfig) families() []Family {
-	var fs []Family
+// any extra family that has a topic only to go with a decoder
+// (Options.Decoders).
+func (c *Config) families() []ingest.Family {
+	var fs []ingest.Family
 	for f, t := range c.Topics {
 		if strings.TrimSpace(t) != "" {
 			fs = append(fs, f)
@@ -267,7 +229,7 @@ func (c *KafkaConfig) families() []Family {
 
 // TopicNames lists the configured input topics and their dead-letter
 // topics, for creating them up front (the embedded broker does).
-func (c *KafkaConfig) TopicNames() []string {
+func (c *Config) TopicNames() []string {
 	var ts []string
 	for _, f := range c.families() {
 		ts = append(ts, c.Topics[f], DeadLetterTopic(c.Topics[f]))

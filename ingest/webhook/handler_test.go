@@ -1,4 +1,4 @@
-package ingest
+package webhook
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,32 +21,20 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
+	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
 
 // httpNow is the fixed clock of the HTTP ingest tests; the samples in
 // testdata/ingest happen shortly before it.
 var httpNow = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
-// updateGoldens reports whether the test binary runs with -update (the
-// flag is registered by the decoder tests of this package), which rewrites
-// golden files instead of comparing with them.
-func updateGoldens() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
 // mustOpenHTTPStore opens the real embedded store in a temporary
 // directory.
 func mustOpenHTTPStore(tb testing.TB) *pebble.Store {
 	tb.Helper()
-	s, err := pebble.Open(tb.TempDir(), pebble.Options{
-		Now: func() time.Time { return httpNow }, Logger: slog.New(slog.DiscardHandler), CacheSize: 8 << 20,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = s.Close() })
-	return s
+	return pebbletest.MustOpen(tb, pebble.Options{Now: func() time.Time { return httpNow }, CacheSize: 8 << 20})
 }
 
 // httpRig is the ingest endpoints on a real loopback server, writing to a
@@ -56,25 +43,25 @@ type httpRig struct {
 	srv   *httptest.Server
 	store *pebble.Store
 	reg   *prometheus.Registry
-	h     *HTTP
+	h     *Handler
 }
 
 // mustStartHTTP serves the ingest endpoints with cfg over a fresh store;
 // opts (may be nil) adjusts the options first.
-func mustStartHTTP(tb testing.TB, cfg HTTPConfig, opts func(*HTTPOptions)) *httpRig {
+func mustStartHTTP(tb testing.TB, cfg Config, opts func(*Options)) *httpRig {
 	tb.Helper()
 	store := mustOpenHTTPStore(tb)
 	return mustStartHTTPOn(tb, cfg, store, store, opts)
 }
 
-func mustStartHTTPOn(tb testing.TB, cfg HTTPConfig, store *pebble.Store, w writer, opts func(*HTTPOptions)) *httpRig {
+func mustStartHTTPOn(tb testing.TB, cfg Config, store *pebble.Store, w graph.Applier, opts func(*Options)) *httpRig {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
-	o := HTTPOptions{Now: func() time.Time { return httpNow }, Registerer: reg}
+	o := Options{Now: func() time.Time { return httpNow }, Registerer: reg}
 	if opts != nil {
 		opts(&o)
 	}
-	h, err := NewHTTP(cfg, w, o)
+	h, err := New(cfg, w, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -89,7 +76,7 @@ func mustStartHTTPOn(tb testing.TB, cfg HTTPConfig, store *pebble.Store, w write
 type httpAnswer struct {
 	Status int
 	Header http.Header
-	Body   IngestResponse
+	Body   Response
 	Raw    []byte
 }
 
@@ -118,7 +105,7 @@ func (r *httpRig) request(tb testing.TB, method, path string, body []byte, hdr m
 		tb.Fatalf("%s %s: Content-Type %q, want application/json; body %s", method, path, ct, raw)
 	}
 	if err := json.Unmarshal(raw, &a.Body); err != nil {
-		tb.Fatalf("%s %s: response is not an IngestResponse: %v: %s", method, path, err, raw)
+		tb.Fatalf("%s %s: response is not an Response: %v: %s", method, path, err, raw)
 	}
 	if a.Body.Rejected == nil {
 		tb.Fatalf("%s %s: rejected is null, want an array: %s", method, path, raw)
@@ -169,57 +156,22 @@ func sampleHeaders(tb testing.TB, sample string) map[string]string {
 	return h
 }
 
-// isSample reports whether a file under testdata/ingest is a payload
-// (not a headers sidecar or a golden file).
-func isSample(name string) bool {
-	return !strings.HasSuffix(name, ".headers.json") && !strings.Contains(name, ".golden") && !strings.HasPrefix(name, ".")
-}
-
 // endpointOf maps a testdata/ingest directory (a format name) to the
 // endpoint that takes that format.
 func endpointOf(format string) (string, bool) {
-	if format == FormatCanonical {
+	if format == ingest.FormatCanonical {
 		return "/v1/events", true
 	}
-	for _, wh := range webhooks {
-		if wh.format == format {
-			return "/v1/webhooks/" + wh.name, true
-		}
+	if src, ok := ingest.Lookup(format); ok && src.Endpoint != "" {
+		return "/v1/webhooks/" + src.Endpoint, true
 	}
 	return "", false
 }
 
 // goldenAnswer is what a golden file holds: the status and the body.
 type goldenAnswer struct {
-	Status int            `json:"status"`
-	Body   IngestResponse `json:"body"`
-}
-
-// checkHTTPGolden compares got with the golden file, or rewrites it under
-// -update.
-func checkHTTPGolden(tb testing.TB, path string, got goldenAnswer) {
-	tb.Helper()
-	b, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b = append(b, '\n')
-	if updateGoldens() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("%v (run go test ./ingest -run %s -update to create it)", err, tb.Name())
-	}
-	if !bytes.Equal(want, b) {
-		tb.Errorf("response differs from %s\n--- got\n%s--- want\n%s", path, b, want)
-	}
+	Status int      `json:"status"`
+	Body   Response `json:"body"`
 }
 
 // TestHTTPSamples posts every sample of every format the endpoints take to
@@ -227,55 +179,36 @@ func checkHTTPGolden(tb testing.TB, path string, got goldenAnswer) {
 // posts it again, as a source's retry would: the second answer must count
 // every event as a duplicate and store nothing new.
 func TestHTTPSamples(t *testing.T) {
-	dirs, err := os.ReadDir(filepath.Join("..", "testdata", "ingest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tested := 0
-	for _, dir := range dirs {
-		path, ok := endpointOf(dir.Name())
-		if !dir.IsDir() || !ok {
-			continue
+	for _, sample := range ingesttest.Samples(t, ingest.Formats...) {
+		path, ok := endpointOf(sample.Format)
+		if !ok {
+			t.Fatalf("no endpoint takes %s", sample.Format)
 		}
-		files, err := os.ReadDir(filepath.Join("..", "testdata", "ingest", dir.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range files {
-			if f.IsDir() || !isSample(f.Name()) || strings.HasSuffix(f.Name(), ".yaml") && dir.Name() != FormatBackstage {
-				continue // argocd/template.yaml is the notification template, not a delivery
+		t.Run(sample.Format+"/"+sample.Name, func(t *testing.T) {
+			rig := mustStartHTTP(t, DefaultConfig(), nil)
+			body, hdr := sample.Body, sample.Headers
+			first := rig.post(t, path, body, hdr)
+			ingesttest.CheckGoldenJSON(t, sample.Golden("http"), goldenAnswer{first.Status, first.Body})
+			if first.Status >= 500 {
+				t.Fatalf("status %d for a sample: bad input must never get a 5xx", first.Status)
 			}
-			tested++
-			sample := filepath.Join("..", "testdata", "ingest", dir.Name(), f.Name())
-			t.Run(dir.Name()+"/"+f.Name(), func(t *testing.T) {
-				rig := mustStartHTTP(t, DefaultHTTPConfig(), nil)
-				body, hdr := mustRead(t, sample), sampleHeaders(t, sample)
-				first := rig.post(t, path, body, hdr)
-				checkHTTPGolden(t, filepath.Join("..", "testdata", "http", dir.Name(), f.Name()+".golden.json"), goldenAnswer{first.Status, first.Body})
-				if first.Status >= 500 {
-					t.Fatalf("status %d for a sample: bad input must never get a 5xx", first.Status)
-				}
-				deps := countDependencies(t, dir.Name(), body, hdr)
-				if first.Status != http.StatusOK {
-					return
-				}
-				stored := len(rig.events(t))
-				if stored > first.Body.Accepted-deps {
-					t.Errorf("store holds %d events, more than the %d accepted", stored, first.Body.Accepted-deps)
-				}
-				again := rig.post(t, path, body, hdr)
-				if again.Status != http.StatusOK || again.Body.Accepted != deps || again.Body.Duplicates != first.Body.Accepted-deps+first.Body.Duplicates {
-					t.Errorf("resend: status %d, %+v; want 200 with %d accepted (declared dependencies) and %d duplicates",
-						again.Status, again.Body, deps, first.Body.Accepted-deps+first.Body.Duplicates)
-				}
-				if n := len(rig.events(t)); n != stored {
-					t.Errorf("resend changed the store from %d to %d events", stored, n)
-				}
-			})
-		}
-	}
-	if tested == 0 {
-		t.Fatal("no samples under testdata/ingest")
+			deps := countDependencies(t, sample.Format, body, hdr)
+			if first.Status != http.StatusOK {
+				return
+			}
+			stored := len(rig.events(t))
+			if stored > first.Body.Accepted-deps {
+				t.Errorf("store holds %d events, more than the %d accepted", stored, first.Body.Accepted-deps)
+			}
+			again := rig.post(t, path, body, hdr)
+			if again.Status != http.StatusOK || again.Body.Accepted != deps || again.Body.Duplicates != first.Body.Accepted-deps+first.Body.Duplicates {
+				t.Errorf("resend: status %d, %+v; want 200 with %d accepted (declared dependencies) and %d duplicates",
+					again.Status, again.Body, deps, first.Body.Accepted-deps+first.Body.Duplicates)
+			}
+			if n := len(rig.events(t)); n != stored {
+				t.Errorf("resend changed the store from %d to %d events", stored, n)
+			}
+		})
 	}
 }
 
@@ -283,11 +216,11 @@ func TestHTTPSamples(t *testing.T) {
 // dependencies, which are accepted (upserted) on every post.
 func countDependencies(tb testing.TB, format string, body []byte, hdr map[string]string) int {
 	tb.Helper()
-	dec, ok := FormatDecoder(format)
+	dec, ok := ingest.FormatDecoder(format)
 	if !ok {
 		tb.Fatalf("no decoder for %s", format)
 	}
-	items, err := dec(body, NewHeaders(hdr), httpNow)
+	items, err := dec(body, ingest.NewHeaders(hdr), httpNow)
 	if err != nil {
 		return 0
 	}
@@ -303,8 +236,8 @@ func countDependencies(tb testing.TB, format string, body []byte, hdr map[string
 // TestHTTPPartial checks that bad items never take good ones down: a
 // malformed NDJSON line in the middle, and an array with bad elements.
 func TestHTTPPartial(t *testing.T) {
-	rig := mustStartHTTP(t, DefaultHTTPConfig(), nil)
-	a := rig.post(t, "/v1/events", mustRead(t, filepath.Join("..", "testdata", "http", "ndjson-malformed-middle.ndjson")), map[string]string{"Content-Type": "application/x-ndjson"})
+	rig := mustStartHTTP(t, DefaultConfig(), nil)
+	a := rig.post(t, "/v1/events", mustRead(t, ingesttest.Testdata("http", "ndjson-malformed-middle.ndjson")), map[string]string{"Content-Type": "application/x-ndjson"})
 	if a.Status != http.StatusOK {
 		t.Fatalf("status %d, want 200: %s", a.Status, a.Raw)
 	}
@@ -325,7 +258,7 @@ func TestHTTPPartial(t *testing.T) {
 
 // TestHTTPStatuses covers the answers about the request as a whole.
 func TestHTTPStatuses(t *testing.T) {
-	single := mustRead(t, filepath.Join("..", "testdata", "ingest", "canonical", "single.json"))
+	single := mustRead(t, ingesttest.Testdata("ingest", "canonical", "single.json"))
 	gz := func(b []byte) []byte {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
@@ -333,13 +266,13 @@ func TestHTTPStatuses(t *testing.T) {
 		_ = zw.Close()
 		return buf.Bytes()
 	}
-	small := DefaultHTTPConfig()
+	small := DefaultConfig()
 	small.MaxBody = 2048
 	big := bytes.Repeat([]byte(" "), 4096)
 	bomb := gz(append(append([]byte{}, single...), big...))
 	cases := []struct {
 		name     string
-		cfg      HTTPConfig
+		cfg      Config
 		method   string
 		path     string
 		body     []byte
@@ -349,24 +282,24 @@ func TestHTTPStatuses(t *testing.T) {
 		errHas   string
 		header   [2]string
 	}{
-		{name: "one event", cfg: DefaultHTTPConfig(), path: "/v1/events", body: single, status: 200, accepted: 1},
-		{name: "gzip", cfg: DefaultHTTPConfig(), path: "/v1/events", body: gz(single), hdr: map[string]string{"Content-Encoding": "gzip"}, status: 200, accepted: 1},
-		{name: "gzip header but plain body", cfg: DefaultHTTPConfig(), path: "/v1/events", body: single, hdr: map[string]string{"Content-Encoding": "gzip"}, status: 400, errHas: "not gzip"},
-		{name: "truncated gzip", cfg: DefaultHTTPConfig(), path: "/v1/events", body: gz(single)[:40], hdr: map[string]string{"Content-Encoding": "gzip"}, status: 400, errHas: "gzip"},
-		{name: "unsupported encoding", cfg: DefaultHTTPConfig(), path: "/v1/events", body: single, hdr: map[string]string{"Content-Encoding": "br"}, status: 415, errHas: "gzip"},
+		{name: "one event", cfg: DefaultConfig(), path: "/v1/events", body: single, status: 200, accepted: 1},
+		{name: "gzip", cfg: DefaultConfig(), path: "/v1/events", body: gz(single), hdr: map[string]string{"Content-Encoding": "gzip"}, status: 200, accepted: 1},
+		{name: "gzip header but plain body", cfg: DefaultConfig(), path: "/v1/events", body: single, hdr: map[string]string{"Content-Encoding": "gzip"}, status: 400, errHas: "not gzip"},
+		{name: "truncated gzip", cfg: DefaultConfig(), path: "/v1/events", body: gz(single)[:40], hdr: map[string]string{"Content-Encoding": "gzip"}, status: 400, errHas: "gzip"},
+		{name: "unsupported encoding", cfg: DefaultConfig(), path: "/v1/events", body: single, hdr: map[string]string{"Content-Encoding": "br"}, status: 415, errHas: "gzip"},
 		{name: "too large", cfg: small, path: "/v1/events", body: append(append([]byte{}, single...), big...), status: 413, errHas: "2 KiB limit (--max-body)"},
 		{name: "too large once decompressed", cfg: small, path: "/v1/events", body: bomb, hdr: map[string]string{"Content-Encoding": "gzip"}, status: 413, errHas: "--max-body"},
-		{name: "not JSON", cfg: DefaultHTTPConfig(), path: "/v1/events", body: []byte("kind=deploy service=payments"), status: 400, errHas: "not JSON"},
-		{name: "empty", cfg: DefaultHTTPConfig(), path: "/v1/events", body: nil, status: 400, errHas: "empty body"},
-		{name: "every item bad", cfg: DefaultHTTPConfig(), path: "/v1/events", body: []byte(`[{"kind":"deploy"},{"kind":"quake","service":"a","at":"2026-11-21T11:00:00Z","source":"x"}]`), status: 422},
-		{name: "native payload to /v1/events", cfg: DefaultHTTPConfig(), path: "/v1/events", body: mustRead(t, filepath.Join("..", "testdata", "ingest", "alertmanager", "sloth-firing.json")), status: 422, errHas: "POST it to /v1/webhooks/alertmanager"},
-		{name: "GET events", cfg: DefaultHTTPConfig(), method: http.MethodGet, path: "/v1/events", status: 405, errHas: "use POST", header: [2]string{"Allow", "POST"}},
-		{name: "PUT webhook", cfg: DefaultHTTPConfig(), method: http.MethodPut, path: "/v1/webhooks/github", body: single, status: 405, errHas: "use POST", header: [2]string{"Allow", "POST"}},
-		{name: "unknown webhook", cfg: DefaultHTTPConfig(), path: "/v1/webhooks/gitlab", body: single, status: 404, errHas: "{alertmanager,argocd,autoscaling,backstage,cdevents,flux,github,jira,kubernetes,pagerduty}"},
-		{name: "webhook path too deep", cfg: DefaultHTTPConfig(), path: "/v1/webhooks/github/extra", body: single, status: 404, errHas: "known ones"},
-		{name: "webhook source case-insensitive", cfg: DefaultHTTPConfig(), path: "/v1/webhooks/GitHub", body: mustRead(t, filepath.Join("..", "testdata", "http", "github-deployment-status.json")), hdr: map[string]string{"X-GitHub-Event": "deployment_status"}, status: 200, accepted: 1},
-		{name: "GitHub event sregraph does not read", cfg: DefaultHTTPConfig(), path: "/v1/webhooks/github", body: []byte(`{"ref":"refs/heads/main"}`), hdr: map[string]string{"X-GitHub-Event": "push"}, status: 400, errHas: "deployment_status"},
-		{name: "GitHub ping", cfg: DefaultHTTPConfig(), path: "/v1/webhooks/github", body: []byte(`{"zen":"Keep it logically awesome.","hook_id":1}`), hdr: map[string]string{"X-GitHub-Event": "ping"}, status: 200},
+		{name: "not JSON", cfg: DefaultConfig(), path: "/v1/events", body: []byte("kind=deploy service=payments"), status: 400, errHas: "not JSON"},
+		{name: "empty", cfg: DefaultConfig(), path: "/v1/events", body: nil, status: 400, errHas: "empty body"},
+		{name: "every item bad", cfg: DefaultConfig(), path: "/v1/events", body: []byte(`[{"kind":"deploy"},{"kind":"quake","service":"a","at":"2026-11-21T11:00:00Z","source":"x"}]`), status: 422},
+		{name: "native payload to /v1/events", cfg: DefaultConfig(), path: "/v1/events", body: mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "sloth-firing.json")), status: 422, errHas: "POST it to /v1/webhooks/alertmanager"},
+		{name: "GET events", cfg: DefaultConfig(), method: http.MethodGet, path: "/v1/events", status: 405, errHas: "use POST", header: [2]string{"Allow", "POST"}},
+		{name: "PUT webhook", cfg: DefaultConfig(), method: http.MethodPut, path: "/v1/webhooks/github", body: single, status: 405, errHas: "use POST", header: [2]string{"Allow", "POST"}},
+		{name: "unknown webhook", cfg: DefaultConfig(), path: "/v1/webhooks/gitlab", body: single, status: 404, errHas: "{alertmanager,argocd,autoscaling,backstage,cdevents,flux,github,jira,kubernetes,pagerduty}"},
+		{name: "webhook path too deep", cfg: DefaultConfig(), path: "/v1/webhooks/github/extra", body: single, status: 404, errHas: "known ones"},
+		{name: "webhook source case-insensitive", cfg: DefaultConfig(), path: "/v1/webhooks/GitHub", body: mustRead(t, ingesttest.Testdata("http", "github-deployment-status.json")), hdr: map[string]string{"X-GitHub-Event": "deployment_status"}, status: 200, accepted: 1},
+		{name: "GitHub event sregraph does not read", cfg: DefaultConfig(), path: "/v1/webhooks/github", body: []byte(`{"ref":"refs/heads/main"}`), hdr: map[string]string{"X-GitHub-Event": "push"}, status: 400, errHas: "deployment_status"},
+		{name: "GitHub ping", cfg: DefaultConfig(), path: "/v1/webhooks/github", body: []byte(`{"zen":"Keep it logically awesome.","hook_id":1}`), hdr: map[string]string{"X-GitHub-Event": "ping"}, status: 200},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -395,7 +328,7 @@ func TestHTTPStatuses(t *testing.T) {
 // TestHTTPChunkedTooLarge sends a body without Content-Length, so the
 // limit is found while reading.
 func TestHTTPChunkedTooLarge(t *testing.T) {
-	cfg := DefaultHTTPConfig()
+	cfg := DefaultConfig()
 	cfg.MaxBody = 4096
 	rig := mustStartHTTP(t, cfg, nil)
 	pr, pw := io.Pipe()
@@ -431,11 +364,11 @@ func TestHTTPChunkedTooLarge(t *testing.T) {
 // 4xx.
 func TestHTTPStoreDown(t *testing.T) {
 	store := mustOpenHTTPStore(t)
-	rig := mustStartHTTPOn(t, DefaultHTTPConfig(), store, store, nil)
+	rig := mustStartHTTPOn(t, DefaultConfig(), store, store, nil)
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	single := mustRead(t, filepath.Join("..", "testdata", "ingest", "canonical", "single.json"))
+	single := mustRead(t, ingesttest.Testdata("ingest", "canonical", "single.json"))
 	a := rig.post(t, "/v1/events", single, nil)
 	if a.Status != http.StatusServiceUnavailable || a.Header.Get("Retry-After") != "5" {
 		t.Fatalf("status %d, Retry-After %q; want 503 and 5: %s", a.Status, a.Header.Get("Retry-After"), a.Raw)
@@ -443,7 +376,7 @@ func TestHTTPStoreDown(t *testing.T) {
 	if a.Body.Accepted != 0 || !strings.Contains(a.Body.Error, "nothing from this request was stored") {
 		t.Errorf("503 body %s does not say nothing was stored", a.Raw)
 	}
-	wh := rig.post(t, "/v1/webhooks/alertmanager", mustRead(t, filepath.Join("..", "testdata", "ingest", "alertmanager", "sloth-firing.json")), nil)
+	wh := rig.post(t, "/v1/webhooks/alertmanager", mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "sloth-firing.json")), nil)
 	if wh.Status != http.StatusServiceUnavailable {
 		t.Errorf("webhook with the store down: status %d, want 503", wh.Status)
 	}
@@ -458,7 +391,7 @@ func TestHTTPStoreDown(t *testing.T) {
 // service name an alias turned into one the store cannot key) is rejected
 // alone.
 func TestHTTPStoreRefusesOneItem(t *testing.T) {
-	rename := func(items []Item) []Item {
+	rename := func(items []ingest.Item) []ingest.Item {
 		for _, it := range items {
 			if it.Event != nil && it.Event.Service == "checkout" {
 				it.Event.Service = "check\x00out"
@@ -466,7 +399,7 @@ func TestHTTPStoreRefusesOneItem(t *testing.T) {
 		}
 		return items
 	}
-	rig := mustStartHTTP(t, DefaultHTTPConfig(), func(o *HTTPOptions) { o.Rename = rename })
+	rig := mustStartHTTP(t, DefaultConfig(), func(o *Options) { o.Rename = rename })
 	body := []byte(`{"kind":"deploy","service":"payments","at":"2026-11-21T11:00:00Z","source":"ci"}
 {"kind":"deploy","service":"checkout","at":"2026-11-21T11:01:00Z","source":"ci"}
 {"kind":"deploy","service":"cart","at":"2026-11-21T11:02:00Z","source":"ci"}`)
@@ -481,11 +414,11 @@ func TestHTTPStoreRefusesOneItem(t *testing.T) {
 
 // TestHTTPRename checks that aliases apply before storing.
 func TestHTTPRename(t *testing.T) {
-	aliases, err := ParseAliases([]byte("payments-api: payments\n"))
+	aliases, err := ingest.ParseAliases([]byte("payments-api: payments\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rig := mustStartHTTP(t, DefaultHTTPConfig(), func(o *HTTPOptions) { o.Rename = aliases.Apply })
+	rig := mustStartHTTP(t, DefaultConfig(), func(o *Options) { o.Rename = aliases.Apply })
 	a := rig.post(t, "/v1/events", []byte(`{"kind":"deploy","service":"payments-api","at":"2026-11-21T11:00:00Z","source":"ci"}`), nil)
 	if a.Status != 200 || a.Body.Accepted != 1 {
 		t.Fatalf("got %d %s", a.Status, a.Raw)
@@ -499,8 +432,8 @@ func TestHTTPRename(t *testing.T) {
 // them and checks that the replays count as duplicates, and that an
 // Alertmanager resolve closes the breach its firing opened.
 func TestHTTPRetriesAreDuplicates(t *testing.T) {
-	rig := mustStartHTTP(t, DefaultHTTPConfig(), nil)
-	sample := filepath.Join("..", "testdata", "http", "github-deployment-status.json")
+	rig := mustStartHTTP(t, DefaultConfig(), nil)
+	sample := ingesttest.Testdata("http", "github-deployment-status.json")
 	body, hdr := mustRead(t, sample), sampleHeaders(t, sample)
 	first := rig.post(t, "/v1/webhooks/github", body, hdr)
 	redelivery := rig.post(t, "/v1/webhooks/github", body, hdr) // GitHub's "Redeliver": same X-GitHub-Delivery
@@ -546,9 +479,9 @@ func TestHTTPRetriesAreDuplicates(t *testing.T) {
 
 // TestHTTPMetrics checks the request and item counters.
 func TestHTTPMetrics(t *testing.T) {
-	rig := mustStartHTTP(t, DefaultHTTPConfig(), nil)
-	rig.post(t, "/v1/events", mustRead(t, filepath.Join("..", "testdata", "http", "ndjson-malformed-middle.ndjson")), nil)
-	rig.post(t, "/v1/events", mustRead(t, filepath.Join("..", "testdata", "http", "ndjson-malformed-middle.ndjson")), nil)
+	rig := mustStartHTTP(t, DefaultConfig(), nil)
+	rig.post(t, "/v1/events", mustRead(t, ingesttest.Testdata("http", "ndjson-malformed-middle.ndjson")), nil)
+	rig.post(t, "/v1/events", mustRead(t, ingesttest.Testdata("http", "ndjson-malformed-middle.ndjson")), nil)
 	rig.post(t, "/v1/events", []byte("nope"), nil)
 	rig.post(t, "/v1/webhooks/nope", nil, nil)
 	for _, c := range []struct {
@@ -594,29 +527,29 @@ func TestHTTPConfig(t *testing.T) {
 	}
 	cases := []struct {
 		args    []string
-		check   func(HTTPConfig) bool
+		check   func(Config) bool
 		wantErr string
 	}{
-		{args: nil, check: func(c HTTPConfig) bool { return c.MaxBody == 10<<20 && !c.WebhooksToKafka }},
-		{args: []string{"--max-body", "512KiB"}, check: func(c HTTPConfig) bool { return c.MaxBody == 512<<10 }},
-		{args: []string{"--max-body", "2MB"}, check: func(c HTTPConfig) bool { return c.MaxBody == 2e6 }},
-		{args: []string{"--max-body", "65536"}, check: func(c HTTPConfig) bool { return c.MaxBody == 65536 }},
+		{args: nil, check: func(c Config) bool { return c.MaxBody == 10<<20 && !c.WebhooksToKafka }},
+		{args: []string{"--max-body", "512KiB"}, check: func(c Config) bool { return c.MaxBody == 512<<10 }},
+		{args: []string{"--max-body", "2MB"}, check: func(c Config) bool { return c.MaxBody == 2e6 }},
+		{args: []string{"--max-body", "65536"}, check: func(c Config) bool { return c.MaxBody == 65536 }},
 		{args: []string{"--max-body", "lots"}, wantErr: "not a size"},
 		{args: []string{"--max-body", "100"}, wantErr: "at least 1KiB"},
-		{args: []string{"--github-secret-file", secretFile}, check: func(c HTTPConfig) bool { return c.GitHubSecret == "s3cret-from-file" }},
+		{args: []string{"--github-secret-file", secretFile}, check: func(c Config) bool { return c.Secrets["github-secret"] == "s3cret-from-file" }},
 		{args: []string{"--github-secret-file", filepath.Join(dir, "missing")}, wantErr: "read secret"},
-		{args: []string{"--pagerduty-secret", "pd", "--flux-secret", "fx", "--jira-secret", "ji"}, check: func(c HTTPConfig) bool {
-			return c.PagerDutySecret == "pd" && c.FluxSecret == "fx" && c.JiraSecret == "ji"
+		{args: []string{"--pagerduty-secret", "pd", "--flux-secret", "fx", "--jira-secret", "ji"}, check: func(c Config) bool {
+			return c.Secrets["pagerduty-secret"] == "pd" && c.Secrets["flux-secret"] == "fx" && c.Secrets["jira-secret"] == "ji"
 		}},
 		{args: []string{"--webhook-token", "short"}, wantErr: "shorter than 16"},
 		{args: []string{"--webhook-token", " 0123456789abcdef0123"}, wantErr: "white space"},
-		{args: []string{"--webhooks-to-kafka"}, check: func(c HTTPConfig) bool { return c.WebhooksToKafka }},
+		{args: []string{"--webhooks-to-kafka"}, check: func(c Config) bool { return c.WebhooksToKafka }},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			fs := flag.NewFlagSet("test", flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
-			var cfg HTTPConfig
+			var cfg Config
 			cfg.RegisterFlags(fs)
 			err := fs.Parse(c.args)
 			if err == nil {
@@ -632,39 +565,34 @@ func TestHTTPConfig(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewHTTP(HTTPConfig{WebhooksToKafka: true}, mustOpenHTTPStore(t), HTTPOptions{}); err == nil || !strings.Contains(err.Error(), "needs Kafka") {
+	if _, err := New(Config{WebhooksToKafka: true}, mustOpenHTTPStore(t), Options{}); err == nil || !strings.Contains(err.Error(), "needs Kafka") {
 		t.Errorf("--webhooks-to-kafka without a publisher: %v", err)
 	}
 }
 
 // FuzzEventsEndpoint posts arbitrary bodies to /v1/events: whatever comes
-// in, the answer is a JSON IngestResponse with a 2xx or 4xx status, and
+// in, the answer is a JSON Response with a 2xx or 4xx status, and
 // its counts add up to the items the body holds.
 func FuzzEventsEndpoint(f *testing.F) {
-	for _, dir := range []string{"canonical", "alertmanager"} {
-		files, _ := filepath.Glob(filepath.Join("..", "testdata", "ingest", dir, "*"))
-		for _, p := range files {
-			if isSample(filepath.Base(p)) {
-				f.Add(mustRead(f, p))
-			}
-		}
+	for _, s := range ingesttest.Samples(f, ingest.FormatCanonical, ingest.FormatAlertmanager) {
+		f.Add(s.Body)
 	}
-	f.Add(mustRead(f, filepath.Join("..", "testdata", "http", "ndjson-malformed-middle.ndjson")))
+	f.Add(mustRead(f, ingesttest.Testdata("http", "ndjson-malformed-middle.ndjson")))
 	store := mustOpenHTTPStore(f)
-	h, err := NewHTTP(DefaultHTTPConfig(), store, HTTPOptions{Now: func() time.Time { return httpNow }})
+	h, err := New(DefaultConfig(), store, Options{Now: func() time.Time { return httpNow }})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/events", bytes.NewReader(body)))
-		var resp IngestResponse
+		var resp Response
 		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
 			t.Fatalf("answer is not JSON: %v: %s", err, rec.Body.Bytes())
 		}
 		switch rec.Code {
 		case http.StatusOK, http.StatusUnprocessableEntity:
-			items, err := DecodeCanonical(body, httpNow)
+			items, err := ingest.DecodeCanonical(body, httpNow)
 			if err != nil {
 				t.Fatalf("status %d for a body the decoder refuses: %v", rec.Code, err)
 			}
@@ -684,30 +612,28 @@ func FuzzEventsEndpoint(f *testing.F) {
 // FuzzWebhookEndpoints posts arbitrary bodies to every webhook: never a
 // 5xx, always a JSON answer.
 func FuzzWebhookEndpoints(f *testing.F) {
+	webhooks := ingest.Webhooks()
 	for i, wh := range webhooks {
-		files, _ := filepath.Glob(filepath.Join("..", "testdata", "ingest", wh.format, "*"))
-		for _, p := range files {
-			if isSample(filepath.Base(p)) {
-				f.Add(uint8(i), mustRead(f, p))
-			}
+		for _, s := range ingesttest.Samples(f, wh.Name) {
+			f.Add(uint8(i), s.Body)
 		}
 		f.Add(uint8(i), []byte(`{}`))
 	}
 	store := mustOpenHTTPStore(f)
-	h, err := NewHTTP(DefaultHTTPConfig(), store, HTTPOptions{Now: func() time.Time { return httpNow }})
+	h, err := New(DefaultConfig(), store, Options{Now: func() time.Time { return httpNow }})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		wh := webhooks[int(which)%len(webhooks)]
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/webhooks/"+wh.name, bytes.NewReader(body)))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/webhooks/"+wh.Endpoint, bytes.NewReader(body)))
 		if rec.Code >= 500 {
-			t.Fatalf("%s: status %d: %s", wh.name, rec.Code, rec.Body.Bytes())
+			t.Fatalf("%s: status %d: %s", wh.Endpoint, rec.Code, rec.Body.Bytes())
 		}
-		var resp IngestResponse
+		var resp Response
 		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-			t.Fatalf("%s: answer is not JSON: %v", wh.name, err)
+			t.Fatalf("%s: answer is not JSON: %v", wh.Endpoint, err)
 		}
 	})
 }
@@ -716,7 +642,7 @@ func FuzzWebhookEndpoints(f *testing.F) {
 // HTTP, decoding and a durable write to the embedded store. Every request
 // carries new events.
 func BenchmarkEventsNDJSON(b *testing.B) {
-	rig := mustStartHTTP(b, DefaultHTTPConfig(), nil)
+	rig := mustStartHTTP(b, DefaultConfig(), nil)
 	const n = 1000
 	var buf bytes.Buffer
 	b.ReportAllocs()

@@ -1,10 +1,10 @@
-package ingest
+package webhook
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -12,12 +12,16 @@ import (
 	"time"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
+	"github.com/sregraph/sregraph/ingest/kafka"
+	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 )
 
 // webhookKafkaConfig is a Kafka configuration for brokers, tuned for a
 // fast test.
-func webhookKafkaConfig(brokers []string) KafkaConfig {
-	cfg := DefaultKafkaConfig()
+func webhookKafkaConfig(brokers []string) kafka.Config {
+	cfg := kafka.DefaultConfig()
 	cfg.Brokers = brokers
 	cfg.GroupID = "webhook-test"
 	cfg.MaxWait = 50 * time.Millisecond
@@ -39,25 +43,24 @@ func TestWebhooksToKafka(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg := webhookKafkaConfig(nil)
-	brokers, stopBroker, err := StartEmbeddedBroker(ctx, "127.0.0.1:0", cfg.TopicNames())
+	brokers, stopBroker, err := embedded.Start(ctx, "127.0.0.1:0", cfg.TopicNames())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stopBroker()
-	cfg.Brokers = brokers
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	pub, err := NewWebhookPublisher(cfg, nil)
+	pub, err := kafka.NewPublisher(cfg, kafka.Options{Brokers: brokers})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pub.Close()
 
-	hcfg := DefaultHTTPConfig()
+	hcfg := DefaultConfig()
 	hcfg.WebhooksToKafka = true
-	viaKafka := mustStartHTTP(t, hcfg, func(o *HTTPOptions) { o.Publisher = pub })
-	direct := mustStartHTTP(t, DefaultHTTPConfig(), nil)
+	viaKafka := mustStartHTTP(t, hcfg, func(o *Options) { o.Publisher = pub })
+	direct := mustStartHTTP(t, DefaultConfig(), nil)
 
 	samples := []struct {
 		path, file, topic string
@@ -78,7 +81,7 @@ func TestWebhooksToKafka(t *testing.T) {
 		{"/v1/webhooks/backstage", "backstage/catalog-info.yaml", "sre.deploys"},
 	}
 	for _, s := range samples {
-		path := filepath.Join("..", "testdata", "ingest", s.file)
+		path := ingesttest.Testdata("ingest", s.file)
 		body, hdr := mustRead(t, path), sampleHeaders(t, path)
 		want := direct.post(t, s.path, body, hdr)
 		got := viaKafka.post(t, s.path, body, hdr)
@@ -95,12 +98,12 @@ func TestWebhooksToKafka(t *testing.T) {
 
 	// Nothing usable is not published, and gets the same answer as when
 	// writing directly.
-	bad := mustRead(t, filepath.Join("..", "testdata", "ingest", "alertmanager", "bad-times.json"))
+	bad := mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "bad-times.json"))
 	if a, b := viaKafka.post(t, "/v1/webhooks/alertmanager", bad, nil), direct.post(t, "/v1/webhooks/alertmanager", bad, nil); a.Status != b.Status || a.Body.Topic != "" {
 		t.Errorf("unusable delivery: via Kafka %d %s, directly %d %s", a.Status, a.Raw, b.Status, b.Raw)
 	}
 
-	consumer, err := NewConsumer(cfg, viaKafka.store, slog.New(slog.DiscardHandler), nil, func() time.Time { return httpNow })
+	consumer, err := kafka.NewConsumer(cfg, viaKafka.store, kafka.Options{Brokers: brokers, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return httpNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,22 +119,14 @@ func TestWebhooksToKafka(t *testing.T) {
 	defer stop()
 
 	wantIDs := eventIDs(direct.events(t))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := eventIDs(viaKafka.events(t))
-		if slices.Equal(got, wantIDs) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30s the consumer stored %d events, want the %d stored directly:\ngot  %v\nwant %v", len(got), len(wantIDs), got, wantIDs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ingesttest.Wait(t, 30*time.Second, fmt.Sprintf("the consumer to store the %d events stored directly: %v", len(wantIDs), wantIDs), func() bool {
+		return slices.Equal(eventIDs(viaKafka.events(t)), wantIDs)
+	})
 
 	// With Kafka gone, a delivery is not acknowledged.
 	stop()
 	stopBroker()
-	a := viaKafka.post(t, "/v1/webhooks/alertmanager", mustRead(t, filepath.Join("..", "testdata", "ingest", "alertmanager", "sloth-firing.json")), nil)
+	a := viaKafka.post(t, "/v1/webhooks/alertmanager", mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "sloth-firing.json")), nil)
 	if a.Status != http.StatusServiceUnavailable || a.Header.Get("Retry-After") == "" || !strings.Contains(a.Body.Error, "Kafka is unavailable") {
 		t.Fatalf("Kafka down: %d %q %s; want 503 with Retry-After", a.Status, a.Header.Get("Retry-After"), a.Raw)
 	}
@@ -141,16 +136,16 @@ func TestWebhooksToKafka(t *testing.T) {
 // topic is written to the store directly rather than lost.
 func TestWebhooksToKafkaFamilyOff(t *testing.T) {
 	cfg := webhookKafkaConfig([]string{"127.0.0.1:1"}) // nothing listens there
-	cfg.Topics[FamilySLO] = ""
-	pub, err := NewWebhookPublisher(cfg, nil)
+	cfg.Topics[ingest.FamilySLO] = ""
+	pub, err := kafka.NewPublisher(cfg, kafka.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	hcfg := DefaultHTTPConfig()
+	hcfg := DefaultConfig()
 	hcfg.WebhooksToKafka = true
-	rig := mustStartHTTP(t, hcfg, func(o *HTTPOptions) { o.Publisher = pub })
-	a := rig.post(t, "/v1/webhooks/alertmanager", mustRead(t, filepath.Join("..", "testdata", "ingest", "alertmanager", "sloth-firing.json")), nil)
+	rig := mustStartHTTP(t, hcfg, func(o *Options) { o.Publisher = pub })
+	a := rig.post(t, "/v1/webhooks/alertmanager", mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "sloth-firing.json")), nil)
 	if a.Status != http.StatusOK || a.Body.Topic != "" || a.Body.Accepted == 0 || len(rig.events(t)) != a.Body.Accepted {
 		t.Fatalf("got %d %s with %d events stored; want it stored directly", a.Status, a.Raw, len(rig.events(t)))
 	}
@@ -169,7 +164,7 @@ func TestPublishedHeaders(t *testing.T) {
 	hh := http.Header{}
 	hh.Set("Authorization", "Bearer secret")
 	hh.Set("Cookie", "a=b")
-	hh.Set(WebhookTokenHeader, "secret")
+	hh.Set(TokenHeader, "secret")
 	hh.Set("Content-Encoding", "gzip")
 	hh.Set("Content-Length", "12")
 	hh.Set("X-GitHub-Event", "deployment_status")
@@ -177,7 +172,7 @@ func TestPublishedHeaders(t *testing.T) {
 	hh.Set("Ce-Specversion", "1.0")
 	hh.Set("Content-Type", "application/json")
 	var got []string
-	for _, h := range publishedHeaders(hh, FormatGitHub) {
+	for _, h := range publishedHeaders(hh, ingest.FormatGitHub) {
 		got = append(got, h.Key+"="+string(h.Value))
 	}
 	want := []string{"ce-specversion=1.0", "content-type=application/json", "x-github-event=deployment_status", "x-hub-signature-256=sha256=00", HeaderFormat + "=github"}

@@ -1,4 +1,4 @@
-package ingest
+package webhook
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
 
 // findAlertmanager returns the Alertmanager binary: $SREGRAPH_ALERTMANAGER_BIN,
@@ -176,9 +177,9 @@ func postAlert(t *testing.T, base string, labels map[string]string, startsAt, en
 func TestAlertmanagerWebhookIntegration(t *testing.T) {
 	bin := findAlertmanager(t)
 	const token = "am-test-token-0123456789abcdef"
-	cfg := DefaultHTTPConfig()
+	cfg := DefaultConfig()
 	cfg.WebhookToken = token
-	rig := mustStartHTTP(t, cfg, func(o *HTTPOptions) { o.Now = time.Now })
+	rig := mustStartHTTP(t, cfg, func(o *Options) { o.Now = time.Now })
 	base := startAlertmanager(t, bin, rig.srv.URL+"/v1/webhooks/alertmanager", token)
 
 	labels := map[string]string{"alertname": "PaymentsAvailabilityBurn", "service": "payments", "slo": "availability", "severity": "page"}
@@ -200,13 +201,7 @@ func TestAlertmanagerWebhookIntegration(t *testing.T) {
 	}
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s after 30s", what)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		ingesttest.Wait(t, 30*time.Second, what, ok)
 	}
 
 	var opened graph.Event

@@ -1,11 +1,10 @@
-package ingest
+package kafka
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,14 +14,9 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest"
 	"github.com/sregraph/sregraph/ingest/otlp"
 )
-
-// writer is the store as the consumer sees it: Apply returns once the
-// batch is durable, and writing the same batch twice stores it once.
-type writer interface {
-	Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
-}
 
 // MessageDecoder decodes one Kafka record value, with its headers, into
 // what to store. It must be pure: the consumer may call it again for the
@@ -33,30 +27,24 @@ type writer interface {
 // items of an otherwise readable record that cannot be stored: the rest of
 // the record is stored, and the record is dead-lettered once, with the
 // rejected indexes and reasons in its sregraph-rejected header.
-type MessageDecoder func(value []byte, h Headers, now time.Time) (Decoded, error)
+type MessageDecoder func(value []byte, h ingest.Headers, now time.Time) (Decoded, error)
 
 // Decoded is what a MessageDecoder made of one record.
 type Decoded struct {
 	// Format names the detected format, for logs and dead letters.
 	Format   string
 	Batch    graph.Batch
-	Rejected []Rejection
-}
-
-// Rejection is one item of a record that could not be stored.
-type Rejection struct {
-	Index int
-	Err   error
+	Rejected []ingest.Rejection
 }
 
 // DetectDecoder is the decoder of the event families: Detect picks the
 // format from the headers, then the content; rename (nil for none)
 // applies service aliases to the decoded items.
-func DetectDecoder(rename func([]Item) []Item) MessageDecoder {
-	return func(value []byte, h Headers, now time.Time) (Decoded, error) {
-		name, dec := Detect(value, h)
+func DetectDecoder(rename func([]ingest.Item) []ingest.Item) MessageDecoder {
+	return func(value []byte, h ingest.Headers, now time.Time) (Decoded, error) {
+		name, dec := ingest.Detect(value, h)
 		if dec == nil {
-			return Decoded{Format: name}, fmt.Errorf("unrecognised format: %w", ErrUndecodable)
+			return Decoded{Format: name}, fmt.Errorf("unrecognised format: %w", ingest.ErrUndecodable)
 		}
 		items, err := dec(value, h, now)
 		if err != nil {
@@ -65,18 +53,8 @@ func DetectDecoder(rename func([]Item) []Item) MessageDecoder {
 		if rename != nil {
 			items = rename(items)
 		}
-		d := Decoded{Format: name}
-		for i, it := range items {
-			switch {
-			case it.Err != nil:
-				d.Rejected = append(d.Rejected, Rejection{Index: i, Err: it.Err})
-			case it.Event != nil:
-				d.Batch.Events = append(d.Batch.Events, *it.Event)
-			case it.Dependency != nil:
-				d.Batch.Dependencies = append(d.Batch.Dependencies, *it.Dependency)
-			}
-		}
-		return d, nil
+		split := ingest.SplitItems(items)
+		return Decoded{Format: name, Batch: split.Batch, Rejected: split.Rejected}, nil
 	}
 }
 
@@ -106,18 +84,19 @@ func DetectDecoder(rename func([]Item) []Item) MessageDecoder {
 // the last commit come again, and the idempotent store counts them as
 // duplicates.
 //
-// The spans family (OTLP traces) is consumed only when KafkaConfig.Spans
-// is set (runSpans: its records feed a stateful aggregator) or
-// KafkaConfig.Decoders has a decoder for FamilySpans; any family's decoder
-// can be replaced the same way.
+// The spans family (OTLP traces) is consumed only when Options.Spans is
+// set (runSpans: its records feed a stateful aggregator) or
+// Options.Decoders has a decoder for ingest.FamilySpans; any family's
+// decoder can be replaced the same way.
 type Consumer struct {
-	cfg    KafkaConfig
-	w      writer
-	log    *slog.Logger
-	now    func() time.Time
-	topics []topicConsumer
-	dlq    *kafka.Writer
-	m      *consumerMetrics
+	cfg     Config
+	brokers []string
+	w       graph.Applier
+	log     *slog.Logger
+	now     func() time.Time
+	topics  []topicConsumer
+	dlq     *kafka.Writer
+	m       *consumerMetrics
 
 	mu        sync.Mutex
 	connected map[string]error // topic → last metadata error; nil once reachable
@@ -129,7 +108,7 @@ type Consumer struct {
 
 // topicConsumer is one topic and how to decode it.
 type topicConsumer struct {
-	family Family
+	family ingest.Family
 	topic  string
 	decode MessageDecoder
 	// spans, when set, replaces decode: the topic carries OTLP spans for
@@ -137,53 +116,98 @@ type topicConsumer struct {
 	spans *otlp.Aggregator
 }
 
-// NewConsumer validates cfg and builds a consumer that writes to w. It
-// registers its metrics with reg (nil for none). now is the clock that
-// bounds future timestamps in decoded events.
-func NewConsumer(cfg KafkaConfig, w writer, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*Consumer, error) {
+// Options are the collaborators of a Consumer and a Publisher; the zero
+// value is a consumer of the native formats that leaves the spans topic
+// alone.
+type Options struct {
+	// Brokers, when set, replaces Config.Brokers: the addresses of the
+	// embedded broker (--kafka embedded), known only once it listens.
+	Brokers []string
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Registerer receives the consumer's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Now is the clock that bounds future timestamps in decoded events;
+	// defaults to time.Now.
+	Now func() time.Time
+	// Decoders overrides the decoder of a family. Families without an
+	// entry here use DetectDecoder(Rename) (the native formats, detected
+	// from headers, then content), except ingest.FamilySpans, which is
+	// consumed only when a decoder is given here or Spans is set.
+	// Decoders are called from several goroutines at once.
+	Decoders map[ingest.Family]MessageDecoder
+	// Spans, when set, consumes the spans topic into this aggregator (the
+	// one the OTLP/HTTP handler shares), taking precedence over a decoder
+	// for ingest.FamilySpans: spans pair up across records, so they are
+	// fed to it in offset order, and offsets are committed only as far as
+	// its FlushKafka allows once what it returned is written.
+	Spans *otlp.Aggregator
+	// Rename maps service aliases to service names on decoded items
+	// before they are stored (ingest.Aliases.Apply fits); nil leaves
+	// names as they are. It is called from several goroutines at once.
+	Rename func([]ingest.Item) []ingest.Item
+}
+
+// brokers returns the brokers to dial: opts.Brokers, else cfg.Brokers.
+func (o Options) brokers(cfg Config) ([]string, error) {
+	brokers := cfg.Brokers
+	if len(o.Brokers) > 0 {
+		brokers = o.Brokers
+	}
+	if len(brokers) == 0 {
+		return nil, errors.New("no Kafka brokers (give --kafka-brokers, or --kafka embedded)")
+	}
+	return brokers, nil
+}
+
+// NewConsumer validates cfg and builds a consumer that writes to w.
+func NewConsumer(cfg Config, w graph.Applier, opts Options) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if len(cfg.Brokers) == 0 {
-		return nil, errors.New("kafka consumer: no brokers (give --kafka-brokers, or --kafka embedded)")
+	brokers, err := opts.brokers(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kafka consumer: %w", err)
 	}
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
 	c := &Consumer{
-		cfg: cfg, w: w, log: logger.With("component", "kafka"), now: now,
+		cfg: cfg, brokers: brokers, w: w, log: logger.With("component", "kafka"), now: now,
 		connected: map[string]error{},
 	}
 	for _, f := range cfg.families() {
-		if f == FamilySpans && cfg.Spans != nil {
-			c.topics = append(c.topics, topicConsumer{family: f, topic: cfg.Topics[f], spans: cfg.Spans})
+		if f == ingest.FamilySpans && opts.Spans != nil {
+			c.topics = append(c.topics, topicConsumer{family: f, topic: cfg.Topics[f], spans: opts.Spans})
 			c.connected[cfg.Topics[f]] = errors.New("no broker has answered yet")
 			continue
 		}
-		dec := cfg.Decoders[f]
-		if dec == nil && f == FamilySpans {
+		dec := opts.Decoders[f]
+		if dec == nil && f == ingest.FamilySpans {
 			c.log.Warn("no decoder for the spans family; not consuming it", "topic", cfg.Topics[f])
 			continue
 		}
 		if dec == nil {
-			dec = DetectDecoder(cfg.Rename)
+			dec = DetectDecoder(opts.Rename)
 		}
 		c.topics = append(c.topics, topicConsumer{family: f, topic: cfg.Topics[f], decode: dec})
 		c.connected[cfg.Topics[f]] = errors.New("no broker has answered yet")
 	}
 	if len(c.topics) == 0 {
-		return nil, ErrKafkaNoTopics
+		return nil, ErrNoTopics
 	}
-	m, err := newConsumerMetrics(reg)
+	m, err := newConsumerMetrics(opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("kafka consumer metrics: %w", err)
 	}
 	c.m = m
 	c.dlq = &kafka.Writer{
-		Addr:                   kafka.TCP(cfg.Brokers...),
+		Addr:                   kafka.TCP(brokers...),
 		Balancer:               &kafka.Hash{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           5 * time.Millisecond,
@@ -194,6 +218,9 @@ func NewConsumer(cfg KafkaConfig, w writer, logger *slog.Logger, reg prometheus.
 	}
 	return c, nil
 }
+
+// Brokers lists the bootstrap brokers the consumer dials.
+func (c *Consumer) Brokers() []string { return c.brokers }
 
 // Topics lists the topics the consumer reads.
 func (c *Consumer) Topics() []string {
@@ -212,7 +239,7 @@ func (c *Consumer) Ready() error {
 	var errs []error
 	for _, t := range c.topics {
 		if err := c.connected[t.topic]; err != nil {
-			errs = append(errs, fmt.Errorf("kafka: topic %s: connecting to %s: %w", t.topic, strings.Join(c.cfg.Brokers, ","), err))
+			errs = append(errs, fmt.Errorf("kafka: topic %s: connecting to %s: %w", t.topic, strings.Join(c.brokers, ","), err))
 		}
 	}
 	if c.storeErr != nil {
@@ -229,7 +256,7 @@ func (c *Consumer) Ready() error {
 // Nothing makes it give up before that: brokers and the store that cannot
 // be reached are retried (and reported by Ready).
 func (c *Consumer) Run(ctx context.Context) error {
-	c.log.Info("consuming", "brokers", strings.Join(c.cfg.Brokers, ","), "group", c.cfg.GroupID, "topics", strings.Join(c.Topics(), ","))
+	c.log.Info("consuming", "brokers", strings.Join(c.brokers, ","), "group", c.cfg.GroupID, "topics", strings.Join(c.Topics(), ","))
 	var wg sync.WaitGroup
 	for _, t := range c.topics {
 		wg.Add(2)
@@ -257,7 +284,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 // watchBrokers marks topic reachable once a broker answers a metadata
 // request for it, retrying with backoff until then.
 func (c *Consumer) watchBrokers(ctx context.Context, topic string) {
-	client := &kafka.Client{Addr: kafka.TCP(c.cfg.Brokers...), Timeout: 10 * time.Second}
+	client := &kafka.Client{Addr: kafka.TCP(c.brokers...), Timeout: 10 * time.Second}
 	for attempt := 0; ; attempt++ {
 		resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 		if err == nil {
@@ -366,7 +393,7 @@ func (c *Consumer) readerConfig(topic string) kafka.ReaderConfig {
 		start = kafka.LastOffset
 	}
 	return kafka.ReaderConfig{
-		Brokers:                c.cfg.Brokers,
+		Brokers:                c.brokers,
 		GroupID:                c.cfg.GroupID,
 		Topic:                  topic,
 		MinBytes:               1,
@@ -414,7 +441,7 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Mes
 type letter struct {
 	msg      kafka.Message
 	err      error
-	rejected []Rejection
+	rejected []ingest.Rejection
 	reason   string
 }
 
@@ -495,26 +522,51 @@ func (c *Consumer) decode(t topicConsumer, msgs []kafka.Message) decodedBatch {
 func (c *Consumer) store(ctx context.Context, r *kafka.Reader, t topicConsumer, b decodedBatch) error {
 	msgs, decoded, outcomes, letters, batch := b.msgs, b.decoded, b.outcomes, b.letters, b.batch
 	if batch.Len() > 0 {
-		written, err := c.apply(ctx, t.topic, batch)
-		if errors.Is(err, graph.ErrInvalid) {
-			// The store refused something the decoder let through: find
-			// the records it refuses, one by one, and dead-letter them.
-			written, letters, err = c.applyEach(ctx, t.topic, msgs, decoded, outcomes, letters)
-		}
+		// When the store refuses something the decoder let through, the
+		// records are written one by one, and the ones it refuses are
+		// dead-lettered.
+		written, err := ingest.ApplyParts(ctx, c.applier(t.topic), batch, func(error) []graph.Batch {
+			parts := make([]graph.Batch, len(decoded))
+			for i, d := range decoded {
+				parts[i] = d.Batch
+			}
+			return parts
+		}, func(i int, err error) {
+			letters = append(letters, letter{msg: msgs[i], err: fmt.Errorf("store refused it: %w", err), reason: "store_rejected"})
+			outcomes[i] = "dead_lettered"
+		})
 		if err != nil {
 			return err
 		}
-		c.m.items.WithLabelValues(t.topic, "inserted").Add(float64(written.Inserted))
-		c.m.items.WithLabelValues(t.topic, "updated").Add(float64(written.Updated))
-		c.m.items.WithLabelValues(t.topic, "duplicate").Add(float64(written.Duplicates))
+		c.countWritten(t.topic, written)
 	}
 	if len(letters) > 0 {
 		if err := c.deadLetter(ctx, t.topic, letters); err != nil {
 			return err
 		}
 	}
-	if err := c.commit(ctx, r, t.topic, msgs); err != nil {
+	last := map[int]kafka.Message{}
+	for _, m := range msgs {
+		if prev, ok := last[m.Partition]; !ok || m.Offset > prev.Offset {
+			last[m.Partition] = m
+		}
+	}
+	commits := make([]kafka.Message, 0, len(last))
+	for _, m := range last {
+		commits = append(commits, m)
+	}
+	err := c.commit(ctx, r, t.topic, commits)
+	switch {
+	case err == nil:
+		for p, m := range last {
+			c.m.lag.WithLabelValues(t.topic, fmt.Sprint(p)).Set(float64(max(0, m.HighWaterMark-m.Offset-1)))
+		}
+	case ctx.Err() != nil:
 		return err
+	default:
+		// The records are redelivered later, where the idempotent store
+		// absorbs them.
+		c.log.Warn("commit failed; the batch is stored and will be redelivered as duplicates", "topic", t.topic, "error", err)
 	}
 	for _, o := range outcomes {
 		c.m.messages.WithLabelValues(t.topic, o).Inc()
@@ -524,53 +576,60 @@ func (c *Consumer) store(ctx context.Context, r *kafka.Reader, t topicConsumer, 
 	return nil
 }
 
-// apply writes b, retrying a failing store with capped backoff until it
-// succeeds, ctx ends, or the store rejects the batch as invalid.
-func (c *Consumer) apply(ctx context.Context, topic string, b graph.Batch) (graph.Written, error) {
-	for attempt := 0; ; attempt++ {
-		start := time.Now()
-		written, err := c.w.Apply(ctx, b)
-		c.m.writeSeconds.WithLabelValues(topic).Observe(time.Since(start).Seconds())
-		if err == nil {
-			c.storeRecovered(topic)
-			return written, nil
-		}
-		if errors.Is(err, graph.ErrInvalid) {
-			c.storeRecovered(topic)
-			return graph.Written{}, err
-		}
-		if ctx.Err() != nil {
-			return graph.Written{}, fmt.Errorf("writing to the store: %w", ctx.Err())
-		}
-		c.storeFailed(topic, err, attempt)
-		if !sleepCtx(ctx, backoff(attempt, c.cfg.RetryMin, c.cfg.RetryMax)) {
-			return graph.Written{}, fmt.Errorf("writing to the store: %w (gave up: %w)", err, ctx.Err())
+// applier writes to the store for topic, retrying a failing store with
+// capped backoff until it succeeds, ctx ends, or the store refuses the
+// batch as invalid.
+func (c *Consumer) applier(topic string) ingest.ApplyFunc {
+	return func(ctx context.Context, b graph.Batch) (graph.Written, error) {
+		for attempt := 0; ; attempt++ {
+			start := time.Now()
+			written, err := c.w.Apply(ctx, b)
+			c.m.writeSeconds.WithLabelValues(topic).Observe(time.Since(start).Seconds())
+			if err == nil {
+				c.storeRecovered(topic)
+				return written, nil
+			}
+			if errors.Is(err, graph.ErrInvalid) {
+				c.storeRecovered(topic)
+				return graph.Written{}, err
+			}
+			if ctx.Err() != nil {
+				return graph.Written{}, fmt.Errorf("writing to the store: %w", ctx.Err())
+			}
+			c.storeFailed(topic, err, attempt)
+			if !sleepCtx(ctx, backoff(attempt, c.cfg.RetryMin, c.cfg.RetryMax)) {
+				return graph.Written{}, fmt.Errorf("writing to the store: %w (gave up: %w)", err, ctx.Err())
+			}
 		}
 	}
 }
 
-// applyEach writes the batch record by record after the store refused it
-// as a whole, dead-lettering the records it refuses.
-func (c *Consumer) applyEach(ctx context.Context, topic string, msgs []kafka.Message, decoded []Decoded, outcomes []string, letters []letter) (graph.Written, []letter, error) {
-	var total graph.Written
-	for i, d := range decoded {
-		if d.Batch.Len() == 0 {
-			continue
+// countWritten adds what a write from topic did to the item metrics.
+func (c *Consumer) countWritten(topic string, w graph.Written) {
+	c.m.items.WithLabelValues(topic, "inserted").Add(float64(w.Inserted))
+	c.m.items.WithLabelValues(topic, "updated").Add(float64(w.Updated))
+	c.m.items.WithLabelValues(topic, "duplicate").Add(float64(w.Duplicates))
+}
+
+// commit commits the offsets of msgs (the last processed record of each
+// partition) on r. A commit the broker refuses is retried a few times with
+// backoff; the error says why the last attempt failed, or that ctx ended,
+// and the caller decides what a failed commit means.
+func (c *Consumer) commit(ctx context.Context, r *kafka.Reader, topic string, msgs []kafka.Message) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if ctx.Err() != nil {
+			return fmt.Errorf("committing: %w", ctx.Err())
 		}
-		written, err := c.apply(ctx, topic, d.Batch)
-		switch {
-		case errors.Is(err, graph.ErrInvalid):
-			letters = append(letters, letter{msg: msgs[i], err: fmt.Errorf("store refused it: %w", err), reason: "store_rejected"})
-			outcomes[i] = "dead_lettered"
-		case err != nil:
-			return total, letters, err
-		default:
-			total.Inserted += written.Inserted
-			total.Updated += written.Updated
-			total.Duplicates += written.Duplicates
+		if err = r.CommitMessages(ctx, msgs...); err == nil {
+			return nil
+		}
+		c.m.commitErrors.WithLabelValues(topic).Inc()
+		if !sleepCtx(ctx, backoff(attempt, c.cfg.RetryMin, c.cfg.RetryMax)) {
+			return fmt.Errorf("committing: %w", err)
 		}
 	}
-	return total, letters, nil
+	return fmt.Errorf("committing: %w", err)
 }
 
 func (c *Consumer) storeFailed(topic string, err error, attempt int) {
@@ -597,50 +656,13 @@ func (c *Consumer) storeRecovered(topic string) {
 	}
 }
 
-// commit commits the highest offset of each partition in msgs. A commit
-// the broker refuses is retried a few times; if it still fails, the
-// records are redelivered later, where the idempotent store absorbs them.
-func (c *Consumer) commit(ctx context.Context, r *kafka.Reader, topic string, msgs []kafka.Message) error {
-	last := map[int]kafka.Message{}
-	for _, m := range msgs {
-		if prev, ok := last[m.Partition]; !ok || m.Offset > prev.Offset {
-			last[m.Partition] = m
-		}
-	}
-	commits := make([]kafka.Message, 0, len(last))
-	for _, m := range last {
-		commits = append(commits, m)
-	}
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		if ctx.Err() != nil {
-			return fmt.Errorf("committing: %w", ctx.Err())
-		}
-		if err = r.CommitMessages(ctx, commits...); err == nil {
-			break
-		}
-		c.m.commitErrors.WithLabelValues(topic).Inc()
-		if !sleepCtx(ctx, backoff(attempt, c.cfg.RetryMin, c.cfg.RetryMax)) {
-			return fmt.Errorf("committing: %w", err)
-		}
-	}
-	if err != nil {
-		c.log.Warn("commit failed; the batch is stored and will be redelivered as duplicates", "topic", topic, "error", err)
-		return nil
-	}
-	for p, m := range last {
-		c.m.lag.WithLabelValues(topic, fmt.Sprint(p)).Set(float64(max(0, m.HighWaterMark-m.Offset-1)))
-	}
-	return nil
-}
-
 // recordHeaders turns Kafka record headers into Headers (lower-case keys,
 // the first value of a repeated key wins).
-func recordHeaders(hs []kafka.Header) Headers {
+func recordHeaders(hs []kafka.Header) ingest.Headers {
 	if len(hs) == 0 {
 		return nil
 	}
-	h := make(Headers, len(hs))
+	h := make(ingest.Headers, len(hs))
 	for _, kv := range hs {
 		k := strings.ToLower(kv.Key)
 		if _, seen := h[k]; !seen {
@@ -658,7 +680,7 @@ func appendBatch(dst *graph.Batch, b graph.Batch) {
 }
 
 // rejectedError summarises rejected items in one error.
-func rejectedError(rs []Rejection) error {
+func rejectedError(rs []ingest.Rejection) error {
 	if len(rs) == 1 {
 		return fmt.Errorf("item %d rejected: %w", rs[0].Index, rs[0].Err)
 	}
@@ -668,57 +690,13 @@ func rejectedError(rs []Rejection) error {
 // rejectedReason is "undecodable" when no rejected item could be read at
 // all (malformed JSON, say), and "rejected_items" when they were read but
 // refused (an alert without a service).
-func rejectedReason(rs []Rejection) string {
+func rejectedReason(rs []ingest.Rejection) string {
 	for _, r := range rs {
-		if !errors.Is(r.Err, ErrUndecodable) {
+		if !errors.Is(r.Err, ingest.ErrUndecodable) {
 			return "rejected_items"
 		}
 	}
 	return "undecodable"
-}
-
-// backoff is the capped exponential backoff with full jitter before
-// attempt+1.
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := lo << min(attempt, 20)
-	if d <= 0 || d > hi {
-		d = hi
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleepCtx sleeps for d and reports whether ctx is still alive.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// graceContext returns a context that ends grace after parent ends, so
-// that the in-flight batch can be finished and committed at shutdown.
-func graceContext(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	var mu sync.Mutex
-	var timer *time.Timer
-	stop := context.AfterFunc(parent, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		timer = time.AfterFunc(grace, cancel)
-	})
-	return ctx, func() {
-		stop()
-		mu.Lock()
-		if timer != nil {
-			timer.Stop()
-		}
-		mu.Unlock()
-		cancel()
-	}
 }
 
 // kafkaLogger routes kafka-go's printf logging to slog at level.
@@ -728,71 +706,4 @@ func kafkaLogger(l *slog.Logger, level slog.Level) kafka.Logger {
 			l.Log(context.Background(), level, fmt.Sprintf(format, args...))
 		}
 	})
-}
-
-// consumerMetrics are the consumer's Prometheus metrics.
-type consumerMetrics struct {
-	messages      *prometheus.CounterVec
-	items         *prometheus.CounterVec
-	deadLetters   *prometheus.CounterVec
-	lag           *prometheus.GaugeVec
-	writeSeconds  *prometheus.HistogramVec
-	batchMessages *prometheus.HistogramVec
-	batchItems    *prometheus.HistogramVec
-	storeRetries  *prometheus.CounterVec
-	commitErrors  *prometheus.CounterVec
-}
-
-func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
-	sizes := prometheus.ExponentialBuckets(1, 4, 9)
-	m := &consumerMetrics{
-		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sregraph_kafka_messages_total",
-			Help: "Kafka records processed and committed, by topic and outcome (stored, partial, dead_lettered, empty).",
-		}, []string{"topic", "outcome"}),
-		items: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sregraph_kafka_items_total",
-			Help: "Items written to the store from Kafka, by topic and result (inserted, updated, duplicate).",
-		}, []string{"topic", "result"}),
-		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sregraph_kafka_dead_letters_total",
-			Help: "Records written to <topic>.dlq, by source topic and reason (undecodable, rejected_items, store_rejected).",
-		}, []string{"topic", "reason"}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "sregraph_kafka_consumer_lag",
-			Help: "Records behind the partition's high-water mark at the last commit, by topic and partition.",
-		}, []string{"topic", "partition"}),
-		writeSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "sregraph_kafka_store_write_seconds",
-			Help:    "Latency of one batch write to the store, by topic (failed attempts included).",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}, []string{"topic"}),
-		batchMessages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "sregraph_kafka_batch_messages",
-			Help:    "Records per committed batch, by topic.",
-			Buckets: sizes,
-		}, []string{"topic"}),
-		batchItems: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "sregraph_kafka_batch_items",
-			Help:    "Items (events, dependencies, call buckets) per batch written to the store, by topic.",
-			Buckets: sizes,
-		}, []string{"topic"}),
-		storeRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sregraph_kafka_store_retries_total",
-			Help: "Failed batch writes to the store that were retried, by topic.",
-		}, []string{"topic"}),
-		commitErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sregraph_kafka_commit_errors_total",
-			Help: "Offset commits the broker refused, by topic.",
-		}, []string{"topic"}),
-	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, col := range []prometheus.Collector{m.messages, m.items, m.deadLetters, m.lag, m.writeSeconds, m.batchMessages, m.batchItems, m.storeRetries, m.commitErrors} {
-		if err := reg.Register(col); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
 }

@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -24,6 +23,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
+	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 	"github.com/sregraph/sregraph/ingest/otlp"
 )
 
@@ -63,7 +65,7 @@ func loadSpanSamples(tb testing.TB, names ...string) ([]kafkaRecord, spanExpecta
 	seen := map[string]bool{}
 	var recs []kafkaRecord
 	for _, name := range names {
-		body, err := os.ReadFile(filepath.Join("..", "testdata", "ingest", "otlp", name+".pb"))
+		body, err := os.ReadFile(ingesttest.Testdata("ingest", "otlp", name+".pb"))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -73,13 +75,13 @@ func loadSpanSamples(tb testing.TB, names ...string) ([]kafkaRecord, spanExpecta
 		}
 		recs = append(recs, splitByTrace(tb, &req)...)
 
-		g, err := os.ReadFile(filepath.Join("..", "testdata", "ingest", "otlp", name+".golden"))
+		g, err := os.ReadFile(ingesttest.Testdata("ingest", "otlp", name+".golden.json"))
 		if err != nil {
 			tb.Fatal(err)
 		}
 		var golden spanGolden
 		if err := json.Unmarshal(g, &golden); err != nil {
-			tb.Fatalf("%s.golden: %v", name, err)
+			tb.Fatalf("%s.golden.json: %v", name, err)
 		}
 		want.spans += golden.Accepted.Spans
 		for _, c := range golden.Added.Calls {
@@ -141,7 +143,7 @@ func splitByTrace(tb testing.TB, req *coltracepb.ExportTraceServiceRequest) []ka
 			h := fnv.New32a()
 			_, _ = h.Write(id)
 			recs = append(recs, kafkaRecord{
-				partition: int(h.Sum32() % EmbeddedPartitions), key: string(id), value: value,
+				partition: int(h.Sum32() % embedded.Partitions), key: string(id), value: value,
 				headers: map[string]string{"content-type": otlp.ContentTypeProtobuf},
 			})
 		}
@@ -172,11 +174,11 @@ func spanEdges(tb testing.TB, s *kafkaStore, want spanExpectation) map[string]ed
 // unfinished segment, or its end (-1 when that is 0, as nothing is
 // committed then).
 func spanCommits(recs []kafkaRecord, segmentOffsets int64) []int64 {
-	ends := make([]int64, EmbeddedPartitions)
+	ends := make([]int64, embedded.Partitions)
 	for _, r := range recs {
 		ends[r.partition]++
 	}
-	out := make([]int64, EmbeddedPartitions)
+	out := make([]int64, embedded.Partitions)
 	for p, end := range ends {
 		out[p] = end - end%segmentOffsets
 		if out[p] == 0 {
@@ -188,8 +190,8 @@ func spanCommits(recs []kafkaRecord, segmentOffsets int64) []int64 {
 
 // spanConfig is the consumer configuration of the spans tests: only the
 // spans topic, into agg.
-func spanConfig(addrs []string, group string, agg *otlp.Aggregator) KafkaConfig {
-	cfg := kafkaTestConfig(addrs, group, map[Family]string{FamilySpans: spanTopic})
+func spanConfig(addrs []string, group string, agg *otlp.Aggregator) consumerConfig {
+	cfg := kafkaTestConfig(addrs, group, map[ingest.Family]string{ingest.FamilySpans: spanTopic})
 	cfg.Spans = agg
 	return cfg
 }
@@ -247,7 +249,7 @@ func TestSpansConsumer(t *testing.T) {
 				t.Fatalf("Topics() = %v, want [%s]", got, spanTopic)
 			}
 			waitSpans(t, c, store, "spans", want, spanCommits(recs, int64(tc.segments)))
-			kafkaWait(t, 10*time.Second, "the messages counted", func() bool {
+			ingesttest.Wait(t, 10*time.Second, "the messages counted", func() bool {
 				return r.counter("messages", spanTopic, "stored") == float64(len(recs))
 			})
 			if err := r.Ready(); err != nil {
@@ -264,7 +266,7 @@ func TestSpansConsumer(t *testing.T) {
 			}
 
 			reg := prometheus.NewRegistry()
-			if err := reg.Register(NewSpanStats(agg)); err != nil {
+			if err := reg.Register(otlp.NewSpanStats(agg)); err != nil {
 				t.Fatal(err)
 			}
 			got := gatherValues(t, reg)
@@ -345,10 +347,10 @@ func TestSpansConsumerCrashBetweenWriteAndCommit(t *testing.T) {
 	cfg := spanConfig(c.addrs, "spans-crash", newSpanAggregator(segments))
 	cfg.ShutdownTimeout = time.Second
 	first := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 30*time.Second, "the first consumer to store every edge", func() bool {
+	ingesttest.Wait(t, 30*time.Second, "the first consumer to store every edge", func() bool {
 		return fmt.Sprint(spanEdges(t, store, want)) == fmt.Sprint(want.edges)
 	})
-	kafkaWait(t, 10*time.Second, "a commit attempt", func() bool { return dropped.Load() > 0 })
+	ingesttest.Wait(t, 10*time.Second, "a commit attempt", func() bool { return dropped.Load() > 0 })
 	if err := first.stop(t); err != nil {
 		t.Fatalf("first consumer: %v", err)
 	}
@@ -360,7 +362,7 @@ func TestSpansConsumerCrashBetweenWriteAndCommit(t *testing.T) {
 	cfg.Spans = newSpanAggregator(segments)
 	second := mustRunConsumer(t, cfg, store)
 	waitSpans(t, c, store, "spans-crash", want, spanCommits(recs, segments))
-	kafkaWait(t, 10*time.Second, "the second consumer to count every message", func() bool {
+	ingesttest.Wait(t, 10*time.Second, "the second consumer to count every message", func() bool {
 		return second.counter("messages", spanTopic, "stored") == float64(len(recs))
 	})
 	if err := second.stop(t); err != nil {
@@ -421,7 +423,7 @@ func TestSpansConsumerPoison(t *testing.T) {
 			t.Errorf("dead letter %d %s = %q, want it to name the record", i, HeaderError, e)
 		}
 	}
-	kafkaWait(t, 10*time.Second, "the messages counted", func() bool {
+	ingesttest.Wait(t, 10*time.Second, "the messages counted", func() bool {
 		return r.counter("messages", spanTopic, "stored") == float64(len(recs)) &&
 			r.counter("messages", spanTopic, "dead_lettered") == float64(len(poison))
 	})
@@ -442,7 +444,7 @@ func TestSpansConsumerStoreOutage(t *testing.T) {
 
 	const segments = 1
 	r := mustRunConsumer(t, spanConfig(c.addrs, "spans-outage", newSpanAggregator(segments)), store)
-	kafkaWait(t, 20*time.Second, "several failed writes", func() bool { _, f := store.totals(); return f >= 5 })
+	ingesttest.Wait(t, 20*time.Second, "several failed writes", func() bool { _, f := store.totals(); return f >= 5 })
 	if err := r.Ready(); err == nil || !strings.Contains(err.Error(), "store unavailable since 2026-11-21T12:00:00Z") || !strings.Contains(err.Error(), "disk on fire") {
 		t.Errorf("Ready() = %v, want it to say the store is unavailable, since when and why", err)
 	}
@@ -477,7 +479,7 @@ func TestSpansConsumerGracefulShutdown(t *testing.T) {
 	cfg := spanConfig(c.addrs, "spans-graceful", agg)
 	cfg.MaxWait = time.Minute // no flush but the last one
 	r := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 30*time.Second, "every message read", func() bool { return agg.Stats().Spans == int64(want.spans) })
+	ingesttest.Wait(t, 30*time.Second, "every message read", func() bool { return agg.Stats().Spans == int64(want.spans) })
 	if got := spanEdges(t, store, want); len(got) != 0 {
 		t.Fatalf("edges %v written before any flush was due", got)
 	}
@@ -499,21 +501,21 @@ func TestSpansConsumerGracefulShutdown(t *testing.T) {
 // TestConsumerSpansFamily: the spans topic is consumed only when an
 // aggregator (or a decoder) is given for it.
 func TestConsumerSpansFamily(t *testing.T) {
-	dec := func([]byte, Headers, time.Time) (Decoded, error) { return Decoded{}, nil }
+	dec := func([]byte, ingest.Headers, time.Time) (Decoded, error) { return Decoded{}, nil }
 	for _, tc := range []struct {
 		name    string
-		topics  map[Family]string
+		topics  map[ingest.Family]string
 		spans   bool
 		decoder bool
 		want    []string
 		wantErr error
 	}{
-		{"spans only, no aggregator", map[Family]string{FamilySpans: spanTopic}, false, false, nil, ErrKafkaNoTopics},
-		{"spans only, with aggregator", map[Family]string{FamilySpans: spanTopic}, true, false, []string{spanTopic}, nil},
-		{"spans only, with decoder", map[Family]string{FamilySpans: spanTopic}, false, true, []string{spanTopic}, nil},
-		{"spans and deploys, no aggregator", map[Family]string{FamilySpans: spanTopic, FamilyDeploys: "sre.deploys"}, false, false, []string{"sre.deploys"}, nil},
-		{"spans and deploys, with aggregator", map[Family]string{FamilySpans: spanTopic, FamilyDeploys: "sre.deploys"}, true, false, []string{spanTopic, "sre.deploys"}, nil},
-		{"spans topic off, with aggregator", map[Family]string{FamilySpans: "", FamilyDeploys: "sre.deploys"}, true, false, []string{"sre.deploys"}, nil},
+		{"spans only, no aggregator", map[ingest.Family]string{ingest.FamilySpans: spanTopic}, false, false, nil, ErrNoTopics},
+		{"spans only, with aggregator", map[ingest.Family]string{ingest.FamilySpans: spanTopic}, true, false, []string{spanTopic}, nil},
+		{"spans only, with decoder", map[ingest.Family]string{ingest.FamilySpans: spanTopic}, false, true, []string{spanTopic}, nil},
+		{"spans and deploys, no aggregator", map[ingest.Family]string{ingest.FamilySpans: spanTopic, ingest.FamilyDeploys: "sre.deploys"}, false, false, []string{"sre.deploys"}, nil},
+		{"spans and deploys, with aggregator", map[ingest.Family]string{ingest.FamilySpans: spanTopic, ingest.FamilyDeploys: "sre.deploys"}, true, false, []string{spanTopic, "sre.deploys"}, nil},
+		{"spans topic off, with aggregator", map[ingest.Family]string{ingest.FamilySpans: "", ingest.FamilyDeploys: "sre.deploys"}, true, false, []string{"sre.deploys"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := kafkaTestConfig([]string{"127.0.0.1:1"}, "g", tc.topics)
@@ -521,9 +523,9 @@ func TestConsumerSpansFamily(t *testing.T) {
 				cfg.Spans = newSpanAggregator(1)
 			}
 			if tc.decoder {
-				cfg.Decoders = map[Family]MessageDecoder{FamilySpans: dec}
+				cfg.Decoders = map[ingest.Family]MessageDecoder{ingest.FamilySpans: dec}
 			}
-			c, err := NewConsumer(cfg, nil, nil, nil, nil)
+			c, err := NewConsumer(cfg.Config, nil, Options{Spans: cfg.Spans, Decoders: cfg.Decoders})
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("NewConsumer: %v, want %v", err, tc.wantErr)
 			}
@@ -586,7 +588,9 @@ func BenchmarkSpansToStore(b *testing.B) {
 	cfg := spanConfig(c.addrs, "bench", agg)
 	cfg.MaxBatch = 5000
 	cfg.MaxWait = 20 * time.Millisecond
-	cons, err := NewConsumer(cfg, store, slog.New(slog.DiscardHandler), nil, func() time.Time { return kafkaNow })
+	opts := cfg.options()
+	opts.Logger = slog.New(slog.DiscardHandler)
+	cons, err := NewConsumer(cfg.Config, store, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,30 +1,30 @@
-package ingest
+package kafka
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
+	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 )
 
 func TestKafkaConfigFlags(t *testing.T) {
 	tests := []struct {
 		name    string
 		args    []string
-		check   func(t *testing.T, c KafkaConfig)
+		check   func(t *testing.T, c Config)
 		wantErr string
 	}{
 		{
 			name: "defaults",
 			args: nil,
-			check: func(t *testing.T, c KafkaConfig) {
+			check: func(t *testing.T, c Config) {
 				if c.Enabled() || c.GroupID != "sregraph" || !reflect.DeepEqual(c.Topics, DefaultTopics()) {
 					t.Errorf("defaults = enabled %v group %q topics %v", c.Enabled(), c.GroupID, c.Topics)
 				}
@@ -36,11 +36,11 @@ func TestKafkaConfigFlags(t *testing.T) {
 		{
 			name: "brokers, group, renamed and disabled topics",
 			args: []string{"--kafka-brokers", " k1:9092, k2:9093 ,", "--kafka-group", "g", "--kafka-topic-deploys", "cd.events", "--kafka-topic-spans", "", "--kafka-max-batch", "50"},
-			check: func(t *testing.T, c KafkaConfig) {
+			check: func(t *testing.T, c Config) {
 				if !reflect.DeepEqual(c.Brokers, []string{"k1:9092", "k2:9093"}) || c.GroupID != "g" || c.MaxBatch != 50 {
 					t.Errorf("got brokers %v group %q batch %d", c.Brokers, c.GroupID, c.MaxBatch)
 				}
-				if c.Topics[FamilyDeploys] != "cd.events" || c.Topics[FamilySpans] != "" || c.Topics[FamilySLO] != "sre.slo" {
+				if c.Topics[ingest.FamilyDeploys] != "cd.events" || c.Topics[ingest.FamilySpans] != "" || c.Topics[ingest.FamilySLO] != "sre.slo" {
 					t.Errorf("topics = %v", c.Topics)
 				}
 				if got := c.families(); len(got) != 4 {
@@ -51,7 +51,7 @@ func TestKafkaConfigFlags(t *testing.T) {
 		{
 			name: "embedded",
 			args: []string{"--kafka", "embedded"},
-			check: func(t *testing.T, c KafkaConfig) {
+			check: func(t *testing.T, c Config) {
 				if !c.Embedded || !c.Enabled() || c.EmbeddedAddr != "127.0.0.1:9092" {
 					t.Errorf("embedded = %v enabled %v addr %q", c.Embedded, c.Enabled(), c.EmbeddedAddr)
 				}
@@ -71,7 +71,7 @@ func TestKafkaConfigFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := flag.NewFlagSet("test", flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
-			var c KafkaConfig
+			var c Config
 			c.RegisterFlags(fs)
 			err := fs.Parse(tt.args)
 			if err == nil {
@@ -96,68 +96,37 @@ type kafkaSample struct {
 	format  string
 	value   []byte
 	headers map[string]string
-	family  Family
+	family  ingest.Family
 }
 
-// kafkaSampleFamily routes a format's samples to the family they belong to.
-func kafkaSampleFamily(format, name string) Family {
-	switch format {
-	case FormatKubernetes, FormatAutoscaling:
-		return FamilyScale
-	case FormatJira, FormatPagerDuty:
-		return FamilyTickets
-	case FormatAlertmanager:
-		return FamilySLO
-	case FormatGitHub:
-		if strings.HasPrefix(name, "issues") {
-			return FamilyTickets
+// kafkaSampleFamily routes a sample to the family it belongs to, the way
+// --webhooks-to-kafka does: the family of its first event's kind, else its
+// source's family (canonical samples go with deploys).
+func kafkaSampleFamily(s ingesttest.Sample) ingest.Family {
+	src, ok := ingest.Lookup(s.Format)
+	if !ok {
+		return ingest.FamilyDeploys
+	}
+	if items, err := src.Decode(s.Body, ingest.NewHeaders(s.Headers), kafkaNow); err == nil {
+		for _, it := range items {
+			if it.Event != nil {
+				return ingest.FamilyOf(it.Event.Kind)
+			}
 		}
 	}
-	return FamilyDeploys
+	if src.Family == "" {
+		return ingest.FamilyDeploys
+	}
+	return src.Family
 }
 
-// loadKafkaSamples reads every payload under testdata/ingest except the trace
-// samples (another topic family with its own decoder): <format>/<name>.*
-// with optional headers in <name>.headers.json.
+// loadKafkaSamples reads every payload of the event formats (the trace
+// samples are another topic family with its own decoder).
 func loadKafkaSamples(tb testing.TB) []kafkaSample {
 	tb.Helper()
-	root := filepath.Join("..", "testdata", "ingest")
-	dirs, err := os.ReadDir(root)
-	if err != nil {
-		tb.Fatalf("reading the samples: %v", err)
-	}
 	var out []kafkaSample
-	for _, d := range dirs {
-		if !d.IsDir() || d.Name() == "otlp" {
-			continue
-		}
-		files, err := os.ReadDir(filepath.Join(root, d.Name()))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, f := range files {
-			name := f.Name()
-			if f.IsDir() || strings.HasSuffix(name, ".headers.json") || strings.Contains(name, ".golden") || strings.HasPrefix(name, ".") {
-				continue
-			}
-			path := filepath.Join(root, d.Name(), name)
-			value, err := os.ReadFile(path)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			s := kafkaSample{path: path, format: d.Name(), value: value, family: kafkaSampleFamily(d.Name(), name)}
-			base := strings.TrimSuffix(name, filepath.Ext(name))
-			if raw, err := os.ReadFile(filepath.Join(root, d.Name(), base+".headers.json")); err == nil {
-				if err := json.Unmarshal(raw, &s.headers); err != nil {
-					tb.Fatalf("%s.headers.json: %v", base, err)
-				}
-			}
-			out = append(out, s)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
-	if len(out) == 0 {
-		tb.Fatal("no samples under testdata/ingest")
+	for _, s := range ingesttest.Samples(tb, ingest.Formats...) {
+		out = append(out, kafkaSample{path: s.Path, format: s.Format, value: s.Body, headers: s.Headers, family: kafkaSampleFamily(s)})
 	}
 	return out
 }
@@ -175,7 +144,7 @@ func expectFromSamples(samples []kafkaSample) kafkaExpectation {
 	dec := DetectDecoder(nil)
 	x := kafkaExpectation{ids: map[string]string{}, dead: map[string]bool{}}
 	for _, s := range samples {
-		d, err := dec(s.value, NewHeaders(s.headers), kafkaNow)
+		d, err := dec(s.value, ingest.NewHeaders(s.headers), kafkaNow)
 		if err != nil || len(d.Rejected) > 0 {
 			x.dead[s.path] = true
 		}
@@ -192,7 +161,7 @@ func expectFromSamples(samples []kafkaSample) kafkaExpectation {
 func TestConsumerEveryTopicAndFormat(t *testing.T) {
 	samples := loadKafkaSamples(t)
 	topics := DefaultTopics()
-	delete(topics, FamilySpans)
+	delete(topics, ingest.FamilySpans)
 	var names []string
 	for _, tp := range topics {
 		names = append(names, tp)
@@ -200,10 +169,10 @@ func TestConsumerEveryTopicAndFormat(t *testing.T) {
 	c := mustStartKafka(t, names...)
 	store := mustOpenKafkaStore(t)
 	perTopic := map[string]int64{}
-	formats := map[Family]map[string]bool{}
+	formats := map[ingest.Family]map[string]bool{}
 	for i, s := range samples {
 		topic := topics[s.family]
-		produceRecords(t, c.addrs, topic, kafkaRecord{partition: i % EmbeddedPartitions, value: s.value, headers: s.headers})
+		produceRecords(t, c.addrs, topic, kafkaRecord{partition: i % embedded.Partitions, value: s.value, headers: s.headers})
 		perTopic[topic]++
 		if formats[s.family] == nil {
 			formats[s.family] = map[string]bool{}
@@ -220,7 +189,7 @@ func TestConsumerEveryTopicAndFormat(t *testing.T) {
 
 	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "formats", topics), store)
 	for topic, n := range perTopic {
-		kafkaWait(t, 30*time.Second, "every record of "+topic+" committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, r.cfg.GroupID, topic)) == n })
+		ingesttest.Wait(t, 30*time.Second, "every record of "+topic+" committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, r.cfg.GroupID, topic)) == n })
 	}
 	for id, path := range x.ids {
 		if _, err := store.Event(context.Background(), id); err != nil {
@@ -288,7 +257,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestDetectDecoder(t *testing.T) {
-	rename := func(items []Item) []Item {
+	rename := func(items []ingest.Item) []ingest.Item {
 		for _, it := range items {
 			if it.Event != nil && it.Event.Service == "payments-api" {
 				it.Event.Service = "payments"
@@ -299,7 +268,7 @@ func TestDetectDecoder(t *testing.T) {
 	tests := []struct {
 		name      string
 		body      string
-		headers   Headers
+		headers   ingest.Headers
 		wantErr   bool
 		format    string
 		services  []string
@@ -308,12 +277,12 @@ func TestDetectDecoder(t *testing.T) {
 		deps      int
 	}{
 		{name: "canonical with alias", body: `{"kind":"deploy","service":"payments-api","at":"2026-11-21T11:00:00Z","source":"t"}`,
-			format: FormatCanonical, services: []string{"payments"}},
+			format: ingest.FormatCanonical, services: []string{"payments"}},
 		{name: "one bad item among good", body: `[{"kind":"deploy","service":"a","at":"2026-11-21T11:00:00Z","source":"t"},{"kind":"deploy","at":"2026-11-21T11:00:00Z","source":"t"}]`,
-			format: FormatCanonical, services: []string{"a"}, rejected: []int{1}, reasonFor: "rejected_items"},
-		{name: "malformed json", body: `{"kind":`, format: FormatCanonical, rejected: []int{0}, reasonFor: "undecodable"},
-		{name: "not json", body: `hello`, format: FormatCanonical, wantErr: true},
-		{name: "dependency", body: `{"kind":"dependency","service":"a","attributes":{"target":"b"}}`, format: FormatCanonical, deps: 1},
+			format: ingest.FormatCanonical, services: []string{"a"}, rejected: []int{1}, reasonFor: "rejected_items"},
+		{name: "malformed json", body: `{"kind":`, format: ingest.FormatCanonical, rejected: []int{0}, reasonFor: "undecodable"},
+		{name: "not json", body: `hello`, format: ingest.FormatCanonical, wantErr: true},
+		{name: "dependency", body: `{"kind":"dependency","service":"a","attributes":{"target":"b"}}`, format: ingest.FormatCanonical, deps: 1},
 	}
 	dec := DetectDecoder(rename)
 	for _, tt := range tests {
@@ -355,13 +324,25 @@ func TestDetectDecoder(t *testing.T) {
 }
 
 // TestConsumerNotReadyWithoutBroker: Ready says which brokers it cannot
-// reach.
+// reach, with the error of an attempt to reach them (not merely that none
+// has answered yet, which it says before dialling at all).
 func TestConsumerNotReadyWithoutBroker(t *testing.T) {
-	cfg := kafkaTestConfig([]string{"127.0.0.1:1"}, "nobroker", map[Family]string{FamilyDeploys: "sre.deploys"})
-	r := mustRunConsumer(t, cfg, mustOpenKafkaStore(t))
-	time.Sleep(200 * time.Millisecond)
-	err := r.Ready()
-	if err == nil || !strings.Contains(err.Error(), "topic sre.deploys: connecting to 127.0.0.1:1") {
+	cfg := kafkaTestConfig([]string{"127.0.0.1:1"}, "nobroker", map[ingest.Family]string{ingest.FamilyDeploys: "sre.deploys"})
+	store := mustOpenKafkaStore(t)
+	idle, err := NewConsumer(cfg.Config, store, cfg.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const unanswered = "no broker has answered yet"
+	if err := idle.Ready(); err == nil || !strings.Contains(err.Error(), unanswered) {
+		t.Fatalf("Ready() before Run = %v, want it to say %q", err, unanswered)
+	}
+	r := mustRunConsumer(t, cfg, store)
+	ingesttest.Wait(t, 10*time.Second, "Ready to report a failed dial", func() bool {
+		err = r.Ready()
+		return err != nil && !strings.Contains(err.Error(), unanswered)
+	})
+	if !strings.Contains(err.Error(), "topic sre.deploys: connecting to 127.0.0.1:1") {
 		t.Fatalf("Ready() = %v, want it to name the topic and the unreachable broker", err)
 	}
 	if err := r.stop(t); err != nil {
@@ -376,13 +357,13 @@ func FuzzDetectDecoder(f *testing.F) {
 	for _, s := range loadKafkaSamples(f) {
 		ct := ""
 		if s.headers != nil {
-			ct = NewHeaders(s.headers).Get("content-type")
+			ct = ingest.NewHeaders(s.headers).Get("content-type")
 		}
 		f.Add(s.value, ct)
 	}
 	dec := DetectDecoder(nil)
 	f.Fuzz(func(t *testing.T, value []byte, contentType string) {
-		d, err := dec(value, Headers{"content-type": contentType}, kafkaNow)
+		d, err := dec(value, ingest.Headers{"content-type": contentType}, kafkaNow)
 		if err != nil {
 			if d.Batch.Len() != 0 {
 				t.Fatalf("error %v with %d items to store", err, d.Batch.Len())

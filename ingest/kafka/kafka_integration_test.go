@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"bufio"
@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
+	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 )
 
 // TestKafkaIntegration runs the consumer against a real Apache Kafka
@@ -27,7 +30,7 @@ func TestKafkaIntegration(t *testing.T) {
 		if os.Getenv("SREGRAPH_REQUIRE_KAFKA") == "1" {
 			t.Fatal("SREGRAPH_REQUIRE_KAFKA=1 but KAFKA_BROKERS is not set: start a broker with scripts/kafka/start.sh and source .cache/kafka/env")
 		}
-		t.Skip("KAFKA_BROKERS is not set: run scripts/kafka/start.sh, then KAFKA_BROKERS=... go test ./ingest -run TestKafkaIntegration")
+		t.Skip("KAFKA_BROKERS is not set: run scripts/kafka/start.sh, then KAFKA_BROKERS=... go test ./ingest/kafka -run TestKafkaIntegration")
 	}
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
@@ -37,12 +40,12 @@ func TestKafkaIntegration(t *testing.T) {
 	// Fresh topics per run, so reruns against one broker do not mix.
 	run := time.Now().UTC().Format("20060102t150405.000")
 	run = strings.ReplaceAll(run, ".", "")
-	topics := map[Family]string{}
+	topics := map[ingest.Family]string{}
 	var all []kafka.TopicConfig
-	for _, f := range []Family{FamilyDeploys, FamilyScale, FamilyTickets, FamilySLO} {
+	for _, f := range []ingest.Family{ingest.FamilyDeploys, ingest.FamilyScale, ingest.FamilyTickets, ingest.FamilySLO} {
 		topics[f] = fmt.Sprintf("it-%s.sre.%s", run, f)
 		for _, name := range []string{topics[f], DeadLetterTopic(topics[f])} {
-			all = append(all, kafka.TopicConfig{Topic: name, NumPartitions: EmbeddedPartitions, ReplicationFactor: 1})
+			all = append(all, kafka.TopicConfig{Topic: name, NumPartitions: embedded.Partitions, ReplicationFactor: 1})
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -56,19 +59,19 @@ func TestKafkaIntegration(t *testing.T) {
 	}
 	produced := map[string]int64{}
 	for i, s := range samples {
-		args := []string{"-P", "-b", strings.Join(brokers, ","), "-t", topics[s.family], "-p", fmt.Sprint(i % EmbeddedPartitions)}
+		args := []string{"-P", "-b", strings.Join(brokers, ","), "-t", topics[s.family], "-p", fmt.Sprint(i % embedded.Partitions)}
 		for k, v := range s.headers {
 			args = append(args, "-H", k+"="+v)
 		}
 		kcatRun(t, kcat, append(args, s.path)...)
 		produced[topics[s.family]]++
 	}
-	kcatRun(t, kcat, "-P", "-b", strings.Join(brokers, ","), "-t", topics[FamilyDeploys], "-p", "3", "-k", "poison-key", "-H", "x-test=poison", poison)
-	produced[topics[FamilyDeploys]]++
+	kcatRun(t, kcat, "-P", "-b", strings.Join(brokers, ","), "-t", topics[ingest.FamilyDeploys], "-p", "3", "-k", "poison-key", "-H", "x-test=poison", poison)
+	produced[topics[ingest.FamilyDeploys]]++
 	x := expectFromSamples(samples)
 
 	store := mustOpenKafkaStore(t)
-	cfg := DefaultKafkaConfig()
+	cfg := DefaultConfig()
 	cfg.Brokers = brokers
 	cfg.GroupID = "it-" + run
 	cfg.Topics = topics
@@ -78,9 +81,9 @@ func TestKafkaIntegration(t *testing.T) {
 	cfg.RebalanceTimeout = 10 * time.Second
 	cfg.JoinGroupBackoff = 500 * time.Millisecond
 	cfg.ShutdownTimeout = 10 * time.Second
-	r := mustRunConsumer(t, cfg, store)
+	r := mustRunConsumer(t, consumerConfig{Config: cfg}, store)
 	for topic, n := range produced {
-		kafkaWait(t, 90*time.Second, fmt.Sprintf("all %d records of %s committed", n, topic), func() bool {
+		ingesttest.Wait(t, 90*time.Second, fmt.Sprintf("all %d records of %s committed", n, topic), func() bool {
 			return sumOffsets(committedOffsets(t, brokers, cfg.GroupID, topic)) == n
 		})
 	}

@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"context"
@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest"
 	"github.com/sregraph/sregraph/ingest/otlp"
 )
 
@@ -125,16 +125,20 @@ func (l *spanLoop) flush(ctx context.Context) error {
 	c := l.c
 	b, commits := l.agg.FlushKafka(c.now())
 	if b.Len() > 0 {
-		written, err := c.apply(ctx, l.topic, b)
-		if errors.Is(err, graph.ErrInvalid) {
-			written, err = l.applyParts(ctx, b)
-		}
+		// A batch the store refuses as invalid is written item by item, so
+		// that one item the store refuses does not hold back the others (or
+		// the partition: the aggregator has already handed the counts over,
+		// so there is nothing to redeliver). The refused items are logged
+		// and counted as rejected.
+		written, err := ingest.ApplyParts(ctx, c.applier(l.topic), b, func(error) []graph.Batch { return ingest.Parts(b) },
+			func(_ int, err error) {
+				c.m.items.WithLabelValues(l.topic, "rejected").Inc()
+				c.log.Error("the store refused an item aggregated from spans; dropping it", "topic", l.topic, "error", err)
+			})
 		if err != nil {
 			return err
 		}
-		c.m.items.WithLabelValues(l.topic, "inserted").Add(float64(written.Inserted))
-		c.m.items.WithLabelValues(l.topic, "updated").Add(float64(written.Updated))
-		c.m.items.WithLabelValues(l.topic, "duplicate").Add(float64(written.Duplicates))
+		c.countWritten(l.topic, written)
 	}
 	if len(l.letters) > 0 {
 		if err := c.deadLetter(ctx, l.topic, l.letters); err != nil {
@@ -157,43 +161,6 @@ func (l *spanLoop) flush(ctx context.Context) error {
 	return nil
 }
 
-// applyParts writes a batch the store refused as invalid item by item,
-// so that one item the store refuses does not hold back the others (or
-// the partition: the aggregator has already handed the counts over, so
-// there is nothing to redeliver). The refused items are logged and
-// counted as rejected.
-func (l *spanLoop) applyParts(ctx context.Context, b graph.Batch) (graph.Written, error) {
-	var parts []graph.Batch
-	for _, e := range b.Events {
-		parts = append(parts, graph.Batch{Events: []graph.Event{e}})
-	}
-	for _, d := range b.Dependencies {
-		parts = append(parts, graph.Batch{Dependencies: []graph.Dependency{d}})
-	}
-	for _, s := range b.Services {
-		parts = append(parts, graph.Batch{Services: []graph.Service{s}})
-	}
-	for _, cb := range b.Calls {
-		parts = append(parts, graph.Batch{Calls: []graph.CallBucket{cb}})
-	}
-	var total graph.Written
-	for _, p := range parts {
-		written, err := l.c.apply(ctx, l.topic, p)
-		switch {
-		case errors.Is(err, graph.ErrInvalid):
-			l.c.m.items.WithLabelValues(l.topic, "rejected").Inc()
-			l.c.log.Error("the store refused an item aggregated from spans; dropping it", "topic", l.topic, "error", err)
-		case err != nil:
-			return total, err
-		default:
-			total.Inserted += written.Inserted
-			total.Updated += written.Updated
-			total.Duplicates += written.Duplicates
-		}
-	}
-	return total, nil
-}
-
 // commit commits each offset the aggregator allows that differs from the
 // last one committed for its partition. Offset 0 means nothing of the
 // partition is safe yet. A commit the broker refuses is retried a few
@@ -213,20 +180,10 @@ func (l *spanLoop) commit(ctx context.Context, commits []otlp.KafkaCommit) error
 		return nil
 	}
 	c := l.c
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
+	if err := c.commit(ctx, l.r, l.topic, msgs); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("committing: %w", ctx.Err())
+			return err
 		}
-		if err = l.r.CommitMessages(ctx, msgs...); err == nil {
-			break
-		}
-		c.m.commitErrors.WithLabelValues(l.topic).Inc()
-		if !sleepCtx(ctx, backoff(attempt, c.cfg.RetryMin, c.cfg.RetryMax)) {
-			return fmt.Errorf("committing: %w", err)
-		}
-	}
-	if err != nil {
 		c.log.Warn("commit failed; retrying at the next flush (until then a restart re-reads these spans and rewrites the same counts)", "topic", l.topic, "error", err)
 		return nil
 	}
@@ -235,59 +192,4 @@ func (l *spanLoop) commit(ctx context.Context, commits []otlp.KafkaCommit) error
 		c.m.lag.WithLabelValues(l.topic, fmt.Sprint(m.Partition)).Set(float64(max(0, l.hwm[m.Partition]-m.Offset-1)))
 	}
 	return nil
-}
-
-// SpanStats exports an aggregator's Stats as Prometheus metrics. It reads
-// them when scraped.
-type SpanStats struct {
-	agg *otlp.Aggregator
-
-	spans, rejected, calls, expired, evicted, roots, pending *prometheus.Desc
-}
-
-// NewSpanStats returns the collector of agg's Stats; register it with a
-// prometheus.Registerer.
-func NewSpanStats(agg *otlp.Aggregator) *SpanStats {
-	return &SpanStats{
-		agg: agg,
-		spans: prometheus.NewDesc("sregraph_otlp_spans_total",
-			"Spans received over OTLP/HTTP and Kafka.", nil, nil),
-		rejected: prometheus.NewDesc("sregraph_otlp_spans_rejected_total",
-			"Spans rejected as malformed (bad ids or times, no service.name) and not counted.", nil, nil),
-		calls: prometheus.NewDesc("sregraph_otlp_calls_total",
-			"Calls derived from spans, by how (paired: client and server spans joined; database: a database client span; virtual: an expired client span with a named peer).",
-			[]string{"how"}, nil),
-		expired: prometheus.NewDesc("sregraph_otlp_spans_expired_total",
-			"Unpaired spans that expired without a named peer and were dropped.", nil, nil),
-		evicted: prometheus.NewDesc("sregraph_otlp_spans_evicted_total",
-			"Pending entries expired early because their pending store was full.", nil, nil),
-		roots: prometheus.NewDesc("sregraph_otlp_root_spans_total",
-			"Server spans without a parent (called by no known service).", nil, nil),
-		pending: prometheus.NewDesc("sregraph_otlp_pending_spans",
-			"Entries waiting for their other half in the pending stores.", nil, nil),
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (s *SpanStats) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{s.spans, s.rejected, s.calls, s.expired, s.evicted, s.roots, s.pending} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (s *SpanStats) Collect(ch chan<- prometheus.Metric) {
-	st := s.agg.Stats()
-	counter := func(d *prometheus.Desc, v int64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
-	counter(s.spans, st.Spans)
-	counter(s.rejected, st.Rejected)
-	counter(s.calls, st.Paired, "paired")
-	counter(s.calls, st.Database, "database")
-	counter(s.calls, st.Virtual, "virtual")
-	counter(s.expired, st.Expired)
-	counter(s.evicted, st.Evicted)
-	counter(s.roots, st.Roots)
-	ch <- prometheus.MustNewConstMetric(s.pending, prometheus.GaugeValue, float64(st.Pending))
 }

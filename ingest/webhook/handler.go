@@ -1,16 +1,14 @@
-package ingest
+package webhook
 
 import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,171 +17,42 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest"
 )
 
-// DefaultMaxBody is the default limit on an ingest request body, after
-// decompression.
-const DefaultMaxBody = 10 << 20
-
-// HTTPConfig configures the HTTP ingest endpoints: POST /v1/events and
-// POST /v1/webhooks/{source}. Start from DefaultHTTPConfig (or
-// RegisterFlags) and call Validate.
-type HTTPConfig struct {
-	// MaxBody bounds a request body in bytes, both as sent and after
-	// gzip decompression; a larger body gets 413.
-	MaxBody int64
-	// GitHubSecret, PagerDutySecret, FluxSecret and JiraSecret are the
-	// HMAC secrets of the sources that sign their deliveries. When one is
-	// set, that source's deliveries must carry a valid signature.
-	GitHubSecret    string
-	PagerDutySecret string
-	FluxSecret      string
-	JiraSecret      string
-	// WebhookToken is a shared secret for every webhook without a
-	// signature secret of its own. When set, those deliveries must present
-	// it (see WebhookTokenHeader).
-	WebhookToken string
-	// WebhooksToKafka makes webhook endpoints append the raw delivery and
-	// its headers to the topic of its family instead of writing to the
-	// store; the Kafka consumers then store it.
-	WebhooksToKafka bool
-	// RetryAfter is what a 503 answer (store or Kafka unavailable) tells
-	// the sender to wait before retrying.
-	RetryAfter time.Duration
-}
-
-// DefaultHTTPConfig returns the configuration the flags default to.
-func DefaultHTTPConfig() HTTPConfig {
-	return HTTPConfig{MaxBody: DefaultMaxBody, RetryAfter: 5 * time.Second}
-}
-
-// RegisterFlags registers the ingest endpoint flags on fs, writing into c
-// and setting c to the defaults first. Every secret flag has a -file
-// variant that reads the secret from a file (trailing newlines dropped),
-// so that secrets need not appear in process listings.
-func (c *HTTPConfig) RegisterFlags(fs *flag.FlagSet) {
-	*c = DefaultHTTPConfig()
-	fs.Func("max-body", "largest ingest request body, after decompression (bytes, or with a unit: 512KiB, 10MiB, 1GiB; default 10MiB)", func(s string) error {
-		n, err := parseByteSize(s)
-		if err != nil {
-			return err
-		}
-		c.MaxBody = n
-		return nil
-	})
-	secret := func(name, what string, dst *string) {
-		fs.Func(name, what, func(s string) error {
-			*dst = s
-			return nil
-		})
-		fs.Func(name+"-file", "file holding the value of --"+name, func(path string) error {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return fmt.Errorf("read secret: %w", err)
-			}
-			v := strings.TrimRight(string(b), "\r\n")
-			if v == "" {
-				return fmt.Errorf("secret file %s is empty", path)
-			}
-			*dst = v
-			return nil
-		})
-	}
-	secret("github-secret", "GitHub webhook secret: deliveries must carry a valid X-Hub-Signature-256", &c.GitHubSecret)
-	secret("pagerduty-secret", "PagerDuty v3 webhook signing secret: deliveries must carry a valid X-PagerDuty-Signature", &c.PagerDutySecret)
-	secret("flux-secret", "Flux generic-hmac provider secret: deliveries must carry a valid X-Signature", &c.FluxSecret)
-	secret("jira-secret", "Jira admin webhook secret: deliveries must carry a valid X-Hub-Signature", &c.JiraSecret)
-	secret("webhook-token", "shared token every other webhook must present (Authorization: Bearer, basic-auth password, "+WebhookTokenHeader+" header or ?token=)", &c.WebhookToken)
-	fs.BoolVar(&c.WebhooksToKafka, "webhooks-to-kafka", false, "append webhook deliveries, raw, to their family's Kafka topic instead of writing them to the store (needs Kafka)")
-}
-
-// Validate checks c and fills zero values with the defaults.
-func (c *HTTPConfig) Validate() error {
-	d := DefaultHTTPConfig()
-	if c.MaxBody == 0 {
-		c.MaxBody = d.MaxBody
-	}
-	if c.MaxBody < 1024 {
-		return fmt.Errorf("--max-body %d: want at least 1KiB", c.MaxBody)
-	}
-	if c.RetryAfter <= 0 {
-		c.RetryAfter = d.RetryAfter
-	}
-	for name, v := range map[string]string{
-		"github-secret": c.GitHubSecret, "pagerduty-secret": c.PagerDutySecret,
-		"flux-secret": c.FluxSecret, "jira-secret": c.JiraSecret, "webhook-token": c.WebhookToken,
-	} {
-		if v != "" && strings.TrimSpace(v) != v {
-			return fmt.Errorf("--%s starts or ends with white space; is that a copy-and-paste accident?", name)
-		}
-	}
-	if c.WebhookToken != "" && len(c.WebhookToken) < 16 {
-		return errors.New("--webhook-token is shorter than 16 characters; generate one with `openssl rand -hex 24`")
-	}
-	return nil
-}
-
-// parseByteSize reads a byte count: a plain integer, or one with a unit
-// (B, KB, KiB, MB, MiB, GB, GiB; case-insensitive, 1 KB = 1000 bytes).
-func parseByteSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   int64
-	}{
-		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
-		{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1},
-	}
-	lower := strings.ToLower(s)
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(lower, u.suffix) {
-			lower, mult = strings.TrimSpace(strings.TrimSuffix(lower, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(lower, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is not a size: want a positive number of bytes, e.g. 10485760 or 10MiB", s)
-	}
-	return n * mult, nil
-}
-
-// HTTPOptions are the collaborators of the ingest endpoints.
-type HTTPOptions struct {
+// Options are the collaborators of the ingest endpoints.
+type Options struct {
 	// Now is the clock bounding future timestamps; defaults to time.Now.
 	Now func() time.Time
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// Rename applies service aliases to decoded items before they are
 	// stored; nil leaves names as they are.
-	Rename func([]Item) []Item
+	Rename func([]ingest.Item) []ingest.Item
 	// Registerer receives the endpoint metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	// Publisher is where webhook deliveries go when
-	// HTTPConfig.WebhooksToKafka is set.
-	Publisher *WebhookPublisher
+	// Config.WebhooksToKafka is set.
+	Publisher Publisher
 }
 
-// HTTP serves the ingest endpoints. Every call answers only once what it
-// accepted is durable (in the store, or in Kafka with --webhooks-to-kafka),
-// with an IngestResponse. Bad input never gets a 5xx answer and never takes
-// the good items of the same request down with it.
-type HTTP struct {
-	cfg     HTTPConfig
-	store   writer
-	now     func() time.Time
-	log     *slog.Logger
-	rename  func([]Item) []Item
-	pub     *WebhookPublisher
-	m       *httpMetrics
-	mux     *http.ServeMux
-	byName  map[string]*webhook
-	secrets map[string][]byte
+// Handler serves the ingest endpoints. Every call answers only once what
+// it accepted is durable (in the store, or in Kafka with
+// --webhooks-to-kafka), with a Response. Bad input never gets a 5xx answer
+// and never takes the good items of the same request down with it.
+type Handler struct {
+	cfg    Config
+	store  graph.Applier
+	now    func() time.Time
+	log    *slog.Logger
+	rename func([]ingest.Item) []ingest.Item
+	pub    Publisher
+	m      *httpMetrics
+	mux    *http.ServeMux
 }
 
-// IngestResponse is the JSON body of every ingest answer.
-type IngestResponse struct {
+// Response is the JSON body of every ingest answer.
+type Response struct {
 	// Accepted counts the events that were new or changed a stored event
 	// (a resolve, a newer revision), plus the declared dependencies.
 	Accepted int `json:"accepted"`
@@ -207,9 +76,8 @@ type RejectedItem struct {
 	Error string `json:"error"`
 }
 
-// NewHTTP builds the ingest endpoints over store, which must return from
-// Apply only once a batch is durable.
-func NewHTTP(cfg HTTPConfig, store writer, opts HTTPOptions) (*HTTP, error) {
+// New builds the ingest endpoints over store.
+func New(cfg Config, store graph.Applier, opts Options) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -229,16 +97,9 @@ func NewHTTP(cfg HTTPConfig, store writer, opts HTTPOptions) (*HTTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest http metrics: %w", err)
 	}
-	h := &HTTP{
+	h := &Handler{
 		cfg: cfg, store: store, now: opts.Now, log: opts.Logger.With("component", "ingest-http"),
-		rename: opts.Rename, pub: opts.Publisher, m: m, byName: map[string]*webhook{},
-		secrets: map[string][]byte{
-			secretGitHub: []byte(cfg.GitHubSecret), secretPagerDuty: []byte(cfg.PagerDutySecret),
-			secretFlux: []byte(cfg.FluxSecret), secretJira: []byte(cfg.JiraSecret),
-		},
-	}
-	for i := range webhooks {
-		h.byName[webhooks[i].name] = &webhooks[i]
+		rename: opts.Rename, pub: opts.Publisher, m: m,
 	}
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
@@ -248,14 +109,14 @@ func NewHTTP(cfg HTTPConfig, store writer, opts HTTPOptions) (*HTTP, error) {
 // Register adds the ingest routes to mux: /v1/events and
 // /v1/webhooks/{source}. Other methods than POST get 405, unknown sources
 // 404 with the list of known ones.
-func (h *HTTP) Register(mux *http.ServeMux) {
+func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/v1/events", h.serveEvents)
 	mux.HandleFunc("/v1/webhooks/{source}", h.serveWebhook)
 	mux.HandleFunc("/v1/webhooks/", h.serveUnknownWebhook)
 }
 
 // ServeHTTP serves the ingest routes alone, for tests and embedding.
-func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // requestError is a failure of a request as a whole.
 type requestError struct {
@@ -279,7 +140,7 @@ const (
 	outcomePublished   = "published"    // appended to Kafka
 )
 
-func (h *HTTP) serveEvents(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	const endpoint = "events"
 	start := time.Now()
 	if r.Method != http.MethodPost {
@@ -292,16 +153,16 @@ func (h *HTTP) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.now()
-	items, err := DecodeCanonical(body, now)
+	items, err := ingest.DecodeCanonical(body, now)
 	if err != nil {
-		h.fail(w, endpoint, start, &requestError{http.StatusBadRequest, outcomeMalformed, userMessage(err) + nativeHint(body, HeadersFromHTTP(r.Header))})
+		h.fail(w, endpoint, start, &requestError{http.StatusBadRequest, outcomeMalformed, userMessage(err) + nativeHint(body, ingest.HeadersFromHTTP(r.Header))})
 		return
 	}
-	h.storeItems(w, r, endpoint, start, items, HeadersFromHTTP(r.Header), body)
+	h.storeItems(w, r, endpoint, start, items, ingest.HeadersFromHTTP(r.Header), body)
 }
 
 // storeItems writes the usable items to the store and answers.
-func (h *HTTP) storeItems(w http.ResponseWriter, r *http.Request, endpoint string, start time.Time, items []Item, hdr Headers, body []byte) {
+func (h *Handler) storeItems(w http.ResponseWriter, r *http.Request, endpoint string, start time.Time, items []ingest.Item, hdr ingest.Headers, body []byte) {
 	if h.rename != nil {
 		items = h.rename(items)
 	}
@@ -323,69 +184,41 @@ func (h *HTTP) storeItems(w http.ResponseWriter, r *http.Request, endpoint strin
 // apply stores the usable items and reports what happened to each. It
 // returns an error only when the store failed for a reason that is not
 // the input's fault.
-func (h *HTTP) apply(ctx context.Context, items []Item) (IngestResponse, error) {
-	resp := IngestResponse{Rejected: []RejectedItem{}}
-	var b graph.Batch
-	var pos []int // item index of each event, then of each dependency
-	var depPos []int
-	for i, it := range items {
-		switch {
-		case it.Err != nil:
-			resp.Rejected = append(resp.Rejected, RejectedItem{Index: i, Error: userMessage(it.Err)})
-		case it.Event != nil:
-			b.Events = append(b.Events, *it.Event)
-			pos = append(pos, i)
-		case it.Dependency != nil:
-			b.Dependencies = append(b.Dependencies, *it.Dependency)
-			depPos = append(depPos, i)
-		}
+func (h *Handler) apply(ctx context.Context, items []ingest.Item) (Response, error) {
+	resp := Response{Rejected: []RejectedItem{}}
+	split := ingest.SplitItems(items)
+	for _, r := range split.Rejected {
+		resp.Rejected = append(resp.Rejected, RejectedItem{Index: r.Index, Error: userMessage(r.Err)})
 	}
+	b := split.Batch
 	if b.Len() == 0 {
 		return resp, nil
 	}
-	written, err := h.store.Apply(ctx, b)
-	switch {
-	case err == nil:
-		resp.Accepted = written.Inserted + written.Updated + len(b.Dependencies)
-		resp.Duplicates = written.Duplicates
-		return resp, nil
-	case !errors.Is(err, graph.ErrInvalid):
-		return IngestResponse{}, err
-	}
-	// The store refused the batch because of one of its items, which the
-	// decoder let through. Write them one by one to find it and keep the
-	// others.
-	h.log.Debug("ingest: batch refused, writing items one by one", "err", err)
-	one := func(i int, single graph.Batch) error {
-		wr, err := h.store.Apply(ctx, single)
-		switch {
-		case err == nil:
-			resp.Accepted += wr.Inserted + wr.Updated + len(single.Dependencies)
-			resp.Duplicates += wr.Duplicates
-		case errors.Is(err, graph.ErrInvalid):
-			resp.Rejected = append(resp.Rejected, RejectedItem{Index: i, Error: userMessage(err)})
-		default:
-			return err
+	deps := len(b.Dependencies)
+	// When the store refuses the batch because of one of its items, which
+	// the decoder let through, the items are written one by one to find
+	// it and keep the others.
+	written, err := ingest.ApplyParts(ctx, h.store.Apply, b, func(refusal error) []graph.Batch {
+		h.log.Debug("ingest: batch refused, writing items one by one", "err", refusal)
+		return ingest.Parts(b)
+	}, func(part int, err error) {
+		if part >= len(b.Events) {
+			deps--
 		}
-		return nil
+		resp.Rejected = append(resp.Rejected, RejectedItem{Index: split.Index(part), Error: userMessage(err)})
+	})
+	if err != nil {
+		return Response{}, err
 	}
-	for k, e := range b.Events {
-		if err := one(pos[k], graph.Batch{Events: []graph.Event{e}}); err != nil {
-			return IngestResponse{}, err
-		}
-	}
-	for k, d := range b.Dependencies {
-		if err := one(depPos[k], graph.Batch{Dependencies: []graph.Dependency{d}}); err != nil {
-			return IngestResponse{}, err
-		}
-	}
+	resp.Accepted = written.Inserted + written.Updated + deps
+	resp.Duplicates = written.Duplicates
 	sort.Slice(resp.Rejected, func(i, j int) bool { return resp.Rejected[i].Index < resp.Rejected[j].Index })
 	return resp, nil
 }
 
 // answer writes resp: 200 when anything was usable (or there was nothing
 // to do), 422 when every item was rejected.
-func (h *HTTP) answer(w http.ResponseWriter, endpoint string, start time.Time, resp IngestResponse) {
+func (h *Handler) answer(w http.ResponseWriter, endpoint string, start time.Time, resp Response) {
 	status, outcome := http.StatusOK, outcomeOK
 	switch {
 	case len(resp.Rejected) > 0 && resp.Accepted+resp.Duplicates == 0 && resp.Topic == "":
@@ -403,7 +236,7 @@ func (h *HTTP) answer(w http.ResponseWriter, endpoint string, start time.Time, r
 }
 
 // fail answers a request that failed as a whole.
-func (h *HTTP) fail(w http.ResponseWriter, endpoint string, start time.Time, e *requestError) {
+func (h *Handler) fail(w http.ResponseWriter, endpoint string, start time.Time, e *requestError) {
 	switch e.status {
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(int((h.cfg.RetryAfter+time.Second-1)/time.Second)))
@@ -411,10 +244,10 @@ func (h *HTTP) fail(w http.ResponseWriter, endpoint string, start time.Time, e *
 		w.Header().Set("Allow", http.MethodPost)
 	}
 	h.done(endpoint, e.outcome, start)
-	writeJSON(w, e.status, IngestResponse{Rejected: []RejectedItem{}, Error: e.msg})
+	writeJSON(w, e.status, Response{Rejected: []RejectedItem{}, Error: e.msg})
 }
 
-func (h *HTTP) done(endpoint, outcome string, start time.Time) {
+func (h *Handler) done(endpoint, outcome string, start time.Time) {
 	h.m.requests.WithLabelValues(endpoint, outcome).Inc()
 	h.m.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
 }
@@ -429,7 +262,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // readBody reads the request body, decompressing gzip, within the size
 // limit.
-func (h *HTTP) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *requestError) {
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *requestError) {
 	limit := h.cfg.MaxBody
 	tooLarge := &requestError{http.StatusRequestEntityTooLarge, outcomeTooLarge,
 		fmt.Sprintf("request body is larger than the %s limit (--max-body): split it into smaller requests", byteSize(limit))}
@@ -493,17 +326,13 @@ func userMessage(err error) string {
 
 // nativeHint names the webhook endpoint a body sent to /v1/events was
 // probably meant for, or returns "".
-func nativeHint(body []byte, hdr Headers) string {
-	name, _ := Detect(body, hdr)
-	if name == FormatCanonical {
+func nativeHint(body []byte, hdr ingest.Headers) string {
+	name, _ := ingest.Detect(body, hdr)
+	src, ok := ingest.Lookup(name)
+	if !ok || src.Endpoint == "" {
 		return ""
 	}
-	for _, wh := range webhooks {
-		if wh.format == name {
-			return fmt.Sprintf("; this looks like a %s payload: POST it to /v1/webhooks/%s", wh.title, wh.name)
-		}
-	}
-	return ""
+	return fmt.Sprintf("; this looks like a %s payload: POST it to /v1/webhooks/%s", src.Title, src.Endpoint)
 }
 
 // httpMetrics are the ingest endpoints' Prometheus metrics.

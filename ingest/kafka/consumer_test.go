@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"context"
@@ -21,6 +21,11 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
+	"github.com/sregraph/sregraph/ingest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
+	"github.com/sregraph/sregraph/ingest/kafka/embedded"
+	"github.com/sregraph/sregraph/ingest/otlp"
 )
 
 // kafkaNow is the fixed clock of the consumer tests.
@@ -43,12 +48,7 @@ type kafkaStore struct {
 
 func mustOpenKafkaStore(tb testing.TB) *kafkaStore {
 	tb.Helper()
-	s, err := pebble.Open(tb.TempDir(), pebble.Options{Now: func() time.Time { return kafkaNow }, Logger: slog.New(slog.DiscardHandler), CacheSize: 16 << 20})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = s.Close() })
-	return &kafkaStore{Store: s}
+	return &kafkaStore{Store: pebbletest.MustOpen(tb, pebble.Options{Now: func() time.Time { return kafkaNow }, CacheSize: 16 << 20})}
 }
 
 func (s *kafkaStore) Apply(ctx context.Context, b graph.Batch) (graph.Written, error) {
@@ -116,7 +116,7 @@ func mustStartKafka(tb testing.TB, topics ...string) *kafkaCluster {
 	for _, t := range topics {
 		all = append(all, t, DeadLetterTopic(t))
 	}
-	c, err := newEmbeddedCluster("127.0.0.1:0", all, kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	c, err := embedded.NewCluster("127.0.0.1:0", all, kfake.GroupMinSessionTimeout(100*time.Millisecond))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -124,9 +124,23 @@ func mustStartKafka(tb testing.TB, topics ...string) *kafkaCluster {
 	return &kafkaCluster{Cluster: c, addrs: c.ListenAddrs()}
 }
 
+// consumerConfig is a consumer's settings and the collaborators the
+// tests vary.
+type consumerConfig struct {
+	Config
+	Brokers  []string // the embedded broker's, as Options.Brokers
+	Spans    *otlp.Aggregator
+	Decoders map[ingest.Family]MessageDecoder
+}
+
+// options are the consumer options of c, with the tests' clock.
+func (c consumerConfig) options() Options {
+	return Options{Brokers: c.Brokers, Spans: c.Spans, Decoders: c.Decoders, Now: func() time.Time { return kafkaNow }}
+}
+
 // kafkaTestConfig is a consumer configuration tuned for fast group changes.
-func kafkaTestConfig(addrs []string, group string, topics map[Family]string) KafkaConfig {
-	cfg := DefaultKafkaConfig()
+func kafkaTestConfig(addrs []string, group string, topics map[ingest.Family]string) consumerConfig {
+	cfg := DefaultConfig()
 	cfg.Brokers = addrs
 	cfg.GroupID = group
 	cfg.Topics = topics
@@ -139,7 +153,7 @@ func kafkaTestConfig(addrs []string, group string, topics map[Family]string) Kaf
 	cfg.RetryMin = 10 * time.Millisecond
 	cfg.RetryMax = 200 * time.Millisecond
 	cfg.ShutdownTimeout = 5 * time.Second
-	return cfg
+	return consumerConfig{Config: cfg}
 }
 
 // runningConsumer is a consumer running in the background.
@@ -150,11 +164,13 @@ type runningConsumer struct {
 	done   chan error
 }
 
-func mustRunConsumer(tb testing.TB, cfg KafkaConfig, w writer) *runningConsumer {
+func mustRunConsumer(tb testing.TB, cfg consumerConfig, w graph.Applier) *runningConsumer {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
 	logger := slog.New(slog.NewTextHandler(kafkaLogWriter{tb}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	c, err := NewConsumer(cfg, w, logger, reg, func() time.Time { return kafkaNow })
+	opts := cfg.options()
+	opts.Logger, opts.Registerer = logger, reg
+	c, err := NewConsumer(cfg.Config, w, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -269,18 +285,6 @@ func kafkaCanonicalRecords(n, partitions int, service string) []kafkaRecord {
 	return recs
 }
 
-// kafkaWait polls cond until it holds or timeout passes.
-func kafkaWait(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // committedOffsets returns the group's committed offset of each partition of
 // topic (-1 when none).
 func committedOffsets(tb testing.TB, addrs []string, group, topic string) []int64 {
@@ -306,14 +310,14 @@ func kafkaEndOffsets(tb testing.TB, addrs []string, topic string) []int64 {
 	tb.Helper()
 	client := &kafka.Client{Addr: kafka.TCP(addrs...), Timeout: 10 * time.Second}
 	req := map[string][]kafka.OffsetRequest{}
-	for p := range EmbeddedPartitions {
+	for p := range embedded.Partitions {
 		req[topic] = append(req[topic], kafka.LastOffsetOf(p))
 	}
 	resp, err := client.ListOffsets(context.Background(), &kafka.ListOffsetsRequest{Topics: req})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out := make([]int64, EmbeddedPartitions)
+	out := make([]int64, embedded.Partitions)
 	for _, p := range resp.Topics[topic] {
 		if p.Error != nil {
 			tb.Fatalf("list offsets of %s/%d: %v", topic, p.Partition, p.Error)
@@ -338,7 +342,7 @@ func readTopic(tb testing.TB, addrs []string, topic string, n int) []kafka.Messa
 	var out []kafka.Message
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for p := range EmbeddedPartitions {
+	for p := range embedded.Partitions {
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: addrs, Topic: topic, Partition: p, MaxWait: 50 * time.Millisecond})
 		end := kafkaEndOffsets(tb, addrs, topic)[p]
 		for off := int64(0); off < end; off++ {
@@ -377,8 +381,8 @@ func TestConsumerPoisonMessage(t *testing.T) {
 	poison := kafkaRecord{partition: 0, key: "k1", value: []byte("{not json at all"), headers: map[string]string{"traceparent": "00-abc-def-01"}}
 	produceRecords(t, c.addrs, topic, good[0], poison, good[1])
 
-	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "poison", map[Family]string{FamilyDeploys: topic}), store)
-	kafkaWait(t, 20*time.Second, "three records committed", func() bool { return committedOffsets(t, c.addrs, "poison", topic)[0] == 3 })
+	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "poison", map[ingest.Family]string{ingest.FamilyDeploys: topic}), store)
+	ingesttest.Wait(t, 20*time.Second, "three records committed", func() bool { return committedOffsets(t, c.addrs, "poison", topic)[0] == 3 })
 
 	if n := store.count(t); n != 2 {
 		t.Errorf("store holds %d events, want the 2 good ones around the poison", n)
@@ -418,8 +422,8 @@ func TestConsumerPartialRecord(t *testing.T) {
 	          {"kind":"explode","service":"b","at":"2026-11-21T11:00:00Z","source":"t"},
 	          {"kind":"deploy","service":"c","at":"2026-11-21T11:01:00Z","source":"t"}]`
 	produceRecords(t, c.addrs, topic, kafkaRecord{partition: 2, value: []byte(body)})
-	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "partial", map[Family]string{FamilySLO: topic}), store)
-	kafkaWait(t, 20*time.Second, "the record committed", func() bool { return committedOffsets(t, c.addrs, "partial", topic)[2] == 1 })
+	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "partial", map[ingest.Family]string{ingest.FamilySLO: topic}), store)
+	ingesttest.Wait(t, 20*time.Second, "the record committed", func() bool { return committedOffsets(t, c.addrs, "partial", topic)[2] == 1 })
 	if n := store.count(t); n != 2 {
 		t.Errorf("store holds %d events, want the 2 good items", n)
 	}
@@ -443,8 +447,8 @@ func TestConsumerStoreOutage(t *testing.T) {
 	store.setFail(fmt.Errorf("disk on fire: %w", graph.ErrUnavailable))
 	produceRecords(t, c.addrs, topic, kafkaCanonicalRecords(40, 5, "cart")...)
 
-	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "outage", map[Family]string{FamilyScale: topic}), store)
-	kafkaWait(t, 20*time.Second, "several failed writes", func() bool { _, f := store.totals(); return f >= 5 })
+	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "outage", map[ingest.Family]string{ingest.FamilyScale: topic}), store)
+	ingesttest.Wait(t, 20*time.Second, "several failed writes", func() bool { _, f := store.totals(); return f >= 5 })
 	err := r.Ready()
 	if err == nil || !strings.Contains(err.Error(), "store unavailable since 2026-11-21T12:00:00Z") || !strings.Contains(err.Error(), "disk on fire") {
 		t.Errorf("Ready() = %v, want it to say the store is unavailable, since when and why", err)
@@ -460,7 +464,7 @@ func TestConsumerStoreOutage(t *testing.T) {
 	}
 
 	store.setFail(nil)
-	kafkaWait(t, 20*time.Second, "all 40 records committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "outage", topic)) == 40 })
+	ingesttest.Wait(t, 20*time.Second, "all 40 records committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "outage", topic)) == 40 })
 	if n := store.count(t); n != 40 {
 		t.Errorf("store holds %d events after the outage, want 40", n)
 	}
@@ -497,10 +501,10 @@ func TestConsumerCrashBetweenWriteAndCommit(t *testing.T) {
 		return nil, errors.New("connection lost before the commit"), true
 	})
 
-	cfg := kafkaTestConfig(c.addrs, "crash", map[Family]string{FamilyDeploys: topic})
+	cfg := kafkaTestConfig(c.addrs, "crash", map[ingest.Family]string{ingest.FamilyDeploys: topic})
 	cfg.ShutdownTimeout = time.Second
 	first := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 20*time.Second, "all records stored by the first consumer", func() bool { return store.count(t) == n })
+	ingesttest.Wait(t, 20*time.Second, "all records stored by the first consumer", func() bool { return store.count(t) == n })
 	if err := first.stop(t); err != nil {
 		t.Fatalf("first consumer: %v", err)
 	}
@@ -514,7 +518,7 @@ func TestConsumerCrashBetweenWriteAndCommit(t *testing.T) {
 	dropCommits.Store(false)
 
 	second := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 20*time.Second, "all records committed by the second consumer", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "crash", topic)) == n })
+	ingesttest.Wait(t, 20*time.Second, "all records committed by the second consumer", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "crash", topic)) == n })
 	after, _ := store.totals()
 	if got := after.Duplicates - before.Duplicates; got < n {
 		t.Errorf("the second consumer saw %d duplicates, want all %d records redelivered as duplicates", got, n)
@@ -538,7 +542,7 @@ func TestConsumerRebalance(t *testing.T) {
 	c := mustStartKafka(t, topic)
 	store := mustOpenKafkaStore(t)
 	recs := kafkaCanonicalRecords(n, 5, "orders")
-	cfg := kafkaTestConfig(c.addrs, "rebalance", map[Family]string{FamilyTickets: topic})
+	cfg := kafkaTestConfig(c.addrs, "rebalance", map[ingest.Family]string{ingest.FamilyTickets: topic})
 	cfg.MaxBatch = 10
 
 	// A producer keeps records coming while the group changes.
@@ -551,17 +555,17 @@ func TestConsumerRebalance(t *testing.T) {
 		}
 	}()
 	first := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 20*time.Second, "the first consumer to store something", func() bool { return store.count(t) > 0 })
+	ingesttest.Wait(t, 20*time.Second, "the first consumer to store something", func() bool { return store.count(t) > 0 })
 
 	second := mustRunConsumer(t, cfg, store) // joins: the group rebalances
-	kafkaWait(t, 30*time.Second, "both consumers to take part", func() bool {
+	ingesttest.Wait(t, 30*time.Second, "both consumers to take part", func() bool {
 		return first.counter("messages", topic, "stored") > 0 && second.counter("messages", topic, "stored") > 0
 	})
 	if err := first.stop(t); err != nil { // leaves: the group rebalances again
 		t.Fatalf("first consumer: %v", err)
 	}
 	<-produced
-	kafkaWait(t, 30*time.Second, "all records committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "rebalance", topic)) == n })
+	ingesttest.Wait(t, 30*time.Second, "all records committed", func() bool { return sumOffsets(committedOffsets(t, c.addrs, "rebalance", topic)) == n })
 	if got := store.count(t); got != n {
 		t.Errorf("store holds %d events, want %d", got, n)
 	}
@@ -586,7 +590,7 @@ func TestConsumerGracefulShutdown(t *testing.T) {
 	c := mustStartKafka(t, topic)
 	store := mustOpenKafkaStore(t)
 	produceRecords(t, c.addrs, topic, kafkaCanonicalRecords(10, 1, "search")...)
-	cfg := kafkaTestConfig(c.addrs, "graceful", map[Family]string{FamilyDeploys: topic})
+	cfg := kafkaTestConfig(c.addrs, "graceful", map[ingest.Family]string{ingest.FamilyDeploys: topic})
 	cfg.MaxBatch = 10
 	cfg.MaxWait = 2 * time.Second
 
@@ -626,8 +630,8 @@ func TestConsumerGracefulShutdown(t *testing.T) {
 // asked address, and stops with its context.
 func TestEmbeddedBroker(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg := DefaultKafkaConfig()
-	addrs, stop, err := StartEmbeddedBroker(ctx, "127.0.0.1:0", cfg.TopicNames())
+	cfg := DefaultConfig()
+	addrs, stop, err := embedded.Start(ctx, "127.0.0.1:0", cfg.TopicNames())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -636,33 +640,34 @@ func TestEmbeddedBroker(t *testing.T) {
 		t.Fatalf("addrs = %v, want one loopback address", addrs)
 	}
 	for _, topic := range cfg.TopicNames() {
-		if got := len(kafkaEndOffsets(t, addrs, topic)); got != EmbeddedPartitions {
-			t.Errorf("topic %s has %d partitions, want %d", topic, got, EmbeddedPartitions)
+		if got := len(kafkaEndOffsets(t, addrs, topic)); got != embedded.Partitions {
+			t.Errorf("topic %s has %d partitions, want %d", topic, got, embedded.Partitions)
 		}
 	}
 	store := mustOpenKafkaStore(t)
-	tc := kafkaTestConfig(addrs, "embedded", map[Family]string{FamilyDeploys: "sre.deploys"})
-	tc.Brokers = nil
+	tc := kafkaTestConfig(addrs, "embedded", map[ingest.Family]string{ingest.FamilyDeploys: "sre.deploys"})
+	tc.Config.Brokers = nil
 	tc.Embedded = true
 	tc.EmbeddedAddr = "127.0.0.1:0"
 	// A second broker, the way `serve --kafka embedded` starts one; the
 	// consumer reads from it, not from the first.
-	stop2, err := tc.StartEmbedded(ctx)
+	brokers, stop2, err := embedded.Start(ctx, tc.EmbeddedAddr, tc.TopicNames())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop2()
+	tc.Brokers = brokers
 	if err := tc.Validate(); err != nil || len(tc.Brokers) != 1 || tc.Brokers[0] == addrs[0] {
-		t.Fatalf("after StartEmbedded: brokers %v, Validate() = %v", tc.Brokers, err)
+		t.Fatalf("embedded broker: brokers %v, Validate() = %v", tc.Brokers, err)
 	}
 	produceRecords(t, tc.Brokers, "sre.deploys", kafkaCanonicalRecords(5, 5, "x")...)
 	r := mustRunConsumer(t, tc, store)
-	kafkaWait(t, 20*time.Second, "5 events stored", func() bool { return store.count(t) == 5 })
+	ingesttest.Wait(t, 20*time.Second, "5 events stored", func() bool { return store.count(t) == 5 })
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
-	kafkaWait(t, 5*time.Second, "the broker to stop with its context", func() bool {
+	ingesttest.Wait(t, 5*time.Second, "the broker to stop with its context", func() bool {
 		conn, err := net.DialTimeout("tcp", addrs[0], time.Second)
 		if err == nil {
 			_ = conn.Close()
@@ -701,8 +706,8 @@ func TestConsumerDeadLetterOutage(t *testing.T) {
 	good := kafkaCanonicalRecords(2, 1, "billing")
 	produceRecords(t, c.addrs, topic, good[0], kafkaRecord{partition: 0, value: []byte("][")}, good[1])
 
-	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "dlqdown", map[Family]string{FamilyTickets: topic}), store)
-	kafkaWait(t, 20*time.Second, "Ready to say the dead-letter topic is unavailable", func() bool {
+	r := mustRunConsumer(t, kafkaTestConfig(c.addrs, "dlqdown", map[ingest.Family]string{ingest.FamilyTickets: topic}), store)
+	ingesttest.Wait(t, 20*time.Second, "Ready to say the dead-letter topic is unavailable", func() bool {
 		err := r.Ready()
 		return err != nil && strings.Contains(err.Error(), "dead-letter topic unavailable since 2026-11-21T12:00:00Z: sre.tickets.dlq")
 	})
@@ -714,7 +719,7 @@ func TestConsumerDeadLetterOutage(t *testing.T) {
 	}
 
 	dlqDown.Store(false)
-	kafkaWait(t, 20*time.Second, "the partition to move on", func() bool { return committedOffsets(t, c.addrs, "dlqdown", topic)[0] == 3 })
+	ingesttest.Wait(t, 20*time.Second, "the partition to move on", func() bool { return committedOffsets(t, c.addrs, "dlqdown", topic)[0] == 3 })
 	readTopic(t, c.addrs, DeadLetterTopic(topic), 1)
 	if n := store.count(t); n != 2 {
 		t.Errorf("store holds %d events, want 2", n)
@@ -742,10 +747,10 @@ func TestConsumerStoreRefusesRecord(t *testing.T) {
 	recs := kafkaCanonicalRecords(6, 1, "shop")
 	refused := kafkaRecord{partition: 0, value: []byte(`{"kind":"deploy","service":"forbidden","at":"2026-11-21T11:00:00Z","source":"t"}`)}
 	produceRecords(t, c.addrs, topic, append(append(recs[:3:3], refused), recs[3:]...)...)
-	cfg := kafkaTestConfig(c.addrs, "refuse", map[Family]string{FamilyDeploys: topic})
+	cfg := kafkaTestConfig(c.addrs, "refuse", map[ingest.Family]string{ingest.FamilyDeploys: topic})
 	cfg.MaxWait = time.Second // one batch for all seven records
 	r := mustRunConsumer(t, cfg, store)
-	kafkaWait(t, 20*time.Second, "all records committed", func() bool { return committedOffsets(t, c.addrs, "refuse", topic)[0] == 7 })
+	ingesttest.Wait(t, 20*time.Second, "all records committed", func() bool { return committedOffsets(t, c.addrs, "refuse", topic)[0] == 7 })
 	if n := store.count(t); n != 6 {
 		t.Errorf("store holds %d events, want the 6 it accepts", n)
 	}

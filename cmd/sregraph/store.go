@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/ingest/scenario"
+)
+
+// store is what the server needs of a graph store; graph/pebble and
+// graph/neo4j both satisfy it.
+type store interface {
+	graph.ContextSource
+	graph.Applier
+	Event(ctx context.Context, id string) (graph.Event, error)
+	CountEvents(ctx context.Context, f graph.EventFilter) (int, error)
+	Service(ctx context.Context, name string) (graph.Service, error)
+	Services(ctx context.Context, f graph.ServiceFilter) (graph.Page[graph.Service], error)
+	CountServices(ctx context.Context, f graph.ServiceFilter) (int, error)
+	DeleteBefore(ctx context.Context, t time.Time) (events, buckets int, err error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// openStore opens the store --store names.
+func openStore(ctx context.Context, cfg serveConfig, log *slog.Logger) (store, error) {
+	if cfg.Store == "embedded" {
+		s, err := pebble.Open(cfg.DataDir, pebble.Options{Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("open the embedded store in --data-dir %s: %w", cfg.DataDir, err)
+		}
+		return s, nil
+	}
+	return openNeo4j(ctx, cfg, log)
+}
+
+func storeName(cfg serveConfig) string {
+	if cfg.Store == "embedded" {
+		return "embedded (" + cfg.DataDir + ")"
+	}
+	return cfg.Store
+}
+
+func optionalTokens(path string) (*tokens, error) {
+	if path == "" {
+		return nil, nil
+	}
+	return loadTokens(path)
+}
+
+// loadDemo loads the bundled scenario with its breach 20 minutes ago and
+// prints where to look.
+func loadDemo(ctx context.Context, s store, dir string, now time.Time, publicURL string, log *slog.Logger, stdout io.Writer) error {
+	breachAt := now.UTC().Add(-20 * time.Minute).Truncate(time.Minute)
+	start := time.Now()
+	b, err := scenario.Load(dir, breachAt, now)
+	if err != nil {
+		return fmt.Errorf("--demo: %w (run from the repository root, or point --demo-dir at testdata/demo)", err)
+	}
+	w, err := s.Apply(ctx, b)
+	if err != nil {
+		return fmt.Errorf("--demo: loading into the store: %w", err)
+	}
+	log.Info("demo loaded", "events", len(b.Events), "call_buckets", len(b.Calls), "inserted", w.Inserted, "updated", w.Updated, "duplicates", w.Duplicates, "took", time.Since(start).Round(time.Millisecond))
+	page, err := s.Events(ctx, graph.EventFilter{Kinds: []graph.Kind{graph.KindSLOBreach}, OpenOnly: true, First: 1})
+	if err != nil {
+		return fmt.Errorf("--demo: finding the demo breach: %w", err)
+	}
+	if len(page.Items) > 0 {
+		br := graph.BreachOf(page.Items[0])
+		fmt.Fprintf(stdout, "demo loaded: breach of %s on %s at %s\n  breach page: %s/breaches/%s\n", br.SLO, br.Service, br.StartedAt.Format(time.RFC3339), publicURL, br.ID)
+	}
+	return nil
+}
