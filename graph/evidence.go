@@ -121,6 +121,7 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 	if n <= base || base <= 0 {
 		return a
 	}
+	scratch := make([]float64, 4*n)
 	keys := make([]string, 0, len(nb.around))
 	for k := range nb.around {
 		keys = append(keys, k)
@@ -134,14 +135,16 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 		if len(act.Buckets) == 0 {
 			continue
 		}
-		s := minuteSeries{calls: make([]float64, n), errors: make([]float64, n)}
+		// One scratch series serves every edge in turn.
+		clear(scratch)
+		s := minuteSeries{calls: scratch[:n], errors: scratch[n : 2*n]}
 		for _, b := range act.Buckets {
 			if i := int(b.Minute - first); i >= 0 && i < n {
 				s.calls[i] += float64(b.Calls)
 				s.errors[i] += float64(b.Errors)
 				if b.Latency > 0 {
 					if s.latency == nil {
-						s.latency = make([]float64, n)
+						s.latency = scratch[2*n : 3*n]
 						for j := range s.latency {
 							s.latency[j] = math.NaN()
 						}
@@ -150,6 +153,7 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 				}
 			}
 		}
+		s.mean = scratch[3*n:]
 		for _, sh := range s.shifts(base) {
 			a.shifts[k] = append(a.shifts[k], Evidence{Signal: sh.Signal, From: act.From, To: act.To,
 				Onset: start.Add(time.Duration(sh.Onset) * BucketWidth), Before: sh.Before, After: sh.After})

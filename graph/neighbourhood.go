@@ -38,12 +38,21 @@ func LatencyCode(sum time.Duration, calls int64) byte {
 // LatencyOfCode is the summed duration of calls whose mean code stands
 // for.
 func LatencyOfCode(code byte, calls int64) time.Duration {
-	if code == 0 || calls <= 0 {
+	if calls <= 0 {
 		return 0
 	}
-	us := math.Exp2(float64(code-1)/8) - 1
-	return time.Duration(math.Round(us*float64(time.Microsecond))) * time.Duration(calls)
+	return latencyMeans[code] * time.Duration(calls)
 }
+
+// latencyMeans is the mean duration each LatencyCode stands for (a
+// constant table: walks decode one per bucket).
+var latencyMeans = func() (t [256]time.Duration) {
+	for c := 1; c < len(t); c++ {
+		us := math.Exp2(float64(c-1)/8) - 1
+		t[c] = time.Duration(math.Round(us * float64(time.Microsecond)))
+	}
+	return t
+}()
 
 // MinuteOf is the bucket minute t falls in.
 func MinuteOf(t time.Time) int64 { return t.Unix() / 60 }

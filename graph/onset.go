@@ -68,6 +68,8 @@ type Shift struct {
 // call durations in milliseconds, NaN where unknown.
 type minuteSeries struct {
 	calls, errors, latency []float64
+	// mean is scratch space for the mean latency, as long as calls.
+	mean []float64
 }
 
 // median of xs (NaN for none); xs is reordered.
@@ -161,6 +163,9 @@ func errorShift(s minuteSeries, base int) (Shift, bool) {
 // levelShift finds a shift in a per-minute level (mean latency, or the
 // call rate) after index base. up and down say which ways count.
 func levelShift(level []float64, base int, sig Signal) (Shift, bool) {
+	if !mayShift(level, base, sig) {
+		return Shift{}, false
+	}
 	var baseline []float64
 	for i := 0; i < base; i++ {
 		if !math.IsNaN(level[i]) {
@@ -233,7 +238,10 @@ func (s minuteSeries) shifts(base int) []Shift {
 		out = append(out, sh)
 	}
 	if s.latency != nil {
-		mean := make([]float64, len(s.calls))
+		mean := s.mean
+		if len(mean) != len(s.calls) {
+			mean = make([]float64, len(s.calls))
+		}
 		for i, c := range s.calls {
 			if c > 0 && !math.IsNaN(s.latency[i]) {
 				mean[i] = s.latency[i] / c
@@ -249,4 +257,34 @@ func (s minuteSeries) shifts(base int) []Shift {
 		out = append(out, sh)
 	}
 	return out
+}
+
+// mayShift is a cheap exact test that rules out a shift before any
+// sorting: the thresholds are at least (1 + latencyRise) or surgeFactor
+// times the baseline median, hence times its smallest minute, and a drop
+// is at most dropFactor times its largest. Most edges of a quiet
+// neighbourhood stop here.
+func mayShift(level []float64, base int, sig Signal) bool {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range level[:base] {
+		if !math.IsNaN(v) {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	if math.IsInf(lo, 1) {
+		return false
+	}
+	up := 1 + latencyRise
+	if sig == SignalCalls {
+		up = surgeFactor
+	}
+	for _, v := range level[base:] {
+		if math.IsNaN(v) {
+			continue
+		}
+		if v > up*lo || (sig == SignalCalls && v < dropFactor*hi) {
+			return true
+		}
+	}
+	return false
 }
