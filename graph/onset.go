@@ -166,6 +166,11 @@ func levelShift(level []float64, base int, sig Signal) (Shift, bool) {
 	if !mayShift(level, base, sig) {
 		return Shift{}, false
 	}
+	return findLevelShift(level, base, sig)
+}
+
+// findLevelShift is levelShift without the pre-test.
+func findLevelShift(level []float64, base int, sig Signal) (Shift, bool) {
 	var baseline []float64
 	for i := 0; i < base; i++ {
 		if !math.IsNaN(level[i]) {
