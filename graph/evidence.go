@@ -415,19 +415,10 @@ func (a *analysis) addSiblings(q ContextQuery, nb *Neighbourhood) {
 			where[n.Service] = n
 			nb.Services = append(nb.Services, n)
 			k := edgeKey(surge.From, o.Service)
-			act := a.edges[k]
-			calls, errs := act.Totals(q.From(), q.To())
-			nb.Edges = append(nb.Edges, Edge{From: act.From, To: act.To, Calls: calls, Errors: errs, Declared: act.Declared,
-				FirstSeen: act.FirstSeen, LastSeen: act.LastSeen})
-			nb.Activity[k] = act
+			nb.addEdge(k, a.edges[k], q.From(), q.To())
 		}
 	}
-	sort.SliceStable(nb.Edges, func(i, j int) bool {
-		if nb.Edges[i].From != nb.Edges[j].From {
-			return nb.Edges[i].From < nb.Edges[j].From
-		}
-		return nb.Edges[i].To < nb.Edges[j].To
-	})
+	nb.sortEdges()
 }
 
 // attributeFallbacks moves the blame for a surge-driven degradation to

@@ -238,17 +238,9 @@ func Walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery) (*Neighbour
 		if !okFrom || !okTo || !a.activeIn(w.from, w.to) {
 			continue
 		}
-		calls, errs := a.Totals(q.From, q.To)
-		nb.Edges = append(nb.Edges, Edge{From: a.From, To: a.To, Calls: calls, Errors: errs, Declared: a.Declared,
-			FirstSeen: a.FirstSeen, LastSeen: a.LastSeen})
-		nb.Activity[key] = a
+		nb.addEdge(key, a, q.From, q.To)
 	}
-	sort.Slice(nb.Edges, func(i, j int) bool {
-		if nb.Edges[i].From != nb.Edges[j].From {
-			return nb.Edges[i].From < nb.Edges[j].From
-		}
-		return nb.Edges[i].To < nb.Edges[j].To
-	})
+	nb.sortEdges()
 	return nb, nil
 }
 
@@ -406,4 +398,22 @@ func (nb *Neighbourhood) widen(ctx context.Context, src EdgeSource, services []s
 		nb.around[k] = &a
 	}
 	return true, nil
+}
+
+// addEdge adds an edge with its counts in [from, to) and its buckets.
+func (nb *Neighbourhood) addEdge(key string, a *EdgeActivity, from, to time.Time) {
+	calls, errs := a.Totals(from, to)
+	nb.Edges = append(nb.Edges, Edge{From: a.From, To: a.To, Calls: calls, Errors: errs, Declared: a.Declared,
+		FirstSeen: a.FirstSeen, LastSeen: a.LastSeen})
+	nb.Activity[key] = a
+}
+
+// sortEdges puts the edges in their answer order: by from, then to.
+func (nb *Neighbourhood) sortEdges() {
+	sort.Slice(nb.Edges, func(i, j int) bool {
+		if nb.Edges[i].From != nb.Edges[j].From {
+			return nb.Edges[i].From < nb.Edges[j].From
+		}
+		return nb.Edges[i].To < nb.Edges[j].To
+	})
 }

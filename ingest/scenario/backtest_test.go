@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 )
 
 // TestBacktestSuite replays every scenario of the project's suite (and
@@ -38,14 +39,7 @@ func TestBacktestSuite(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		st, err := pebble.Open(t.TempDir(), pebble.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := Replay(context.Background(), s, st)
-		if cerr := st.Close(); cerr != nil {
-			t.Errorf("%s: close: %v", f, cerr)
-		}
+		r, err := Replay(context.Background(), s, pebbletest.MustOpen(t, pebble.Options{}))
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}

@@ -244,30 +244,57 @@ func scenarioJSONError(err error, data []byte) string {
 
 // Validate reports the first problem with s, naming its JSON path.
 func (s *Scenario) Validate() error {
-	bad := func(path, format string, args ...any) error {
-		return graph.Invalidf("%s: %s", path, fmt.Sprintf(format, args...))
+	v := validator{s: s}
+	for _, check := range []func() error{v.checkServices, v.checkTraffic, v.checkEdges, v.checkEpisodes,
+		v.checkDeclared, v.checkEvents, v.checkNative, v.checkExpect} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// validator checks a scenario part by part; each part may use what the
+// parts before it gathered.
+type validator struct {
+	s        *Scenario
+	services map[string]int
+	edges    map[[2]string]int
+	windows  [][2]time.Duration
+}
+
+func (v *validator) bad(path, format string, args ...any) error {
+	return graph.Invalidf("%s: %s", path, fmt.Sprintf(format, args...))
+}
+
+func (v *validator) known(path, name string) error {
+	if _, ok := v.services[name]; !ok {
+		return v.bad(path, "unknown service %q: declare it under services first", name)
+	}
+	return nil
+}
+
+func (v *validator) checkServices() error {
+	s := v.s
 	if len(s.Services) == 0 {
-		return bad("services", "a scenario needs at least one service")
+		return v.bad("services", "a scenario needs at least one service")
 	}
-	services := make(map[string]int, len(s.Services))
+	v.services = make(map[string]int, len(s.Services))
 	for i, sv := range s.Services {
 		p := fmt.Sprintf("services[%d]", i)
 		if err := checkName(sv.Name); err != nil {
-			return bad(p+".name", "%s", err)
+			return v.bad(p+".name", "%s", err)
 		}
-		if j, dup := services[sv.Name]; dup {
-			return bad(p+".name", "service %q is already declared at services[%d]", sv.Name, j)
+		if j, dup := v.services[sv.Name]; dup {
+			return v.bad(p+".name", "service %q is already declared at services[%d]", sv.Name, j)
 		}
-		services[sv.Name] = i
+		v.services[sv.Name] = i
 	}
-	known := func(path, name string) error {
-		if _, ok := services[name]; !ok {
-			return bad(path, "unknown service %q: declare it under services first", name)
-		}
-		return nil
-	}
-	var windows [][2]time.Duration
+	return nil
+}
+
+func (v *validator) checkTraffic() error {
+	s := v.s
 	for i, w := range s.Traffic {
 		p := fmt.Sprintf("traffic[%d]", i)
 		start, end, err := windowOffsets(p, w.Start, w.End, true)
@@ -275,128 +302,158 @@ func (s *Scenario) Validate() error {
 			return err
 		}
 		if start%graph.BucketWidth != 0 || end%graph.BucketWidth != 0 {
-			return bad(p, "traffic windows must start and end on whole minutes")
+			return v.bad(p, "traffic windows must start and end on whole minutes")
 		}
-		for j, o := range windows {
+		for j, o := range v.windows {
 			if start < o[1] && o[0] < end {
-				return bad(p, "overlaps traffic[%d]", j)
+				return v.bad(p, "overlaps traffic[%d]", j)
 			}
 		}
-		windows = append(windows, [2]time.Duration{start, end})
+		v.windows = append(v.windows, [2]time.Duration{start, end})
 	}
-	edges := make(map[[2]string]int, len(s.Edges))
+	return nil
+}
+
+func (v *validator) checkEdges() error {
+	s := v.s
+	v.edges = make(map[[2]string]int, len(s.Edges))
 	for i, e := range s.Edges {
 		p := fmt.Sprintf("edges[%d]", i)
-		if err := known(p+".from", e.From); err != nil {
+		if err := v.known(p+".from", e.From); err != nil {
 			return err
 		}
-		if err := known(p+".to", e.To); err != nil {
+		if err := v.known(p+".to", e.To); err != nil {
 			return err
 		}
 		if e.From == e.To {
-			return bad(p, "an edge from %q to itself", e.From)
+			return v.bad(p, "an edge from %q to itself", e.From)
 		}
-		if j, dup := edges[[2]string{e.From, e.To}]; dup {
-			return bad(p, "edge %s → %s is already declared at edges[%d]", e.From, e.To, j)
+		if j, dup := v.edges[[2]string{e.From, e.To}]; dup {
+			return v.bad(p, "edge %s → %s is already declared at edges[%d]", e.From, e.To, j)
 		}
-		edges[[2]string{e.From, e.To}] = i
+		v.edges[[2]string{e.From, e.To}] = i
 		if !(e.CallsPerMinute > 0) || e.CallsPerMinute > 1e7 {
-			return bad(p+".callsPerMinute", "want a positive rate up to 10000000, not %v", e.CallsPerMinute)
+			return v.bad(p+".callsPerMinute", "want a positive rate up to 10000000, not %v", e.CallsPerMinute)
 		}
 		if err := checkRatio(e.ErrorRatio); err != nil {
-			return bad(p+".errorRatio", "%s", err)
+			return v.bad(p+".errorRatio", "%s", err)
 		}
 		if e.LatencyMs < 0 || e.LatencyMs > 3.6e6 {
-			return bad(p+".latencyMs", "want 0..3600000 milliseconds, not %v", e.LatencyMs)
+			return v.bad(p+".latencyMs", "want 0..3600000 milliseconds, not %v", e.LatencyMs)
 		}
 	}
+	return nil
+}
+
+func (v *validator) checkEpisodes() error {
+	s := v.s
 	var minutes int64
-	for _, w := range windows {
+	for _, w := range v.windows {
 		minutes += int64((w[1] - w[0]) / graph.BucketWidth)
 	}
 	if n := minutes * int64(len(s.Edges)); n > maxScenarioBuckets {
-		return bad("traffic", "%d edges over %d minutes would make %d call buckets, more than %d", len(s.Edges), minutes, n, maxScenarioBuckets)
+		return v.bad("traffic", "%d edges over %d minutes would make %d call buckets, more than %d", len(s.Edges), minutes, n, maxScenarioBuckets)
 	}
 	for i, ep := range s.Episodes {
 		p := fmt.Sprintf("episodes[%d]", i)
-		if _, ok := edges[[2]string{ep.From, ep.To}]; !ok {
-			return bad(p, "no edge %s → %s under edges", ep.From, ep.To)
+		if _, ok := v.edges[[2]string{ep.From, ep.To}]; !ok {
+			return v.bad(p, "no edge %s → %s under edges", ep.From, ep.To)
 		}
 		if _, _, err := windowOffsets(p, ep.Start, ep.End, false); err != nil {
 			return err
 		}
 		if err := checkRatio(ep.ErrorRatio); err != nil {
-			return bad(p+".errorRatio", "%s", err)
+			return v.bad(p+".errorRatio", "%s", err)
 		}
 		if ep.LatencyFactor < 0 || ep.LatencyFactor > 1000 {
-			return bad(p+".latencyFactor", "want 0..1000, not %v", ep.LatencyFactor)
+			return v.bad(p+".latencyFactor", "want 0..1000, not %v", ep.LatencyFactor)
 		}
 		if ep.CallsFactor < 0 || ep.CallsFactor > 1000 {
-			return bad(p+".callsFactor", "want 0..1000, not %v", ep.CallsFactor)
+			return v.bad(p+".callsFactor", "want 0..1000, not %v", ep.CallsFactor)
 		}
 		if ep.Ramp != "" {
 			if r, err := ParseOffset(ep.Ramp); err != nil || r <= 0 {
-				return bad(p+".ramp", "want a positive length such as 90m or 2h, not %q", ep.Ramp)
+				return v.bad(p+".ramp", "want a positive length such as 90m or 2h, not %q", ep.Ramp)
 			}
 		}
 	}
+	return nil
+}
+
+func (v *validator) checkDeclared() error {
+	s := v.s
 	for i, d := range s.Declared {
 		p := fmt.Sprintf("dependencies[%d]", i)
-		if err := known(p+".from", d.From); err != nil {
+		if err := v.known(p+".from", d.From); err != nil {
 			return err
 		}
-		if err := known(p+".to", d.To); err != nil {
+		if err := v.known(p+".to", d.To); err != nil {
 			return err
 		}
 		if err := d.Validate(); err != nil {
-			return bad(p, "%s", graph.Message(err))
+			return v.bad(p, "%s", graph.Message(err))
 		}
 	}
+	return nil
+}
+
+func (v *validator) checkEvents() error {
+	s := v.s
 	ids := map[[2]string]int{}
 	for i, e := range s.Events {
 		p := fmt.Sprintf("events[%d]", i)
 		if strings.EqualFold(strings.TrimSpace(e.Kind), "dependency") {
-			return bad(p+".kind", "declare dependencies under dependencies, not as events")
+			return v.bad(p+".kind", "declare dependencies under dependencies, not as events")
 		}
 		if _, err := graph.ParseKind(e.Kind); err != nil {
-			return bad(p+".kind", "%s", graph.Message(err))
+			return v.bad(p+".kind", "%s", graph.Message(err))
 		}
-		if err := known(p+".service", e.Service); err != nil {
+		if err := v.known(p+".service", e.Service); err != nil {
 			return err
 		}
 		at, err := ParseOffset(e.At)
 		if err != nil {
-			return bad(p+".at", "%s", graph.Message(err))
+			return v.bad(p+".at", "%s", graph.Message(err))
 		}
 		if e.End != "" {
 			end, err := ParseOffset(e.End)
 			if err != nil {
-				return bad(p+".end", "%s", graph.Message(err))
+				return v.bad(p+".end", "%s", graph.Message(err))
 			}
 			if end < at {
-				return bad(p+".end", "%s is before at %s", e.End, e.At)
+				return v.bad(p+".end", "%s is before at %s", e.End, e.At)
 			}
 		}
 		if strings.TrimSpace(e.Source) == "" {
-			return bad(p+".source", "source is required")
+			return v.bad(p+".source", "source is required")
 		}
 		key := [2]string{strings.TrimSpace(e.Source), scenarioEventID(e, at)}
 		if j, dup := ids[key]; dup {
-			return bad(p+".id", "events[%d] has the same source and id, so one would overwrite the other", j)
+			return v.bad(p+".id", "events[%d] has the same source and id, so one would overwrite the other", j)
 		}
 		ids[key] = i
 	}
+	return nil
+}
+
+func (v *validator) checkNative() error {
+	s := v.s
 	for i, n := range s.Native {
 		p := fmt.Sprintf("native[%d]", i)
 		if _, ok := ingest.FormatDecoder(n.Format); !ok {
-			return bad(p+".format", "unknown format %q: want one of %s", n.Format, strings.Join(ingest.Formats, ", "))
+			return v.bad(p+".format", "unknown format %q: want one of %s", n.Format, strings.Join(ingest.Formats, ", "))
 		}
 		if len(bytes.TrimSpace(n.Body)) == 0 {
-			return bad(p+".body", "body is required: the payload as the source sends it")
+			return v.bad(p+".body", "body is required: the payload as the source sends it")
 		}
 	}
+	return nil
+}
+
+func (v *validator) checkExpect() error {
+	s := v.s
 	if s.Expect != nil {
-		if err := s.Expect.validate(services); err != nil {
+		if err := s.Expect.validate(v.services); err != nil {
 			return err
 		}
 	}

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 )
 
 // demoDir is the bundled demo scenario.
@@ -45,18 +44,7 @@ func mustLoadDemo(tb testing.TB, breachAt, now time.Time) graph.Batch {
 // embedded store.
 func mustOpenDemoStore(tb testing.TB, breachAt, now time.Time) *pebble.Store {
 	tb.Helper()
-	st, err := pebble.Open(tb.TempDir(), pebble.Options{
-		Now:    func() time.Time { return now },
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			tb.Errorf("close store: %v", err)
-		}
-	})
+	st := pebbletest.MustOpen(tb, pebble.Options{Now: func() time.Time { return now }})
 	if _, err := st.Apply(context.Background(), mustLoadDemo(tb, breachAt, now)); err != nil {
 		tb.Fatalf("apply demo: %v", err)
 	}
