@@ -17,16 +17,17 @@ import (
 	"github.com/sregraph/sregraph/graph/pebble"
 	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 	"github.com/sregraph/sregraph/ingest/scenario"
+	"github.com/sregraph/sregraph/ingest/scenario/scenariotest"
 )
 
-var demoNow = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+var demoNow = scenariotest.Now()
 
 // mustDemoStore opens an embedded store with the demo scenario loaded,
 // its breach at demoNow-20m.
 func mustDemoStore(tb testing.TB) *pebble.Store {
 	tb.Helper()
 	s := pebbletest.MustOpen(tb, pebble.Options{Now: func() time.Time { return demoNow }})
-	b, err := scenario.Load("../testdata/demo", demoNow.Add(-20*time.Minute), demoNow)
+	b, err := scenario.Load(scenariotest.Dir(), scenariotest.Breach(), demoNow)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -380,135 +381,183 @@ func (s *Store) edges(ctx context.Context, services []string, from, to time.Time
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	set := make(map[string]bool, len(services))
+	sc := newEdgeScan(s, services, from, to, among)
+	seen := map[string]bool{}
 	for _, svc := range services {
-		set[svc] = true
-	}
-	edges := map[[2]string]*edgeAcc{}
-	var capHint int
-	edge := func(a, b string) *edgeAcc {
-		k := [2]string{a, b}
-		e, ok := edges[k]
-		if !ok {
-			e = &edgeAcc{act: graph.EdgeActivity{From: a, To: b}, sorted: true, capHint: capHint}
-			edges[k] = e
-		}
-		return e
-	}
-	fromNs, toNs := from.UnixNano(), to.UnixNano()
-	capHint = int(min(max(to.Sub(from)/graph.BucketWidth+1, 0), 24*60))
-	firstHour := from.UTC().Truncate(chunkWidth)
-	var it *pebble.Iterator
-	defer func() {
-		if it != nil {
-			it.Close()
-		}
-	}()
-	// One iterator serves every range: SetBounds is cheaper than a new one.
-	bounds := func(lower, upper []byte) error {
-		if it == nil {
-			var err error
-			it, err = s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-			return err
-		}
-		it.SetBounds(lower, upper)
-		return nil
-	}
-	seenSvc := map[string]bool{}
-	for _, svc := range services {
-		if seenSvc[svc] {
+		if seen[svc] {
 			continue
 		}
-		seenSvc[svc] = true
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		seen[svc] = true
+		if err := sc.service(ctx, svc); err != nil {
+			return nil, errors.Join(err, sc.close())
 		}
-		tables := []byte{tableCallsOut, tableCallsIn}
-		if among {
-			tables = tables[:1]
+	}
+	if err := sc.close(); err != nil {
+		return nil, fmt.Errorf("edges of %d services: %w", len(services), err)
+	}
+	return sc.result(), nil
+}
+
+// edgeScan reads the call buckets and declared dependencies of a set of
+// services into one accumulator per edge.
+type edgeScan struct {
+	s     *Store
+	set   map[string]bool
+	among bool
+	edges map[[2]string]*edgeAcc
+	// capHint is how many buckets the window can hold.
+	capHint      int
+	fromNs, toNs int64
+	firstHour    time.Time
+	to           time.Time
+	// it serves every range: SetBounds is cheaper than a new iterator.
+	it *pebble.Iterator
+}
+
+func newEdgeScan(s *Store, services []string, from, to time.Time, among bool) *edgeScan {
+	sc := &edgeScan{s: s, set: make(map[string]bool, len(services)), among: among, edges: map[[2]string]*edgeAcc{},
+		capHint: int(min(max(to.Sub(from)/graph.BucketWidth+1, 0), 24*60)), fromNs: from.UnixNano(), toNs: to.UnixNano(),
+		firstHour: from.UTC().Truncate(chunkWidth), to: to}
+	for _, svc := range services {
+		sc.set[svc] = true
+	}
+	return sc
+}
+
+// edge returns the accumulator of the edge a→b, creating it.
+func (sc *edgeScan) edge(a, b string) *edgeAcc {
+	k := [2]string{a, b}
+	e, ok := sc.edges[k]
+	if !ok {
+		e = &edgeAcc{act: graph.EdgeActivity{From: a, To: b}, sorted: true, capHint: sc.capHint}
+		sc.edges[k] = e
+	}
+	return e
+}
+
+func (sc *edgeScan) bounds(lower, upper []byte) error {
+	if sc.it == nil {
+		var err error
+		sc.it, err = sc.s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		return err
+	}
+	sc.it.SetBounds(lower, upper)
+	return nil
+}
+
+func (sc *edgeScan) close() error {
+	if sc.it == nil {
+		return nil
+	}
+	return sc.it.Close()
+}
+
+// service reads svc's outgoing buckets, its incoming ones (unless only the
+// edges among the set are wanted) and its declared dependencies.
+func (sc *edgeScan) service(ctx context.Context, svc string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tables := []byte{tableCallsOut, tableCallsIn}
+	if sc.among {
+		tables = tables[:1]
+	}
+	for _, table := range tables {
+		if err := sc.table(svc, table); err != nil {
+			return err
 		}
-		for _, table := range tables {
-			prefix := appendName([]byte{table}, svc)
-			lower := appendTime(append([]byte(nil), prefix...), firstHour)
-			upper := appendTime(append([]byte(nil), prefix...), to)
-			if bytes.Compare(lower, upper) >= 0 {
+	}
+	sc.s.deps.each(svc, func(from, to string) {
+		// An edge from another service in the set is that one's to report.
+		if sc.among && !(sc.set[from] && sc.set[to]) {
+			return
+		}
+		if from == svc || !sc.set[from] {
+			sc.edge(from, to).act.Declared = true
+		}
+	})
+	return nil
+}
+
+// table reads svc's buckets in one count table, edge by edge.
+func (sc *edgeScan) table(svc string, table byte) error {
+	prefix := appendName([]byte{table}, svc)
+	lower := appendTime(append([]byte(nil), prefix...), sc.firstHour)
+	upper := appendTime(append([]byte(nil), prefix...), sc.to)
+	if bytes.Compare(lower, upper) >= 0 {
+		return nil
+	}
+	if err := sc.bounds(lower, upper); err != nil {
+		return fmt.Errorf("edges of %s: %w", svc, err)
+	}
+	it := sc.it
+	var cur *edgeAcc
+	var curOther []byte
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()[len(prefix):]
+		if len(k) < 9 {
+			return fmt.Errorf("call bucket key %q: %w", it.Key(), errCorrupt)
+		}
+		hour := int64(binary.BigEndian.Uint64(k))
+		rest := k[8:]
+		nul := bytes.IndexByte(rest, 0)
+		if nul < 0 {
+			return fmt.Errorf("call bucket key %q: %w", it.Key(), errCorrupt)
+		}
+		other := rest[:nul]
+		if cur == nil || !bytes.Equal(other, curOther) {
+			inSet := sc.set[string(other)]
+			// An incoming edge from a caller in the set is read from the
+			// caller's side; EdgesAmong wants only edges inside it.
+			if (table == tableCallsIn && inSet) || (sc.among && !inSet) {
+				cur = nil
 				continue
 			}
-			if err := bounds(lower, upper); err != nil {
-				return nil, fmt.Errorf("edges of %s: %w", svc, err)
-			}
-			var cur *edgeAcc
-			var curOther []byte
-			for it.First(); it.Valid(); it.Next() {
-				k := it.Key()[len(prefix):]
-				if len(k) < 9 {
-					return nil, fmt.Errorf("call bucket key %q: %w", it.Key(), errCorrupt)
-				}
-				hour := int64(binary.BigEndian.Uint64(k))
-				rest := k[8:]
-				nul := bytes.IndexByte(rest, 0)
-				if nul < 0 {
-					return nil, fmt.Errorf("call bucket key %q: %w", it.Key(), errCorrupt)
-				}
-				other := rest[:nul]
-				if cur == nil || !bytes.Equal(other, curOther) {
-					inSet := set[string(other)]
-					// An incoming edge from a caller in the set is read from
-					// the caller's side; EdgesAmong wants only edges inside it.
-					if (table == tableCallsIn && inSet) || (among && !inSet) {
-						cur = nil
-						continue
-					}
-					curOther = append(curOther[:0], other...)
-					if table == tableCallsOut {
-						cur = edge(svc, string(other))
-					} else {
-						cur = edge(string(other), svc)
-					}
-				}
-				if err := cur.addChunk(it.Value(), hour, fromNs, toNs, &s.raw); err != nil {
-					return nil, fmt.Errorf("call bucket %q: %w", it.Key(), err)
-				}
-			}
-			if err := it.Error(); err != nil {
-				return nil, fmt.Errorf("edges of %s: %w", svc, err)
+			curOther = append(curOther[:0], other...)
+			if table == tableCallsOut {
+				cur = sc.edge(svc, string(other))
+			} else {
+				cur = sc.edge(string(other), svc)
 			}
 		}
-		s.deps.each(svc, func(from, to string) {
-			// An edge from another service in the set is that one's to report.
-			if among && !(set[from] && set[to]) {
-				return
-			}
-			if from == svc || !set[from] {
-				edge(from, to).act.Declared = true
-			}
-		})
+		if err := cur.addChunk(it.Value(), hour, sc.fromNs, sc.toNs, &sc.s.raw); err != nil {
+			return fmt.Errorf("call bucket %q: %w", it.Key(), err)
+		}
 	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("edges of %s: %w", svc, err)
+	}
+	return nil
+}
+
+// result turns the accumulators into activities, by from and to, with the
+// first and last bucket ever seen on each edge.
+func (sc *edgeScan) result() []graph.EdgeActivity {
 	total := 0
-	for _, e := range edges {
+	for _, e := range sc.edges {
 		total += len(e.raw)
 	}
 	arena := make([]graph.BucketCount, total)
-	out := make([]graph.EdgeActivity, 0, len(edges))
-	s.spans.mu.RLock()
-	for k, e := range edges {
+	out := make([]graph.EdgeActivity, 0, len(sc.edges))
+	sc.s.spans.mu.RLock()
+	for k, e := range sc.edges {
 		if !e.act.Declared && len(e.raw) == 0 {
 			continue
 		}
 		arena = e.finish(arena)
-		putRaw(&s.raw, e.raw)
+		putRaw(&sc.s.raw, e.raw)
 		e.raw = nil
-		if sp, ok := s.spans.m[k]; ok {
+		if sp, ok := sc.s.spans.m[k]; ok {
 			e.act.FirstSeen, e.act.LastSeen = fromNanos(sp.first), fromNanos(sp.last)
 		}
 		out = append(out, e.act)
 	}
-	s.spans.mu.RUnlock()
+	sc.s.spans.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].From != out[j].From {
 			return out[i].From < out[j].From
 		}
 		return out[i].To < out[j].To
 	})
-	return out, nil
+	return out
 }

@@ -17,18 +17,19 @@ import (
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
 	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
+	"github.com/sregraph/sregraph/ingest/scenario/scenariotest"
 )
 
 // demoDir is the bundled demo scenario.
-var demoDir = filepath.Join("..", "..", "testdata", "demo")
+var demoDir = scenariotest.Dir()
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/demo")
 
 // The demo is anchored at a fixed breach instant in tests; the server
 // anchors it a little before its own clock.
 var (
-	demoBreach = time.Date(2026, 11, 21, 11, 50, 0, 0, time.UTC)
-	demoNow    = demoBreach.Add(20 * time.Minute)
+	demoBreach = scenariotest.Breach()
+	demoNow    = scenariotest.Now()
 )
 
 func mustLoadDemo(tb testing.TB, breachAt, now time.Time) graph.Batch {

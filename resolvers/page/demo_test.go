@@ -22,14 +22,15 @@ import (
 	"github.com/sregraph/sregraph/graph/pebble"
 	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 	"github.com/sregraph/sregraph/ingest/scenario"
+	"github.com/sregraph/sregraph/ingest/scenario/scenariotest"
 )
 
 // The demo is anchored at a fixed breach instant, with the clock a little
 // after it, so every page is reproducible.
 var (
-	demoBreach = time.Date(2026, 11, 21, 11, 50, 0, 0, time.UTC)
-	demoNow    = demoBreach.Add(20 * time.Minute)
-	demoDir    = filepath.Join("..", "..", "testdata", "demo")
+	demoBreach = scenariotest.Breach()
+	demoNow    = scenariotest.Now()
+	demoDir    = scenariotest.Dir()
 )
 
 // demo is the bundled demo scenario loaded into a real embedded store,
