@@ -67,7 +67,10 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 	if err != nil {
 		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
 	}
-	a := analyse(q, nb)
+	a, err := followDegradation(ctx, src, q, nb)
+	if err != nil {
+		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
+	}
 	a.addSiblings(q, nb)
 	names := make([]string, len(nb.Services))
 	for i, s := range nb.Services {
@@ -87,17 +90,6 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 		}
 		events = kept
 	}
-	// A degraded service on the outermost ring whose caller changed: read
-	// its other callers too, to tell its own failure from that caller's.
-	if need := a.callersToRead(events); len(need) > 0 {
-		widened, err := nb.widen(ctx, src, need)
-		if err != nil {
-			return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
-		}
-		if widened {
-			a = analyse(q, nb)
-		}
-	}
 	ranked := rank(q, nb, a, events)
 	c := &Context{
 		Focus: q.Service, At: q.At, From: q.From(), To: q.To(), Depth: q.Depth,
@@ -109,4 +101,36 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 	}
 	c.Changes = ranked
 	return c, nil
+}
+
+// MaxFollow is how many hops past the depth asked for the evidence
+// follows a degradation the breach reaches, to where it starts.
+const MaxFollow = 2
+
+// followDegradation analyses the neighbourhood's calls and, while an
+// origin the breach reaches lies on the outermost ring (whose other calls
+// the walk did not read), reads that origin's calls too: its other callers
+// tell its own failure from one caller's, and its dependencies may show
+// the degradation starts further down. Origins found that way join the
+// neighbourhood, so their changes are ranked and a verdict can name them.
+func followDegradation(ctx context.Context, src EdgeSource, q ContextQuery, nb *Neighbourhood) (*analysis, error) {
+	a := analyse(q, nb)
+	for range MaxFollow + 1 {
+		var outer []string
+		for _, o := range a.origins {
+			if o.Linked && !nb.fetched[o.Service] {
+				outer = append(outer, o.Service)
+			}
+		}
+		widened, err := nb.widen(ctx, src, outer)
+		if err != nil || !widened {
+			return a, err
+		}
+		a = analyse(q, nb)
+		if !nb.adopt(a.origins, q.Depth+MaxFollow, q.From(), q.To()) {
+			return a, nil
+		}
+		a = analyse(q, nb)
+	}
+	return a, nil
 }

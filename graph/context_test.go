@@ -157,7 +157,9 @@ func TestBuildContextDirectionAndDepth(t *testing.T) {
 		q     ContextQuery
 		names string
 	}{
-		{"depth 1", ContextQuery{Depth: 1}, "checkout payments web"},
+		// Errors on payments→ledger start below the depth asked for: the
+		// evidence follows them to ledger, where they start.
+		{"depth 1 follows the degradation", ContextQuery{Depth: 1}, "checkout payments web ledger"},
 		{"dependencies", ContextQuery{Direction: Dependencies}, "checkout payments fraud ledger"},
 		{"dependents", ContextQuery{Direction: Dependents, Depth: 3}, "checkout web"},
 		{"week ago: the legacy edge existed then", ContextQuery{At: breach.Add(-7*24*time.Hour + 30*time.Minute), Depth: 1}, "checkout legacy"},

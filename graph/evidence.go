@@ -485,31 +485,6 @@ func (a *analysis) degradedBefore(caller, except string, by, latest time.Time) s
 	return ""
 }
 
-// callersToRead lists the origins reached from the breach that have a
-// caller with a change among events: whether that change explains the
-// origin depends on how the origin's other callers fared.
-func (a *analysis) callersToRead(events []Event) []string {
-	changed := map[string]bool{}
-	for _, e := range events {
-		if explainKind(e.Kind) > 0 {
-			changed[e.Service] = true
-		}
-	}
-	var out []string
-	for _, o := range a.origins {
-		if !o.Linked {
-			continue
-		}
-		for _, k := range a.into[o.Service] {
-			if changed[a.edges[k].From] {
-				out = append(out, o.Service)
-				break
-			}
-		}
-	}
-	return out
-}
-
 // orderByAnswer puts first the origins the answer is about: linked ones
 // first, then by how well a change explains them (or, unexplained, by
 // their verdict's score), then by strength. explained is indexed like

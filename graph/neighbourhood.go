@@ -417,3 +417,52 @@ func (nb *Neighbourhood) sortEdges() {
 		return nb.Edges[i].To < nb.Edges[j].To
 	})
 }
+
+// adopt adds to the neighbourhood the linked origins outside it that a
+// service inside calls, at most maxHops from the focus, with the edges
+// between them and the services inside, counted over [from, to). It
+// returns whether it added any.
+func (nb *Neighbourhood) adopt(origins []Origin, maxHops int, from, to time.Time) bool {
+	where := make(map[string]NearbyService, len(nb.Services))
+	for _, s := range nb.Services {
+		where[s.Service] = s
+	}
+	added := false
+	for _, o := range origins {
+		if _, in := where[o.Service]; in || !o.Linked {
+			continue
+		}
+		var via *NearbyService
+		for _, s := range nb.Services {
+			if s.Hops == 0 || s.Relation == Dependencies {
+				if _, ok := nb.around[edgeKey(s.Service, o.Service)]; ok && (via == nil || s.Hops < via.Hops) {
+					s := s
+					via = &s
+				}
+			}
+		}
+		if via == nil || via.Hops+1 > maxHops {
+			continue
+		}
+		n := NearbyService{Service: o.Service, Hops: via.Hops + 1, Relation: Dependencies,
+			Path: append(append([]string(nil), via.Path...), o.Service)}
+		nb.Services = append(nb.Services, n)
+		where[n.Service] = n
+		added = true
+	}
+	if !added {
+		return false
+	}
+	for k, act := range nb.around {
+		if _, ok := nb.Activity[k]; ok {
+			continue
+		}
+		_, okFrom := where[act.From]
+		_, okTo := where[act.To]
+		if okFrom && okTo {
+			nb.addEdge(k, act, from, to)
+		}
+	}
+	nb.sortEdges()
+	return true
+}
