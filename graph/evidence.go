@@ -75,8 +75,8 @@ type Origin struct {
 	// Surges holds the callers' calls into it that rose around the onset.
 	Surges []Evidence `json:"surges,omitempty"`
 	// CallerSpecific is true when only some callers' calls into it
-	// degraded (most of its traffic stayed healthy): the callers are
-	// where to look.
+	// degraded (most of its traffic, or most of its callers, stayed
+	// healthy): the callers are where to look.
 	CallerSpecific bool `json:"callerSpecific,omitempty"`
 	// healthyOut is the sentence saying what it calls stayed healthy.
 	healthyOut string
@@ -118,6 +118,7 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 	first := MinuteOf(start)
 	n := int(MinuteOf(q.To().Add(BucketWidth-1)) - first)
 	base := int(MinuteOf(q.From()) - first)
+	at := int(MinuteOf(q.At) - first)
 	if n <= base || base <= 0 {
 		return a
 	}
@@ -154,9 +155,10 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 			}
 		}
 		s.mean = scratch[3*n:]
-		for _, sh := range s.shifts(base) {
+		s, skip, b := s.baseline(base, at)
+		for _, sh := range s.shifts(b) {
 			a.shifts[k] = append(a.shifts[k], Evidence{Signal: sh.Signal, From: act.From, To: act.To,
-				Onset: start.Add(time.Duration(sh.Onset) * BucketWidth), Before: sh.Before, After: sh.After})
+				Onset: start.Add(time.Duration(skip+sh.Onset) * BucketWidth), Before: sh.Before, After: sh.After})
 		}
 	}
 	a.localise(q, nb)
@@ -332,18 +334,27 @@ func (a *analysis) explainedBelow(s string, in []Evidence, latest time.Time) (fl
 // with a baseline) stayed healthy although some degraded.
 func (a *analysis) callerSpecific(s string, latest time.Time) bool {
 	var healthy, all int64
+	var fine, failing int
 	for _, k := range a.into[s] {
 		act := a.edges[k]
 		var c int64
 		for _, b := range act.Buckets {
 			c += b.Calls
 		}
+		if c == 0 {
+			continue
+		}
 		all += c
 		if len(a.healthShifts(k, latest)) == 0 {
 			healthy += c
+			fine++
+		} else {
+			failing++
 		}
 	}
-	return all > 0 && healthy*2 >= all
+	// Most of the calls, or most of the callers (at least two): one busy
+	// caller failing while the others do not is still that caller's.
+	return all > 0 && (healthy*2 >= all || fine >= 2 && fine > failing)
 }
 
 // reach returns the services the focus reaches along calls that degraded

@@ -293,3 +293,42 @@ func mayShift(level []float64, base int, sig Signal) bool {
 	}
 	return false
 }
+
+// baselineMinutes is how many minutes with calls a baseline needs; with
+// fewer before the window (an edge that began carrying calls inside it, a
+// window widened past the data), the baseline is the first third of the
+// edge's minutes before the breach, if that holds at least this many.
+const baselineMinutes = 30
+
+// baseline returns the series to search, how many minutes were cut from
+// its start, and where its baseline ends: the minutes before base when
+// they hold enough calls, else the first third of what the edge carried
+// before at (the breach's minute).
+func (s minuteSeries) baseline(base, at int) (minuteSeries, int, int) {
+	busy, first := 0, -1
+	for i, c := range s.calls {
+		if c > 0 {
+			if first < 0 {
+				first = i
+			}
+			if i < base {
+				busy++
+			}
+		}
+	}
+	if busy >= baselineMinutes || first < 0 {
+		return s, 0, base
+	}
+	b := (at - first) / 3
+	if b < baselineMinutes {
+		return s, 0, base
+	}
+	cut := minuteSeries{calls: s.calls[first:], errors: s.errors[first:]}
+	if s.latency != nil {
+		cut.latency = s.latency[first:]
+	}
+	if s.mean != nil {
+		cut.mean = s.mean[:len(cut.calls)]
+	}
+	return cut, first, b
+}
