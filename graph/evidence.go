@@ -114,17 +114,40 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 	if grace == 0 {
 		grace = DefaultGrace
 	}
-	start := q.From().Add(-grace).Truncate(BucketWidth)
+	// The first whole minute the walk read (it reads buckets that start
+	// at or after From-grace).
+	start := q.From().Add(-grace)
+	if t := start.Truncate(BucketWidth); !t.Equal(start) {
+		start = t.Add(BucketWidth)
+	}
 	first := MinuteOf(start)
-	n := int(MinuteOf(q.To().Add(BucketWidth-1)) - first)
+	// The series end with the last minute any edge carried calls in: a
+	// window reaching past the data (asked about a breach minutes old)
+	// must not read the minutes to come as calls that stopped.
+	last := MinuteOf(start)
+	for _, act := range nb.around {
+		if k := len(act.Buckets); k > 0 {
+			last = max(last, act.Buckets[k-1].Minute)
+		}
+	}
+	n := int(min(MinuteOf(q.To().Add(BucketWidth-1)), last+1) - first)
 	base := int(MinuteOf(q.From()) - first)
 	at := int(MinuteOf(q.At) - first)
 	if n <= base || base <= 0 {
 		return a
 	}
 	scratch := make([]float64, 4*n)
+	rel := make(map[string]Direction, len(nb.Services))
+	for _, s := range nb.Services {
+		rel[s.Service] = s.Relation
+	}
 	keys := make([]string, 0, len(nb.around))
-	for k := range nb.around {
+	for k, act := range nb.around {
+		// A caller's calls to services outside the neighbourhood lead
+		// away from the breach: no degradation it belongs to is there.
+		if _, in := rel[act.To]; !in && rel[act.From] == Dependents {
+			continue
+		}
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -137,7 +160,7 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 			continue
 		}
 		// One scratch series serves every edge in turn.
-		clear(scratch)
+		clear(scratch[:2*n])
 		s := minuteSeries{calls: scratch[:n], errors: scratch[n : 2*n]}
 		for _, b := range act.Buckets {
 			if i := int(b.Minute - first); i >= 0 && i < n {
