@@ -110,6 +110,25 @@ type kafkaCluster struct {
 	addrs []string
 }
 
+// loseCommits makes every OffsetCommit fail on the wire, as if the
+// connection dropped before it, until the returned flag is cleared; the
+// counter says how many were lost.
+func loseCommits(c *kafkaCluster) (*atomic.Bool, *atomic.Int32) {
+	var lose atomic.Bool
+	var lost atomic.Int32
+	lose.Store(true)
+	c.ControlKey(kmsg.OffsetCommit.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		if !lose.Load() {
+			c.DropControl()
+			return nil, nil, false
+		}
+		c.KeepControl()
+		lost.Add(1)
+		return nil, errors.New("connection lost before the commit"), true
+	})
+	return &lose, &lost
+}
+
 func mustStartKafka(tb testing.TB, topics ...string) *kafkaCluster {
 	tb.Helper()
 	var all []string
@@ -488,18 +507,7 @@ func TestConsumerCrashBetweenWriteAndCommit(t *testing.T) {
 	produceRecords(t, c.addrs, topic, kafkaCanonicalRecords(n, 5, "payments")...)
 
 	// Every OffsetCommit is lost on the wire until dropCommits is cleared.
-	var dropCommits atomic.Bool
-	var dropped atomic.Int32
-	dropCommits.Store(true)
-	c.ControlKey(kmsg.OffsetCommit.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
-		if !dropCommits.Load() {
-			c.DropControl()
-			return nil, nil, false
-		}
-		c.KeepControl()
-		dropped.Add(1)
-		return nil, errors.New("connection lost before the commit"), true
-	})
+	dropCommits, dropped := loseCommits(c)
 
 	cfg := kafkaTestConfig(c.addrs, "crash", map[ingest.Family]string{ingest.FamilyDeploys: topic})
 	cfg.ShutdownTimeout = time.Second

@@ -11,13 +11,11 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -330,18 +328,7 @@ func TestSpansConsumerCrashBetweenWriteAndCommit(t *testing.T) {
 	recs, want := loadSpanSamples(t, spanSamples...)
 	produceRecords(t, c.addrs, spanTopic, recs...)
 
-	var dropCommits atomic.Bool
-	var dropped atomic.Int32
-	dropCommits.Store(true)
-	c.ControlKey(kmsg.OffsetCommit.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
-		if !dropCommits.Load() {
-			c.DropControl()
-			return nil, nil, false
-		}
-		c.KeepControl()
-		dropped.Add(1)
-		return nil, errors.New("connection lost before the commit"), true
-	})
+	dropCommits, dropped := loseCommits(c)
 
 	const segments = 2
 	cfg := spanConfig(c.addrs, "spans-crash", newSpanAggregator(segments))
