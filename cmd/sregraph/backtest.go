@@ -57,13 +57,20 @@ func backtestCommand(ctx context.Context, args []string, getenv func(string) str
 	}
 	var rep backtestReport
 	var changes, noChange []scenario.Result
+	var failed []string
 	for i, f := range files {
 		if !*asJSON {
 			fmt.Fprintf(stderr, "[%d/%d] %s\n", i+1, len(files), f)
 		}
 		r, err := replayFile(ctx, f)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
+			// One broken file must not hide the others' results.
+			fmt.Fprintf(stderr, "sregraph backtest: %s: %v\n", f, err)
+			failed = append(failed, f)
+			continue
 		}
 		rep.Results = append(rep.Results, backtestResult{File: f, Result: r})
 		if r.NoChange {
@@ -77,9 +84,15 @@ func backtestCommand(ctx context.Context, args []string, getenv func(string) str
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else if err := printBacktest(stdout, rep, *verbose, *top); err != nil {
+		return err
 	}
-	printBacktest(stdout, rep, *verbose, *top)
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d scenarios could not be replayed (see above): %s", len(failed), len(files), strings.Join(failed, ", "))
+	}
 	return nil
 }
 
@@ -143,7 +156,7 @@ func replayFile(ctx context.Context, path string) (scenario.Result, error) {
 	return r, errors.Join(err, os.RemoveAll(dir))
 }
 
-func printBacktest(w io.Writer, rep backtestReport, verbose bool, top int) {
+func printBacktest(w io.Writer, rep backtestReport, verbose bool, top int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RANK\tSCENARIO\tEXPECTED\tRANKED FIRST")
 	for _, r := range rep.Results {
@@ -158,7 +171,7 @@ func printBacktest(w io.Writer, rep backtestReport, verbose bool, top int) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", rank, strings.TrimSuffix(filepath.Base(r.File), ".json"), r.Expected, first)
 	}
 	if err := tw.Flush(); err != nil {
-		fmt.Fprintln(w, err)
+		return err
 	}
 	if verbose {
 		for _, r := range rep.Results {
@@ -185,6 +198,7 @@ func printBacktest(w io.Writer, rep backtestReport, verbose bool, top int) {
 	line("changes", rep.Changes)
 	line("no change", rep.NoChange)
 	line("overall", rep.Overall)
+	return nil
 }
 
 func describeChange(c graph.RankedChange) string {

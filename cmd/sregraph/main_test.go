@@ -356,3 +356,36 @@ func TestAliasesRenameBeforeStoring(t *testing.T) {
 		t.Fatalf("stored under the wrong name: %+v", r)
 	}
 }
+
+// TestBacktestCommand replays the demo, the way a team replays its own
+// incidents, and a broken scenario beside it: the good one is still
+// scored, the broken one named, and the exit says something failed.
+func TestBacktestCommand(t *testing.T) {
+	dir := t.TempDir()
+	demo, err := os.ReadFile(filepath.Join("..", "..", "testdata", "demo", "scenario.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a-demo.json"), demo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	broken := `{"name": "no breach", "services": [{"name": "a"}], "expect": {"breach": "nope", "culprit": "x"}}`
+	if err := os.WriteFile(filepath.Join(dir, "b-broken.json"), []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"backtest", dir}, func(string) string { return "" }, &stdout, &stderr)
+	out := stdout.String()
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (one scenario could not be replayed)\n%s\n%s", code, out, stderr.String())
+	}
+	if !strings.Contains(out, "1     a-demo") || !strings.Contains(out, "deploy on ledger (ledger@4464f19)") {
+		t.Errorf("the demo's culprit is not scored first:\n%s", out)
+	}
+	if !strings.Contains(out, "overall     1 scenarios  top-1  1 (100%)") {
+		t.Errorf("no summary line:\n%s", out)
+	}
+	if !strings.Contains(stderr.String(), `b-broken.json: expect.breach: no slo_breach event with id "nope"`) {
+		t.Errorf("the broken scenario is not named with its problem:\n%s", stderr.String())
+	}
+}
