@@ -80,15 +80,13 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 	if err != nil {
 		return nil, fmt.Errorf("events near %s: %w", q.Service, err)
 	}
-	events := page.Items
-	if q.Breach != nil {
-		kept := events[:0:0]
-		for _, e := range events {
-			if e.ID != q.Breach.ID {
-				kept = append(kept, e)
-			}
+	// The breach asked about and what responders recorded are not
+	// suspects.
+	events := make([]Event, 0, len(page.Items))
+	for _, e := range page.Items {
+		if e.Kind != KindConfirmation && (q.Breach == nil || e.ID != q.Breach.ID) {
+			events = append(events, e)
 		}
-		events = kept
 	}
 	ranked := rank(q, nb, a, events)
 	c := &Context{

@@ -25,10 +25,15 @@ const (
 	KindIncident  Kind = "incident"
 	KindSLOBreach Kind = "slo_breach"
 	KindAnomaly   Kind = "anomaly"
+	// KindConfirmation records what a responder confirmed caused a
+	// breach (see Confirmation): neither a cause nor a symptom, never
+	// ranked.
+	KindConfirmation Kind = "confirmation"
 )
 
-// Kinds lists every event kind in a stable order.
-var Kinds = []Kind{KindDeploy, KindRollback, KindScale, KindConfig, KindFlag, KindTicket, KindIncident, KindSLOBreach, KindAnomaly}
+// Kinds lists every stored event kind in a stable order (stores number
+// kinds by their place here: append, never reorder).
+var Kinds = []Kind{KindDeploy, KindRollback, KindScale, KindConfig, KindFlag, KindTicket, KindIncident, KindSLOBreach, KindAnomaly, KindConfirmation}
 
 // Valid reports whether k is one of the known kinds.
 func (k Kind) Valid() bool {

@@ -32,6 +32,11 @@ func (g guardedStore) EdgesTouching(ctx context.Context, services []string, from
 	return a, guard(err)
 }
 
+func (g guardedStore) Apply(ctx context.Context, b graph.Batch) (graph.Written, error) {
+	w, err := g.s.Apply(ctx, b)
+	return w, guard(err)
+}
+
 func (g guardedStore) Events(ctx context.Context, f graph.EventFilter) (graph.Page[graph.Event], error) {
 	p, err := g.s.Events(ctx, f)
 	return p, guard(err)

@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	Edge() EdgeResolver
 	Event() EventResolver
 	EventConnection() EventConnectionResolver
+	Mutation() MutationResolver
 	NearbyService() NearbyServiceResolver
 	Query() QueryResolver
 	Service() ServiceResolver
@@ -47,15 +48,16 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Breach struct {
-		Context    func(childComplexity int, before *time.Duration, after *time.Duration, depth *int, direction *graph.Direction, kinds []graph.Kind, first *int) int
-		ID         func(childComplexity int) int
-		Labels     func(childComplexity int) int
-		ResolvedAt func(childComplexity int) int
-		SLO        func(childComplexity int) int
-		Service    func(childComplexity int) int
-		StartedAt  func(childComplexity int) int
-		Summary    func(childComplexity int) int
-		URL        func(childComplexity int) int
+		Confirmation func(childComplexity int) int
+		Context      func(childComplexity int, before *time.Duration, after *time.Duration, depth *int, direction *graph.Direction, kinds []graph.Kind, first *int) int
+		ID           func(childComplexity int) int
+		Labels       func(childComplexity int) int
+		ResolvedAt   func(childComplexity int) int
+		SLO          func(childComplexity int) int
+		Service      func(childComplexity int) int
+		StartedAt    func(childComplexity int) int
+		Summary      func(childComplexity int) int
+		URL          func(childComplexity int) int
 	}
 
 	BreachConnection struct {
@@ -81,6 +83,16 @@ type ComplexityRoot struct {
 	BreachEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	Confirmation struct {
+		At           func(childComplexity int) int
+		Breach       func(childComplexity int) int
+		Cause        func(childComplexity int) int
+		CauseKind    func(childComplexity int) int
+		CauseService func(childComplexity int) int
+		CauseSummary func(childComplexity int) int
+		Note         func(childComplexity int) int
 	}
 
 	Edge struct {
@@ -126,6 +138,10 @@ type ComplexityRoot struct {
 		Onset  func(childComplexity int) int
 		Signal func(childComplexity int) int
 		To     func(childComplexity int) int
+	}
+
+	Mutation struct {
+		ConfirmCause func(childComplexity int, breach string, cause string, note *string) int
 	}
 
 	NearbyService struct {
@@ -209,6 +225,7 @@ type BreachResolver interface {
 
 	Labels(ctx context.Context, obj *graph.Breach) (any, error)
 	URL(ctx context.Context, obj *graph.Breach) (string, error)
+	Confirmation(ctx context.Context, obj *graph.Breach) (*graph.Confirmation, error)
 	Context(ctx context.Context, obj *graph.Breach, before *time.Duration, after *time.Duration, depth *int, direction *graph.Direction, kinds []graph.Kind, first *int) (*graph.Context, error)
 }
 type BreachConnectionResolver interface {
@@ -228,6 +245,9 @@ type EventResolver interface {
 }
 type EventConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *EventConnection) (int, error)
+}
+type MutationResolver interface {
+	ConfirmCause(ctx context.Context, breach string, cause string, note *string) (*graph.Confirmation, error)
 }
 type NearbyServiceResolver interface {
 	Service(ctx context.Context, obj *graph.NearbyService) (*graph.Service, error)
@@ -276,6 +296,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	_ = ec
 	switch typeName + "." + field {
 
+	case "Breach.confirmation":
+		if e.ComplexityRoot.Breach.Confirmation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Breach.Confirmation(childComplexity), true
 	case "Breach.context":
 		if e.ComplexityRoot.Breach.Context == nil {
 			break
@@ -434,6 +460,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BreachEdge.Node(childComplexity), true
+
+	case "Confirmation.at":
+		if e.ComplexityRoot.Confirmation.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Confirmation.At(childComplexity), true
+	case "Confirmation.breach":
+		if e.ComplexityRoot.Confirmation.Breach == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Confirmation.Breach(childComplexity), true
+	case "Confirmation.cause":
+		if e.ComplexityRoot.Confirmation.Cause == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Confirmation.Cause(childComplexity), true
+	case "Confirmation.causeKind":
+		if e.ComplexityRoot.Confirmation.CauseKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Confirmation.CauseKind(childComplexity), true
+	case "Confirmation.causeService":
+		if e.ComplexityRoot.Confirmation.CauseService == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Confirmation.CauseService(childComplexity), true
+	case "Confirmation.causeSummary":
+		if e.ComplexityRoot.Confirmation.CauseSummary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Confirmation.CauseSummary(childComplexity), true
+	case "Confirmation.note":
+		if e.ComplexityRoot.Confirmation.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Confirmation.Note(childComplexity), true
 
 	case "Edge.calls":
 		if e.ComplexityRoot.Edge.Calls == nil {
@@ -619,6 +688,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Evidence.To(childComplexity), true
+
+	case "Mutation.confirmCause":
+		if e.ComplexityRoot.Mutation.ConfirmCause == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmCause_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmCause(childComplexity, args["breach"].(string), args["cause"].(string), args["note"].(*string)), true
 
 	case "NearbyService.hops":
 		if e.ComplexityRoot.NearbyService.Hops == nil {
@@ -995,6 +1076,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 	case ast.Subscription:
 		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
 
@@ -1067,6 +1163,32 @@ enum EventKind {
   ANOMALY
   "Only in answers, never ingested: sregraph's verdict that a service degraded and no change explains it."
   DEGRADATION
+  "What a responder confirmed caused a breach (confirmCause); never ranked."
+  CONFIRMATION
+}
+
+"A responder's word on what caused a breach."
+type Confirmation {
+  "The breach's id."
+  breach: ID!
+  "The causing event's id, or the DEGRADATION entry's when nothing changed."
+  cause: ID!
+  causeKind: EventKind!
+  causeService: String!
+  causeSummary: String!
+  note: String!
+  "When it was confirmed."
+  at: Time!
+}
+
+type Mutation {
+  """
+  Record what caused a breach, as the responder confirmed it: the id of one of the
+  changes of its context, or of a DEGRADATION entry. A later confirmation replaces an
+  earlier one. With tokens configured it needs one with the read and ingest scopes.
+  ` + "`" + `sregraph backtest --confirmed` + "`" + ` scores the ranking against every confirmed breach.
+  """
+  confirmCause(breach: ID!, cause: ID!, note: String): Confirmation!
 }
 
 "A signal that moved on a call edge."
@@ -1180,6 +1302,8 @@ type Breach {
   labels: JSON
   "Absolute link to the breach-context page."
   url: String!
+  "What a responder confirmed caused it, if anyone has."
+  confirmation: Confirmation
   "What changed near the breached service around the breach start."
   context(before: Duration = "2h", after: Duration = "15m", depth: Int = 2, direction: Direction = BOTH, kinds: [EventKind!], first: Int = 50): BreachContext!
 }
@@ -1310,6 +1434,8 @@ func (ec *executionContext) childFields_Breach(ctx context.Context, field graphq
 		return ec.fieldContext_Breach_labels(ctx, field)
 	case "url":
 		return ec.fieldContext_Breach_url(ctx, field)
+	case "confirmation":
+		return ec.fieldContext_Breach_confirmation(ctx, field)
 	case "context":
 		return ec.fieldContext_Breach_context(ctx, field)
 	}
@@ -1364,6 +1490,26 @@ func (ec *executionContext) childFields_BreachEdge(ctx context.Context, field gr
 		return ec.fieldContext_BreachEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BreachEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Confirmation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "breach":
+		return ec.fieldContext_Confirmation_breach(ctx, field)
+	case "cause":
+		return ec.fieldContext_Confirmation_cause(ctx, field)
+	case "causeKind":
+		return ec.fieldContext_Confirmation_causeKind(ctx, field)
+	case "causeService":
+		return ec.fieldContext_Confirmation_causeService(ctx, field)
+	case "causeSummary":
+		return ec.fieldContext_Confirmation_causeSummary(ctx, field)
+	case "note":
+		return ec.fieldContext_Confirmation_note(ctx, field)
+	case "at":
+		return ec.fieldContext_Confirmation_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Confirmation", field.Name)
 }
 
 func (ec *executionContext) childFields_Edge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1735,6 +1881,36 @@ func (ec *executionContext) field_Breach_context_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["first"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmCause_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "breach",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["breach"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "cause",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["cause"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg2
 	return args, nil
 }
 
@@ -2381,6 +2557,38 @@ func (ec *executionContext) fieldContext_Breach_url(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Breach", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Breach_confirmation(ctx context.Context, field graphql.CollectedField, obj *graph.Breach) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Breach_confirmation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Breach().Confirmation(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *graph.Confirmation) graphql.Marshaler {
+			return ec.marshalOConfirmation2ᚖgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐConfirmation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Breach_confirmation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Breach",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Confirmation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Breach_context(ctx context.Context, field graphql.CollectedField, obj *graph.Breach) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2881,6 +3089,167 @@ func (ec *executionContext) fieldContext_BreachEdge_node(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Confirmation_breach(ctx context.Context, field graphql.CollectedField, obj *graph.Confirmation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Confirmation_breach(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Breach, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Confirmation_breach(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Confirmation", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Confirmation_cause(ctx context.Context, field graphql.CollectedField, obj *graph.Confirmation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Confirmation_cause(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cause, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Confirmation_cause(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Confirmation", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Confirmation_causeKind(ctx context.Context, field graphql.CollectedField, obj *graph.Confirmation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Confirmation_causeKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CauseKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v graph.Kind) graphql.Marshaler {
+			return ec.marshalNEventKind2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Confirmation_causeKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Confirmation", field, false, false, errors.New("field of type EventKind does not have child fields"))
+}
+
+func (ec *executionContext) _Confirmation_causeService(ctx context.Context, field graphql.CollectedField, obj *graph.Confirmation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Confirmation_causeService(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CauseService, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Confirmation_causeService(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Confirmation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Confirmation_causeSummary(ctx context.Context, field graphql.CollectedField, obj *graph.Confirmation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Confirmation_causeSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CauseSummary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Confirmation_causeSummary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Confirmation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Confirmation_note(ctx context.Context, field graphql.CollectedField, obj *graph.Confirmation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Confirmation_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Confirmation_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Confirmation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Confirmation_at(ctx context.Context, field graphql.CollectedField, obj *graph.Confirmation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Confirmation_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Confirmation_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Confirmation", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _Edge_from(ctx context.Context, field graphql.CollectedField, obj *graph.Edge) (ret graphql.Marshaler) {
@@ -3616,6 +3985,50 @@ func (ec *executionContext) _Evidence_after(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_Evidence_after(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Evidence", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _Mutation_confirmCause(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmCause(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmCause(ctx, fc.Args["breach"].(string), fc.Args["cause"].(string), fc.Args["note"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *graph.Confirmation) graphql.Marshaler {
+			return ec.marshalNConfirmation2ᚖgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐConfirmation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmCause(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Confirmation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmCause_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _NearbyService_service(ctx context.Context, field graphql.CollectedField, obj *graph.NearbyService) (ret graphql.Marshaler) {
@@ -6257,6 +6670,44 @@ func (ec *executionContext) _Breach(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "confirmation":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Breach_confirmation(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "context":
 			field := field
 
@@ -6537,6 +6988,74 @@ func (ec *executionContext) _BreachEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "node":
 			out.Values[i] = ec._BreachEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var confirmationImplementors = []string{"Confirmation"}
+
+func (ec *executionContext) _Confirmation(ctx context.Context, sel ast.SelectionSet, obj *graph.Confirmation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, confirmationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Confirmation")
+		case "breach":
+			out.Values[i] = ec._Confirmation_breach(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cause":
+			out.Values[i] = ec._Confirmation_cause(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "causeKind":
+			out.Values[i] = ec._Confirmation_causeKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "causeService":
+			out.Values[i] = ec._Confirmation_causeService(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "causeSummary":
+			out.Values[i] = ec._Confirmation_causeSummary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "note":
+			out.Values[i] = ec._Confirmation_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._Confirmation_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7017,6 +7536,54 @@ func (ec *executionContext) _Evidence(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "after":
 			out.Values[i] = ec._Evidence_after(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var mutationImplementors = []string{"Mutation"}
+
+func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Mutation",
+	})
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
+			Object: field.Name,
+			Field:  field,
+		})
+
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Mutation")
+		case "confirmCause":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmCause(ctx, field)
+			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -8453,6 +9020,16 @@ func (ec *executionContext) marshalNBreachEdge2ᚕgithubᚗcomᚋsregraphᚋsreg
 	return ret
 }
 
+func (ec *executionContext) marshalNConfirmation2ᚖgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐConfirmation(ctx context.Context, sel ast.SelectionSet, v *graph.Confirmation) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Confirmation(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNDirection2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐDirection(ctx context.Context, v any) (graph.Direction, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNDirection2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐDirection[tmp]
@@ -8584,28 +9161,30 @@ func (ec *executionContext) marshalNEventKind2githubᚗcomᚋsregraphᚋsregraph
 
 var (
 	unmarshalNEventKind2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐKind = map[string]graph.Kind{
-		"DEPLOY":      graph.KindDeploy,
-		"ROLLBACK":    graph.KindRollback,
-		"SCALE":       graph.KindScale,
-		"CONFIG":      graph.KindConfig,
-		"FLAG":        graph.KindFlag,
-		"TICKET":      graph.KindTicket,
-		"INCIDENT":    graph.KindIncident,
-		"SLO_BREACH":  graph.KindSLOBreach,
-		"ANOMALY":     graph.KindAnomaly,
-		"DEGRADATION": graph.KindDegradation,
+		"DEPLOY":       graph.KindDeploy,
+		"ROLLBACK":     graph.KindRollback,
+		"SCALE":        graph.KindScale,
+		"CONFIG":       graph.KindConfig,
+		"FLAG":         graph.KindFlag,
+		"TICKET":       graph.KindTicket,
+		"INCIDENT":     graph.KindIncident,
+		"SLO_BREACH":   graph.KindSLOBreach,
+		"ANOMALY":      graph.KindAnomaly,
+		"DEGRADATION":  graph.KindDegradation,
+		"CONFIRMATION": graph.KindConfirmation,
 	}
 	marshalNEventKind2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐKind = map[graph.Kind]string{
-		graph.KindDeploy:      "DEPLOY",
-		graph.KindRollback:    "ROLLBACK",
-		graph.KindScale:       "SCALE",
-		graph.KindConfig:      "CONFIG",
-		graph.KindFlag:        "FLAG",
-		graph.KindTicket:      "TICKET",
-		graph.KindIncident:    "INCIDENT",
-		graph.KindSLOBreach:   "SLO_BREACH",
-		graph.KindAnomaly:     "ANOMALY",
-		graph.KindDegradation: "DEGRADATION",
+		graph.KindDeploy:       "DEPLOY",
+		graph.KindRollback:     "ROLLBACK",
+		graph.KindScale:        "SCALE",
+		graph.KindConfig:       "CONFIG",
+		graph.KindFlag:         "FLAG",
+		graph.KindTicket:       "TICKET",
+		graph.KindIncident:     "INCIDENT",
+		graph.KindSLOBreach:    "SLO_BREACH",
+		graph.KindAnomaly:      "ANOMALY",
+		graph.KindDegradation:  "DEGRADATION",
+		graph.KindConfirmation: "CONFIRMATION",
 	}
 )
 
@@ -9109,6 +9688,13 @@ func (ec *executionContext) marshalOBreach2ᚖgithubᚗcomᚋsregraphᚋsregraph
 		return graphql.Null
 	}
 	return ec._Breach(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOConfirmation2ᚖgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐConfirmation(ctx context.Context, sel ast.SelectionSet, v *graph.Confirmation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Confirmation(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalODirection2ᚖgithubᚗcomᚋsregraphᚋsregraphᚋgraphᚐDirection(ctx context.Context, v any) (*graph.Direction, error) {

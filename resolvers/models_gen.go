@@ -2,6 +2,9 @@
 
 package resolvers
 
+type Mutation struct {
+}
+
 type Query struct {
 }
 

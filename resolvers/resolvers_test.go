@@ -406,3 +406,76 @@ func TestPanicsAreRecoveredAndHidden(t *testing.T) {
 		t.Fatalf("after a panic: %s %+v", data, errs)
 	}
 }
+
+// TestConfirmCause records what caused the demo breach, reads it back on
+// the breach, replaces it, and refuses what is not a cause or a caller
+// without write access.
+func TestConfirmCause(t *testing.T) {
+	// Each confirmation is made a minute after the one before.
+	clock := demoNow
+	c := client.New(New(Options{Store: mustDemoStore(t), PublicURL: "https://sregraph.example.com",
+		Now: func() time.Time { clock = clock.Add(time.Minute); return clock }}))
+	id, _ := openBreach(t, c)
+	var ctxr struct {
+		Breach struct {
+			Context struct {
+				Changes []struct {
+					Event struct{ ID, Kind, Summary string }
+				}
+			}
+		}
+	}
+	mustPost(t, c, `query($id: ID!) { breach(id: $id) { context { changes { event { id kind summary } } } } }`, &ctxr, client.Var("id", id))
+	culprit := ctxr.Breach.Context.Changes[0].Event
+	type conf struct {
+		Breach, Cause, CauseKind, CauseService, CauseSummary, Note string
+	}
+	var r struct{ ConfirmCause conf }
+	mustPost(t, c, `mutation($b: ID!, $c: ID!) { confirmCause(breach: $b, cause: $c, note: "rolled back, errors gone") {
+		breach cause causeKind causeService causeSummary note } }`, &r, client.Var("b", id), client.Var("c", culprit.ID))
+	want := conf{Breach: id, Cause: culprit.ID, CauseKind: "DEPLOY", CauseService: "ledger", CauseSummary: culprit.Summary, Note: "rolled back, errors gone"}
+	if r.ConfirmCause != want {
+		t.Fatalf("confirmCause = %+v; want %+v", r.ConfirmCause, want)
+	}
+	var b struct{ Breach struct{ Confirmation *conf } }
+	mustPost(t, c, `query($id: ID!) { breach(id: $id) { confirmation { breach cause causeKind causeService causeSummary note } } }`, &b, client.Var("id", id))
+	if b.Breach.Confirmation == nil || *b.Breach.Confirmation != want {
+		t.Fatalf("breach.confirmation = %+v; want %+v", b.Breach.Confirmation, want)
+	}
+	// The confirmation is a record, not a suspect.
+	mustPost(t, c, `query($id: ID!) { breach(id: $id) { context { changes { event { id kind summary } } } } }`, &ctxr, client.Var("id", id))
+	for _, ch := range ctxr.Breach.Context.Changes {
+		if ch.Event.Kind == "CONFIRMATION" {
+			t.Fatalf("a confirmation is ranked: %+v", ch)
+		}
+	}
+	// A later confirmation replaces it: nothing changed after all.
+	mustPost(t, c, `mutation($b: ID!) { confirmCause(breach: $b, cause: "degradation:ledger@1") { causeKind causeService } }`, &r, client.Var("b", id))
+	mustPost(t, c, `query($id: ID!) { breach(id: $id) { confirmation { breach cause causeKind causeService causeSummary note } } }`, &b, client.Var("id", id))
+	if got := b.Breach.Confirmation; got == nil || got.CauseKind != "DEGRADATION" || got.CauseService != "ledger" {
+		t.Fatalf("after a second confirmation, breach.confirmation = %+v; want the degradation of ledger", got)
+	}
+	for _, tc := range []struct{ name, cause, want string }{
+		{"unknown event", "nope", `no event with id "nope"`},
+		{"the breach itself", id, "a symptom or a record, not a cause"},
+		{"a degradation without a service", "degradation:", "names no service"},
+	} {
+		_, errs := post(t, c, `mutation($b: ID!, $c: ID!) { confirmCause(breach: $b, cause: $c) { cause } }`, client.Var("b", id), client.Var("c", tc.cause))
+		if len(errs) == 0 || !strings.Contains(errs[0].Message, tc.want) {
+			t.Errorf("%s: errors %+v; want one saying %q", tc.name, errs, tc.want)
+		}
+	}
+	// A token without the ingest scope may read but not confirm.
+	readOnly := client.New(WithoutWrite(New(Options{Store: mustDemoStore(t), Now: func() time.Time { return demoNow }})))
+	_, errs := post(t, readOnly, `mutation($b: ID!, $c: ID!) { confirmCause(breach: $b, cause: $c) { cause } }`, client.Var("b", id), client.Var("c", culprit.ID))
+	if len(errs) == 0 || !strings.Contains(errs[0].Message, "needs a token with the ingest scope") {
+		t.Errorf("read-only confirmCause: errors %+v; want a refusal", errs)
+	}
+}
+
+// WithoutWrite serves h as a server does for a read-only token.
+func WithoutWrite(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(WithWriteAccess(r.Context(), false)))
+	})
+}

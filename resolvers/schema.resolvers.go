@@ -30,6 +30,15 @@ func (r *breachResolver) URL(ctx context.Context, obj *graph.Breach) (string, er
 	return r.breachURL(obj.ID), nil
 }
 
+// Confirmation is the resolver for the confirmation field.
+func (r *breachResolver) Confirmation(ctx context.Context, obj *graph.Breach) (*graph.Confirmation, error) {
+	c, ok, err := graph.ConfirmationFor(ctx, r.store, *obj)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &c, nil
+}
+
 // Context is the resolver for the context field.
 func (r *breachResolver) Context(ctx context.Context, obj *graph.Breach, before *time.Duration, after *time.Duration, depth *int, direction *graph.Direction, kinds []graph.Kind, first *int) (*graph.Context, error) {
 	q := contextQuery(obj.Service, obj.StartedAt, before, after, depth, direction, kinds, first)
@@ -79,6 +88,18 @@ func (r *eventResolver) Attributes(ctx context.Context, obj *graph.Event) (any, 
 // TotalCount is the resolver for the totalCount field.
 func (r *eventConnectionResolver) TotalCount(ctx context.Context, obj *EventConnection) (int, error) {
 	return r.store.CountEvents(ctx, obj.filter)
+}
+
+// ConfirmCause is the resolver for the confirmCause field.
+func (r *mutationResolver) ConfirmCause(ctx context.Context, breach string, cause string, note *string) (*graph.Confirmation, error) {
+	if !writeAccess(ctx) {
+		return nil, graph.Invalidf("confirming a cause needs a token with the ingest scope (and read, for /graphql)")
+	}
+	c, err := graph.RecordConfirmation(ctx, r.store, breach, cause, deref(note), r.now())
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // Service is the resolver for the service field.
@@ -274,6 +295,9 @@ func (r *Resolver) Event() EventResolver { return &eventResolver{r} }
 // EventConnection returns EventConnectionResolver implementation.
 func (r *Resolver) EventConnection() EventConnectionResolver { return &eventConnectionResolver{r} }
 
+// Mutation returns MutationResolver implementation.
+func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
+
 // NearbyService returns NearbyServiceResolver implementation.
 func (r *Resolver) NearbyService() NearbyServiceResolver { return &nearbyServiceResolver{r} }
 
@@ -298,6 +322,7 @@ type (
 	edgeResolver              struct{ *Resolver }
 	eventResolver             struct{ *Resolver }
 	eventConnectionResolver   struct{ *Resolver }
+	mutationResolver          struct{ *Resolver }
 	nearbyServiceResolver     struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	serviceResolver           struct{ *Resolver }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sregraph/sregraph/resolvers"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -116,6 +118,9 @@ func requiredScope(r *http.Request) scope {
 		return ""
 	case strings.HasPrefix(r.URL.Path, "/v1/"):
 		return scopeIngest
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/breaches/"):
+		// The breach page's "this was the cause" button.
+		return scopeIngest
 	}
 	return scopeRead
 }
@@ -153,7 +158,9 @@ func authenticate(t *tokens, h http.Handler) http.Handler {
 			http.Error(w, fmt.Sprintf("token %q lacks the %s scope this endpoint needs", g.name, need), http.StatusForbidden)
 			return
 		}
-		h.ServeHTTP(w, r)
+		// GraphQL mutations (confirming a cause) write: they need the
+		// ingest scope too, which the resolver checks.
+		h.ServeHTTP(w, r.WithContext(resolvers.WithWriteAccess(r.Context(), g.scopes[scopeIngest])))
 	})
 }
 

@@ -70,6 +70,10 @@ func TestAuthenticateScopes(t *testing.T) {
 		{"POST", "/v1/events", "Bearer read-token-0123456789", http.StatusForbidden},
 		{"POST", "/v1/webhooks/github?token=ingest-token-0123456789", "", http.StatusTeapot},
 		{"GET", "/metrics", "", http.StatusUnauthorized},
+		// The breach page's "this was the cause" button writes.
+		{"POST", "/breaches/b1/confirm", "Bearer read-token-0123456789", http.StatusForbidden},
+		{"POST", "/breaches/b1/confirm", "Bearer ingest-token-0123456789", http.StatusTeapot},
+		{"GET", "/breaches/b1", "Bearer read-token-0123456789", http.StatusTeapot},
 	}
 	for _, tt := range tests {
 		req := httptest.NewRequest(tt.method, tt.path, nil)

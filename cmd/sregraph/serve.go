@@ -233,7 +233,7 @@ func newServer(ctx context.Context, cfg serveConfig, extra *componentConfig, log
 	graphqlHandler(mux, resolvers.Options{
 		Store: s.store, Feed: feed, Now: now, PublicURL: s.publicURL, Logger: log, NoIntrospection: cfg.NoIntrospection,
 	})
-	page.New(page.Options{Source: s.store, Now: now, PublicURL: s.publicURL, Logger: log}).Register(mux)
+	page.New(page.Options{Source: s.store, Recorder: s.store, Now: now, PublicURL: s.publicURL, Logger: log}).Register(mux)
 	// The components' start-up context must not end with ctx: the
 	// embedded broker lives until Close, after the consumers' final
 	// commits.

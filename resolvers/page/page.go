@@ -44,11 +44,15 @@ type Options struct {
 	Logger    *slog.Logger
 	// RecentBreaches is how many breaches the index lists; 0 means 20.
 	RecentBreaches int
+	// Recorder, when set, lets a responder confirm a breach's cause from
+	// its page (a "This was the cause" button on each suspect).
+	Recorder graph.Applier
 }
 
 // Pages serves the HTML pages.
 type Pages struct {
 	src       Source
+	recorder  graph.Applier
 	now       func() time.Time
 	publicURL string
 	log       *slog.Logger
@@ -81,7 +85,7 @@ func New(o Options) *Pages {
 	sum := sha256.Sum256(pageCSS)
 	tag := hex.EncodeToString(sum[:6])
 	p := &Pages{
-		src: o.Source, now: o.Now, publicURL: strings.TrimRight(o.PublicURL, "/"), log: o.Logger,
+		src: o.Source, recorder: o.Recorder, now: o.Now, publicURL: strings.TrimRight(o.PublicURL, "/"), log: o.Logger,
 		recent: o.RecentBreaches, cssPath: StylesheetPath + "?v=" + tag, cssETag: `"` + tag + `"`,
 		tmpl: map[string]*template.Template{},
 	}
@@ -100,6 +104,9 @@ func New(o Options) *Pages {
 func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", p.index)
 	mux.HandleFunc("GET /breaches/{id}", p.breach)
+	if p.recorder != nil {
+		mux.HandleFunc("POST /breaches/{id}/confirm", p.confirm)
+	}
 	mux.HandleFunc("GET /context", p.context)
 	mux.HandleFunc("GET "+StylesheetPath, p.stylesheet)
 }
@@ -232,6 +239,24 @@ func (p *Pages) renderContext(w http.ResponseWriter, r *http.Request, win params
 	}
 	built := time.Since(start)
 	v := buildView(c, win, l, p.now(), p.publicURL)
+	if b != nil {
+		conf, ok, err := graph.ConfirmationFor(r.Context(), p.src, *b)
+		if err != nil {
+			p.unavailable(w, r, fmt.Errorf("confirmation of %s: %w", b.ID, err))
+			return
+		}
+		if ok {
+			v.Confirmation = &confirmView{Confirmation: conf, When: stampOf(conf.At, time.Time{}, "")}
+		}
+		if p.recorder != nil {
+			action := "/breaches/" + url.PathEscape(b.ID) + "/confirm"
+			for _, list := range [][]suspectView{v.Suspects, v.More} {
+				for i := range list {
+					list[i].ConfirmAction = action
+				}
+			}
+		}
+	}
 	p.render(w, r, http.StatusOK, "context", v.Title, v, built)
 }
 
@@ -375,3 +400,38 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// confirmStore is the source and the recorder together, as recording a
+// confirmation needs both.
+type confirmStore struct {
+	Source
+	graph.Applier
+}
+
+// confirm records the cause a responder picked on a breach page and
+// sends them back to it. A form from another site is refused.
+func (p *Pages) confirm(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if o := r.Header.Get("Origin"); o != "" {
+		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+			p.fail(w, r, errorView{Status: http.StatusForbidden, Heading: "Not from this server",
+				Message: "A cause can only be confirmed from sregraph's own breach page."}, nil)
+			return
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		p.badRequest(w, []problem{{Message: "the form could not be read: " + err.Error()}})
+		return
+	}
+	_, err := graph.RecordConfirmation(r.Context(), confirmStore{p.src, p.recorder}, id, r.PostForm.Get("cause"), r.PostForm.Get("note"), p.now())
+	switch {
+	case errors.Is(err, graph.ErrNotFound) || errors.Is(err, graph.ErrInvalid):
+		p.badRequest(w, []problem{{Message: messageOf(err)}})
+		return
+	case err != nil:
+		p.unavailable(w, r, fmt.Errorf("confirm the cause of %s: %w", id, err))
+		return
+	}
+	http.Redirect(w, r, "/breaches/"+url.PathEscape(id)+"#confirmation", http.StatusSeeOther)
+}

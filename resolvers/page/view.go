@@ -153,7 +153,10 @@ func relative(t, ref time.Time, refName string) string {
 
 // suspectView is one ranked change as the page shows it.
 type suspectView struct {
-	Rank     int
+	// ConfirmAction, on a breach page that can record it, is where the
+	// "This was the cause" button posts.
+	ConfirmAction string
+	Rank          int
 	Score    string
 	ScorePct int
 	Kind     graph.Kind
@@ -207,6 +210,8 @@ type contextView struct {
 	Controls  controls
 	Top       *suspectView
 	Origin    *originView
+	// Confirmation is what a responder confirmed caused the breach.
+	Confirmation *confirmView
 	Suspects  []suspectView
 	More      []suspectView
 	Human     []suspectView
@@ -518,4 +523,10 @@ func windowText(from, to time.Time) string {
 		return from.Format("2006-01-02 15:04") + " – " + to.Format("15:04 UTC")
 	}
 	return from.Format("2006-01-02 15:04") + " – " + to.Format("2006-01-02 15:04 UTC")
+}
+
+// confirmView is a recorded confirmation as the verdict shows it.
+type confirmView struct {
+	graph.Confirmation
+	When stamp
 }
