@@ -157,16 +157,16 @@ type suspectView struct {
 	// "This was the cause" button posts.
 	ConfirmAction string
 	Rank          int
-	Score    string
-	ScorePct int
-	Kind     graph.Kind
-	Style    kindStyle
-	Service  string
-	Summary  string
-	When     string
-	At       stamp
-	Hops     int
-	HopsText string
+	Score         string
+	ScorePct      int
+	Kind          graph.Kind
+	Style         kindStyle
+	Service       string
+	Summary       string
+	When          string
+	At            stamp
+	Hops          int
+	HopsText      string
 	// Path runs in the direction of the calls, so every arrow reads
 	// "calls".
 	Path     []string
@@ -200,28 +200,28 @@ type originView struct {
 
 // contextView is everything the context and breach pages render.
 type contextView struct {
-	Title     string
-	Focus     string
-	Breach    *breachView
-	At        stamp
-	From, To  stamp
-	Window    string
-	Relation  string
-	Controls  controls
-	Top       *suspectView
-	Origin    *originView
+	Title    string
+	Focus    string
+	Breach   *breachView
+	At       stamp
+	From, To stamp
+	Window   string
+	Relation string
+	Controls controls
+	Top      *suspectView
+	Origin   *originView
 	// Confirmation is what a responder confirmed caused the breach.
 	Confirmation *confirmView
-	Suspects  []suspectView
-	More      []suspectView
-	Human     []suspectView
-	Symptoms  []suspectView
-	Truncated bool
-	Services  int
-	Timeline  timeline
-	Map       neighbourhood
-	Legend    []legendItem
-	Generated stamp
+	Suspects     []suspectView
+	More         []suspectView
+	Human        []suspectView
+	Symptoms     []suspectView
+	Truncated    bool
+	Services     int
+	Timeline     timeline
+	Map          neighbourhood
+	Legend       []legendItem
+	Generated    stamp
 	// Permalink is this view's canonical address (absolute when a public
 	// URL is configured).
 	Permalink string
