@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
@@ -40,6 +41,8 @@ func backtestCommand(ctx context.Context, args []string, getenv func(string) str
 	verbose := fset.Bool("verbose", false, "print the top of each ranking with its reasons")
 	top := fset.Int("top", 3, "with --verbose, how many ranked changes to print")
 	asJSON := fset.Bool("json", false, "print the results as JSON (every ranked change)")
+	confirmed := fset.Bool("confirmed", false, "score today's ranking against every breach whose cause a responder confirmed in the store at --data-dir")
+	dataDir := fset.String("data-dir", "", "with --confirmed: the embedded store to read (the server must not be running on it)")
 	var paths []string
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		paths, args = append(paths, args[0]), args[1:]
@@ -48,6 +51,16 @@ func backtestCommand(ctx context.Context, args []string, getenv func(string) str
 		return err
 	}
 	paths = append(paths, fset.Args()...)
+	if *confirmed {
+		if *dataDir == "" || len(paths) > 0 {
+			return errors.New("usage: sregraph backtest --confirmed --data-dir DIR (scenario files are replayed without --confirmed)")
+		}
+		rep, err := backtestConfirmed(ctx, *dataDir, stderr)
+		if err != nil {
+			return err
+		}
+		return report(stdout, rep, *asJSON, *verbose, *top)
+	}
 	if len(paths) == 0 {
 		return errors.New("which scenarios? usage: sregraph backtest FILE|DIR... [--verbose] [--json]")
 	}
@@ -56,7 +69,6 @@ func backtestCommand(ctx context.Context, args []string, getenv func(string) str
 		return err
 	}
 	var rep backtestReport
-	var changes, noChange []scenario.Result
 	var failed []string
 	for i, f := range files {
 		if !*asJSON {
@@ -73,21 +85,9 @@ func backtestCommand(ctx context.Context, args []string, getenv func(string) str
 			continue
 		}
 		rep.Results = append(rep.Results, backtestResult{File: f, Result: r})
-		if r.NoChange {
-			noChange = append(noChange, r)
-		} else {
-			changes = append(changes, r)
-		}
 	}
-	all := append(append([]scenario.Result(nil), changes...), noChange...)
-	rep.Overall, rep.Changes, rep.NoChange = scenario.Summarize(all), scenario.Summarize(changes), scenario.Summarize(noChange)
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return err
-		}
-	} else if err := printBacktest(stdout, rep, *verbose, *top); err != nil {
+	rep.summarize()
+	if err := report(stdout, rep, *asJSON, *verbose, *top); err != nil {
 		return err
 	}
 	if len(failed) > 0 {
@@ -207,4 +207,93 @@ func describeChange(c graph.RankedChange) string {
 		id = c.Event.ID
 	}
 	return fmt.Sprintf("%s on %s (%s)", c.Event.Kind, c.Event.Service, id)
+}
+
+// summarize pools the results, and apart those caused by a change and
+// those where nothing changed.
+func (rep *backtestReport) summarize() {
+	var all, changes, noChange []scenario.Result
+	for _, r := range rep.Results {
+		all = append(all, r.Result)
+		if r.NoChange {
+			noChange = append(noChange, r.Result)
+		} else {
+			changes = append(changes, r.Result)
+		}
+	}
+	rep.Overall, rep.Changes, rep.NoChange = scenario.Summarize(all), scenario.Summarize(changes), scenario.Summarize(noChange)
+}
+
+func report(w io.Writer, rep backtestReport, asJSON, verbose bool, top int) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return printBacktest(w, rep, verbose, top)
+}
+
+// backtestConfirmed scores today's ranking against every breach in the
+// store at dir whose cause a responder confirmed, asking as the breach
+// page does.
+func backtestConfirmed(ctx context.Context, dir string, progress io.Writer) (backtestReport, error) {
+	st, err := pebble.Open(dir, pebble.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return backtestReport{}, fmt.Errorf("open --data-dir %s (if a server is running on it, stop it first): %w", dir, err)
+	}
+	rep, err := scoreConfirmed(ctx, st, progress)
+	if cerr := st.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close --data-dir %s: %w", dir, cerr))
+	}
+	return rep, err
+}
+
+// confirmedSource is what scoring confirmations reads.
+type confirmedSource interface {
+	graph.ContextSource
+	Event(ctx context.Context, id string) (graph.Event, error)
+}
+
+func scoreConfirmed(ctx context.Context, st confirmedSource, progress io.Writer) (backtestReport, error) {
+	var confs []graph.Confirmation
+	f := graph.EventFilter{Kinds: []graph.Kind{graph.KindConfirmation}, First: 1000}
+	for {
+		page, err := st.Events(ctx, f)
+		if err != nil {
+			return backtestReport{}, fmt.Errorf("confirmations: %w", err)
+		}
+		for _, e := range page.Items {
+			if c, ok := graph.ConfirmationOf(e); ok {
+				confs = append(confs, c)
+			}
+		}
+		if !page.HasNext || len(page.Items) == 0 {
+			break
+		}
+		last := page.Items[len(page.Items)-1]
+		f.After = graph.EncodeCursor(last.At, last.ID)
+	}
+	if len(confs) == 0 {
+		return backtestReport{}, errors.New("no breach in this store has a confirmed cause yet: confirm one with the breach page's button or the confirmCause mutation")
+	}
+	var rep backtestReport
+	for i, c := range confs {
+		e, err := st.Event(ctx, c.Breach)
+		if err != nil {
+			fmt.Fprintf(progress, "sregraph backtest: breach %s (confirmed %s): %v\n", c.Breach, c.At.Format(time.RFC3339), err)
+			continue
+		}
+		b := graph.BreachOf(e)
+		fmt.Fprintf(progress, "[%d/%d] %s on %s at %s\n", i+1, len(confs), b.SLO, b.Service, b.StartedAt.Format(time.RFC3339))
+		q := graph.ContextQuery{Service: b.Service, At: b.StartedAt, Before: graph.DefaultBefore, After: graph.DefaultAfter, First: graph.MaxFirst, Breach: &b}
+		cx, err := graph.BuildContext(ctx, st, q)
+		if err != nil {
+			return backtestReport{}, fmt.Errorf("context of breach %s: %w", b.ID, err)
+		}
+		r := scenario.Result{Name: b.SLO, Expected: c.CauseSummary, NoChange: c.CauseKind == graph.KindDegradation,
+			Rank: graph.RankOf(cx, c), Changes: cx.Changes, Origins: cx.Origins}
+		rep.Results = append(rep.Results, backtestResult{File: b.Service + "@" + b.StartedAt.Format("2006-01-02T15:04"), Result: r})
+	}
+	rep.summarize()
+	return rep, nil
 }

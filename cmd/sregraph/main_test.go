@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +20,9 @@ import (
 	"time"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/ingest/scenario"
+	"github.com/sregraph/sregraph/ingest/scenario/scenariotest"
 )
 
 // TestMain lets the test binary stand in for the sregraph binary: with
@@ -387,5 +392,61 @@ func TestBacktestCommand(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), `b-broken.json: expect.breach: no slo_breach event with id "nope"`) {
 		t.Errorf("the broken scenario is not named with its problem:\n%s", stderr.String())
+	}
+}
+
+// TestBacktestConfirmed confirms the causes of the demo's two breaches in
+// a store, the way responders would, and scores the ranking against them.
+func TestBacktestConfirmed(t *testing.T) {
+	dir := t.TempDir()
+	st, err := pebble.Open(dir, pebble.Options{Now: scenariotest.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := scenario.Load(scenariotest.Dir(), scenariotest.Breach(), scenariotest.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := st.Apply(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	byExternal := map[string]graph.Event{}
+	var breaches []graph.Event
+	for _, e := range b.Events {
+		byExternal[e.ExternalID] = e
+		if e.Kind == graph.KindSLOBreach {
+			breaches = append(breaches, e)
+		}
+	}
+	if len(breaches) != 2 {
+		t.Fatalf("the demo has %d breaches, want 2", len(breaches))
+	}
+	// The older breach first (listing order is newest first).
+	slices.SortFunc(breaches, func(a, b graph.Event) int { return a.At.Compare(b.At) })
+	for i, cause := range []string{"payments@a1e1bf6", "ledger@4464f19"} {
+		if _, err := graph.RecordConfirmation(ctx, st, breaches[i].ID, byExternal[cause].ID, "", scenariotest.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"backtest", "--confirmed", "--data-dir", dir}, func(string) string { return "" }, &stdout, &stderr)
+	out := stdout.String()
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr.String())
+	}
+	for _, want := range []string{"payments 3.8.0 deployed", "ledger 2.14.0 deployed", "overall     2 scenarios  top-1  2 (100%)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// An empty store says how to get confirmations.
+	empty := t.TempDir()
+	code = run(ctx, []string{"backtest", "--confirmed", "--data-dir", empty}, func(string) string { return "" }, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "no breach in this store has a confirmed cause yet") {
+		t.Errorf("empty store: exit %d, %s", code, stderr.String())
 	}
 }
