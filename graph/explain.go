@@ -292,7 +292,9 @@ func creditPolicies(out []RankedChange) {
 				by = sc
 			}
 		}
-		if by == nil || c.Score >= by.Score || !lastConfigBefore(out, c, by.Event) {
+		// An explained change's reasons are its time, its onset, its
+		// evidence and its path: the middle is what to pass on.
+		if by == nil || c.Score >= by.Score || len(by.Reasons) < 3 || !lastConfigBefore(out, c, by.Event) {
 			continue
 		}
 		c.Score = roundScore(by.Score * 1.01)
