@@ -121,13 +121,13 @@ type spans struct {
 	m  edgeSpans
 }
 
-func loadSpans(db *pebble.DB) (*spans, error) {
+func loadSpans(db *pebble.DB) (_ *spans, err error) {
 	sp := &spans{m: edgeSpans{}}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableSeenOut}, UpperBound: []byte{tableSeenOut + 1}})
 	if err != nil {
 		return nil, fmt.Errorf("load first and last seen: %w", err)
 	}
-	defer it.Close()
+	defer closeIter(it, "load first and last seen", &err)
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()[1:]
 		nul := bytes.IndexByte(k, 0)
@@ -183,13 +183,13 @@ type declared struct {
 	out, in map[string]map[string]bool
 }
 
-func loadDeclared(db *pebble.DB) (*declared, error) {
+func loadDeclared(db *pebble.DB) (_ *declared, err error) {
 	d := &declared{out: map[string]map[string]bool{}, in: map[string]map[string]bool{}}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableDepFrom}, UpperBound: []byte{tableDepFrom + 1}})
 	if err != nil {
 		return nil, fmt.Errorf("load dependencies: %w", err)
 	}
-	defer it.Close()
+	defer closeIter(it, "load dependencies", &err)
 	var deps []graph.Dependency
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()[1:]

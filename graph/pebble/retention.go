@@ -55,7 +55,7 @@ func (s *Store) sweep(ctx context.Context, lower, upper []byte, step func(it *pe
 	}
 }
 
-func (s *Store) sweepOnce(lower, upper []byte, step func(it *pebble.Iterator, b *pebble.Batch) ([]byte, bool, error)) ([]byte, bool, error) {
+func (s *Store) sweepOnce(lower, upper []byte, step func(it *pebble.Iterator, b *pebble.Batch) ([]byte, bool, error)) (_ []byte, _ bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -65,7 +65,7 @@ func (s *Store) sweepOnce(lower, upper []byte, step func(it *pebble.Iterator, b 
 	if err != nil {
 		return nil, false, err
 	}
-	defer it.Close()
+	defer closeIter(it, "retention sweep", &err)
 	b := s.db.NewBatch()
 	defer b.Close()
 	next, done, err := step(it, b)
@@ -73,7 +73,7 @@ func (s *Store) sweepOnce(lower, upper []byte, step func(it *pebble.Iterator, b 
 		return nil, false, err
 	}
 	if err := it.Error(); err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("retention sweep: %w", err)
 	}
 	if !b.Empty() {
 		if err := b.Commit(pebble.Sync); err != nil {

@@ -122,7 +122,7 @@ func (s *Store) Service(ctx context.Context, name string) (graph.Service, error)
 
 // eachService calls fn for the services after the name cursor that match
 // f, in name order, until fn returns false.
-func (s *Store) eachService(ctx context.Context, f *graph.ServiceFilter, after string, fn func(graph.Service) bool) error {
+func (s *Store) eachService(ctx context.Context, f *graph.ServiceFilter, after string, fn func(graph.Service) bool) (err error) {
 	lower := []byte{tableService}
 	if after != "" {
 		lower = append(serviceKey(after), 0)
@@ -131,7 +131,7 @@ func (s *Store) eachService(ctx context.Context, f *graph.ServiceFilter, after s
 	if err != nil {
 		return fmt.Errorf("list services: %w", err)
 	}
-	defer it.Close()
+	defer closeIter(it, "list services", &err)
 	n := 0
 	for it.First(); it.Valid(); it.Next() {
 		if n++; n%1024 == 0 {

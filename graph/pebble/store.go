@@ -102,22 +102,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	deps, err := loadDeclared(db)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("open embedded store in %s: %w", dir, err), db.Close())
 	}
 	spans, err := loadSpans(db)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("open embedded store in %s: %w", dir, err), db.Close())
 	}
 	if _, err := splitCalls(db, opts.Logger); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open embedded store in %s: split call buckets: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("open embedded store in %s: split call buckets: %w", dir, err), db.Close())
 	}
 	known, err := loadKnownIDs(db)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("open embedded store in %s: %w", dir, err), db.Close())
 	}
 	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans, known: known}, nil
 }
@@ -221,6 +217,15 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
 	s.deps.add(b.Dependencies)
 	s.spans.put(spans)
 	return w, nil
+}
+
+// closeIter closes it and joins its error, if any, into *err, naming what
+// the iterator was reading. Deferred, it keeps a failure found only at
+// Close (a read or checksum error) from being dropped.
+func closeIter(it *pebble.Iterator, what string, err *error) {
+	if cerr := it.Close(); cerr != nil {
+		*err = errors.Join(*err, fmt.Errorf("%s: close iterator: %w", what, cerr))
+	}
 }
 
 // logger adapts slog to Pebble's logger.
