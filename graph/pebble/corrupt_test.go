@@ -100,3 +100,33 @@ func TestCorruptTableIsAnError(t *testing.T) {
 		t.Errorf("listing over damaged %s = %d events, no error; want an error", filepath.Base(file), len(page.Items))
 	}
 }
+
+// TestPingReportsDamage checks that once a read met damaged data, Ping
+// fails with a message naming the damaged file, and that an ordinary
+// error (an invalid filter) does not count as damage.
+func TestPingReportsDamage(t *testing.T) {
+	dir, file := MustCorruptStore(t)
+	s, err := Open(dir, Options{Now: graphtest.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Events(ctx, graph.EventFilter{First: -1}); err == nil {
+		t.Fatal("listing with an invalid filter: no error")
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping before any damage was read: %v", err)
+	}
+	if _, err := s.CountEvents(ctx, graph.EventFilter{Services: []string{"x"}, First: 1}); err == nil {
+		t.Fatal("count over the damaged file: no error")
+	}
+	err = s.Ping(ctx)
+	if err == nil {
+		t.Fatal("ping after a read met damage: ok, want an error")
+	}
+	num := strings.TrimSuffix(filepath.Base(file), ".sst")
+	if !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), num) {
+		t.Errorf("ping = %q, want it to say the store is damaged and name table %s", err, num)
+	}
+}

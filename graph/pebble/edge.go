@@ -377,7 +377,8 @@ func (s *Store) EdgesAmong(ctx context.Context, services []string, from, to time
 	return s.edges(ctx, services, from, to, true)
 }
 
-func (s *Store) edges(ctx context.Context, services []string, from, to time.Time, among bool) ([]graph.EdgeActivity, error) {
+func (s *Store) edges(ctx context.Context, services []string, from, to time.Time, among bool) (_ []graph.EdgeActivity, err error) {
+	defer func() { s.health.note(err) }()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

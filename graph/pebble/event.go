@@ -161,7 +161,8 @@ func readEvents(r pebble.Reader, ids []string) ([]*graph.Event, error) {
 }
 
 // Event returns one event by ID.
-func (s *Store) Event(ctx context.Context, id string) (graph.Event, error) {
+func (s *Store) Event(ctx context.Context, id string) (_ graph.Event, err error) {
+	defer func() { s.health.note(err) }()
 	if err := ctx.Err(); err != nil {
 		return graph.Event{}, err
 	}
@@ -415,6 +416,7 @@ func (sc *scan) close() error {
 
 // Events lists events in graph.EventLess order.
 func (s *Store) Events(ctx context.Context, f graph.EventFilter) (page graph.Page[graph.Event], err error) {
+	defer func() { s.health.note(err) }()
 	if err := f.Validate(); err != nil {
 		return page, err
 	}
@@ -484,6 +486,7 @@ func (s *Store) Events(ctx context.Context, f graph.EventFilter) (page graph.Pag
 // CountEvents counts what Events would list, ignoring First and After. It
 // reads only index entries.
 func (s *Store) CountEvents(ctx context.Context, f graph.EventFilter) (n int, err error) {
+	defer func() { s.health.note(err) }()
 	f.First, f.After = 1, ""
 	if err := f.Validate(); err != nil {
 		return 0, err

@@ -21,6 +21,7 @@ const deleteChunk = 10000
 // works in batches of at most deleteChunk keys, each durable on its own.
 // Declared dependencies and services stay.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (events, buckets int, err error) {
+	defer func() { s.health.note(err) }()
 	if events, err = s.deleteEvents(ctx, t); err != nil {
 		return events, 0, err
 	}

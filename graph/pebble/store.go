@@ -56,6 +56,8 @@ type Store struct {
 	// spans mirrors every call edge's first and last seen, for the same
 	// reason.
 	spans *spans
+	// health holds the first damage a read met, for Ping.
+	health *health
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -83,6 +85,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		MaxConcurrentCompactions:    func() int { return 2 },
 		Logger:                      logger{opts.Logger},
 	}
+	h := &health{log: opts.Logger}
+	// A compaction that meets a damaged block reports it here.
+	po.EventListener = &pebble.EventListener{BackgroundError: func(err error) { h.note(err) }}
 	po.Levels = make([]pebble.LevelOptions, 7)
 	for i := range po.Levels {
 		l := &po.Levels[i]
@@ -115,7 +120,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open embedded store in %s: %w", dir, err), db.Close())
 	}
-	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans, known: known}, nil
+	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans, known: known, health: h}, nil
 }
 
 // Close flushes nothing (every acknowledged write is already durable) and
@@ -133,7 +138,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping reports whether the store can serve reads.
+// Ping reports whether the store can serve reads. Once any read met
+// damaged data (a checksum mismatch, an undecodable value), Ping fails
+// with a message naming it until the store is reopened.
 func (s *Store) Ping(ctx context.Context) error {
 	s.mu.Lock()
 	closed := s.closed
@@ -141,11 +148,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	if closed {
 		return fmt.Errorf("embedded store: %w", graph.ErrUnavailable)
 	}
+	if err := s.health.check(); err != nil {
+		return err
+	}
 	_, c, err := s.db.Get([]byte{tableService})
 	if err == nil {
 		c.Close()
 	} else if !errors.Is(err, pebble.ErrNotFound) {
-		return fmt.Errorf("embedded store: %w", err)
+		return fmt.Errorf("embedded store: %w", s.health.note(err))
 	}
 	return ctx.Err()
 }
@@ -168,7 +178,8 @@ func get(r pebble.Reader, key []byte) ([]byte, bool, error) {
 // merged with graph.Merge; declared dependencies are keyed by (from, to);
 // call buckets by (from, to, minute, producer), a repeat replacing the
 // counts. Every service named anywhere in b is recorded.
-func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error) {
+func (s *Store) Apply(ctx context.Context, b graph.Batch) (_ graph.Written, err error) {
+	defer func() { s.health.note(err) }()
 	var w graph.Written
 	if err := b.Validate(); err != nil {
 		return w, err
