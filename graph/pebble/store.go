@@ -123,8 +123,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans, known: known, health: h}, nil
 }
 
-// Close flushes nothing (every acknowledged write is already durable) and
-// releases the database.
+// Close flushes the in-memory tables to table files and releases the
+// database. Every acknowledged write is already durable in the write-ahead
+// log; flushing means a clean stop leaves nothing that depends on
+// replaying it. A flush error is returned with the close error, and the
+// database is closed either way.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -132,10 +135,14 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close embedded store: %w", err)
+	var errs []error
+	if err := s.db.Flush(); err != nil {
+		errs = append(errs, fmt.Errorf("flush embedded store: %w", err))
 	}
-	return nil
+	if err := s.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close embedded store: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // Ping reports whether the store can serve reads. Once any read met
