@@ -249,8 +249,16 @@ func closeIter(it *pebble.Iterator, what string, err *error) {
 // logger adapts slog to Pebble's logger.
 type logger struct{ l *slog.Logger }
 
+// Infof logs Pebble's informational notices at debug level, except the
+// end of a write-ahead log replay, which is a warning when it dropped
+// records (see walReplayed).
 func (l logger) Infof(format string, args ...any) {
-	l.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+	msg := fmt.Sprintf(format, args...)
+	if format == walStopFormat && len(args) == 6 {
+		l.walReplayed(msg, args)
+		return
+	}
+	l.l.Debug(msg, "component", "pebble")
 }
 
 // Fatalf is called by Pebble on unrecoverable corruption; Pebble requires
