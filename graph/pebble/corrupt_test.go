@@ -1,94 +1,31 @@
-package pebble
+package pebble_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/graphtest"
+	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 )
-
-// corruptEvents is how many events MustCorruptStore writes for service x.
-const corruptEvents = 3600
-
-// MustCorruptStore writes corruptEvents events of service "x" to a store in
-// a fresh directory, flushes them into a table file, closes the store and
-// zeroes 4 KiB in the middle of the largest table file. Each event carries
-// a large, poorly compressible attribute so that the per-service index
-// (which holds whole events) fills most of the file and the zeroed bytes
-// land in it. It returns the directory and the damaged file's name.
-func MustCorruptStore(tb testing.TB) (dir, file string) {
-	tb.Helper()
-	dir = tb.TempDir()
-	s, err := Open(dir, Options{Now: graphtest.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var evs []graph.Event
-	for i := range corruptEvents {
-		e := graphtest.MustEvent(tb, graph.KindDeploy, "x", graphtest.T0.Add(-time.Duration(i)*time.Second), fmt.Sprintf("r%d", i))
-		var pad strings.Builder
-		for j := range 64 {
-			fmt.Fprintf(&pad, "%x", uint64(i*7919+j)*0x9E3779B97F4A7C15)
-		}
-		e.Attributes["pad"] = pad.String()
-		evs = append(evs, e)
-		if len(evs) == 500 || i == corruptEvents-1 {
-			graphtest.MustApply(tb, s, graph.Batch{Events: evs})
-			evs = nil
-		}
-	}
-	if err := s.db.Flush(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	ssts, err := filepath.Glob(filepath.Join(dir, "*.sst"))
-	if err != nil || len(ssts) == 0 {
-		tb.Fatalf("no table file in %s (%v)", dir, err)
-	}
-	var size int64
-	for _, p := range ssts {
-		fi, err := os.Stat(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if fi.Size() > size {
-			file, size = p, fi.Size()
-		}
-	}
-	f, err := os.OpenFile(file, os.O_RDWR, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := f.WriteAt(make([]byte, 4<<10), size/2); err != nil {
-		tb.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return dir, file
-}
 
 // TestCorruptTableIsAnError checks that a damaged table file makes a count
 // and a listing fail instead of answering less.
 func TestCorruptTableIsAnError(t *testing.T) {
-	dir, file := MustCorruptStore(t)
-	s, err := Open(dir, Options{Now: graphtest.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	dir, file := pebbletest.MustCorruptStore(t)
+	s, err := pebble.Open(dir, pebble.Options{Now: graphtest.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	defer s.Close()
 	ctx := context.Background()
-	f := graph.EventFilter{Services: []string{"x"}, First: corruptEvents + 1}
+	f := graph.EventFilter{Services: []string{"x"}, First: pebbletest.CorruptEvents + 1}
 	n, err := s.CountEvents(ctx, f)
 	if err == nil {
 		t.Errorf("count over damaged %s = %d, no error; want an error", filepath.Base(file), n)
@@ -105,8 +42,8 @@ func TestCorruptTableIsAnError(t *testing.T) {
 // fails with a message naming the damaged file, and that an ordinary
 // error (an invalid filter) does not count as damage.
 func TestPingReportsDamage(t *testing.T) {
-	dir, file := MustCorruptStore(t)
-	s, err := Open(dir, Options{Now: graphtest.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	dir, file := pebbletest.MustCorruptStore(t)
+	s, err := pebble.Open(dir, pebble.Options{Now: graphtest.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -137,7 +74,7 @@ func TestPingReportsDamage(t *testing.T) {
 func TestCloseFlushes(t *testing.T) {
 	dir := t.TempDir()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := Open(dir, Options{Now: graphtest.Now, Logger: quiet})
+	s, err := pebble.Open(dir, pebble.Options{Now: graphtest.Now, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,12 +92,53 @@ func TestCloseFlushes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err = Open(dir, Options{Now: graphtest.Now, Logger: quiet})
+	s, err = pebble.Open(dir, pebble.Options{Now: graphtest.Now, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	if _, err := s.Event(context.Background(), e.ID); err != nil {
 		t.Errorf("event after a clean close and the logs deleted: %v", err)
+	}
+}
+
+// TestCheck checks that Check finds nothing in a sound store and names the
+// damaged table file of a corrupted one.
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	sound := t.TempDir()
+	s, err := pebble.Open(sound, pebble.Options{Now: graphtest.Now, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	graphtest.MustApply(t, s, graph.Batch{Events: []graph.Event{graphtest.MustEvent(t, graph.KindDeploy, "x", graphtest.T0, "r1")}})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := pebble.Check(ctx, sound, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Damage) > 0 || rep.Tables == 0 || rep.Keys == 0 {
+		t.Errorf("sound store: %+v, want no damage and something read", rep)
+	}
+
+	dir, file := pebbletest.MustCorruptStore(t)
+	rep, err = pebble.Check(ctx, dir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := false
+	for _, d := range rep.Damage {
+		t.Logf("damage: %s: %v", d.File, d.Err)
+		named = named || d.File == file
+	}
+	if !named {
+		t.Errorf("corrupted store: damage %v does not name %s", rep.Damage, file)
+	}
+
+	if _, err := pebble.Check(ctx, filepath.Join(t.TempDir(), "missing"), quiet); err == nil {
+		t.Error("check of a missing directory: no error")
 	}
 }

@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -76,6 +77,13 @@ func TestWALDamageIsAWarning(t *testing.T) {
 					t.Fatal(err)
 				}
 				f.Close()
+			}
+			rep, err := Check(context.Background(), dir, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatalf("check: %v", err)
+			}
+			if found := len(rep.Damage) > 0 && rep.Damage[0].File == logs[len(logs)-1]; found != tc.damage {
+				t.Errorf("check found the log damaged = %v, want %v (%+v)", found, tc.damage, rep.Damage)
 			}
 			var buf bytes.Buffer
 			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
