@@ -58,7 +58,7 @@ func Check(ctx context.Context, dir string, log *slog.Logger) (CheckReport, erro
 	if err := checkLogs(dir, &rep); err != nil {
 		return rep, err
 	}
-	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: logger{log}})
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: logger{l: log}})
 	if err != nil {
 		if pebble.IsCorruptionError(err) || errors.Is(err, errCorrupt) {
 			rep.Damage = append(rep.Damage, Damage{File: dir, Err: fmt.Errorf("open: %w", err)})

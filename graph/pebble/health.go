@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
+
+	"github.com/sregraph/sregraph/graph"
 )
 
 // health remembers the first damage the store met, so that Ping reports a
@@ -16,6 +18,10 @@ import (
 type health struct {
 	log     *slog.Logger
 	damaged atomic.Pointer[string]
+	// fatal holds the database's fatal error, after which it cannot be
+	// used (its commit pipeline may be wedged); onFatal is told once.
+	fatal   atomic.Pointer[string]
+	onFatal func(error)
 }
 
 // isCorruption reports whether err says stored data is damaged: Pebble's
@@ -46,4 +52,49 @@ func (h *health) check() error {
 		return fmt.Errorf("embedded store is damaged (run sregraph check): %s", *p)
 	}
 	return nil
+}
+
+// fatalPanic is what the store's Pebble logger panics with when Pebble
+// reports an unrecoverable error through Fatalf (which must not return).
+// The store's write paths recover it and return an error instead.
+type fatalPanic struct{ msg string }
+
+// Error returns the message, so that a fatalPanic nothing recovered (in
+// one of Pebble's goroutines) ends the process with a readable message.
+func (p fatalPanic) Error() string { return p.msg }
+
+// fail records a fatal error from the database, logs it at error level
+// and calls the Fatal hook, once.
+func (h *health) fail(msg string) {
+	if !h.fatal.CompareAndSwap(nil, &msg) {
+		return
+	}
+	h.log.Error("embedded store: fatal database error; the store refuses every further call and the process should exit",
+		"err", msg, "component", "pebble")
+	if h.onFatal != nil {
+		h.onFatal(fmt.Errorf("embedded store stopped: %s: %w", msg, graph.ErrUnavailable))
+	}
+}
+
+// stopped returns an error, naming op, if the database reported a fatal
+// error, and nil otherwise.
+func (h *health) stopped(op string) error {
+	if p := h.fatal.Load(); p != nil {
+		return fmt.Errorf("%s: embedded store stopped after a fatal error (restart the process): %s: %w", op, *p, graph.ErrUnavailable)
+	}
+	return nil
+}
+
+// recoverFatal, deferred in a call that enters the database, turns the
+// panic of a fatal database error into an error in *err naming op. Other
+// panics continue.
+func (h *health) recoverFatal(op string, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if _, ok := r.(fatalPanic); !ok {
+		panic(r)
+	}
+	*err = h.stopped(op)
 }

@@ -57,10 +57,14 @@ func (s *Store) sweep(ctx context.Context, lower, upper []byte, step func(it *pe
 }
 
 func (s *Store) sweepOnce(lower, upper []byte, step func(it *pebble.Iterator, b *pebble.Batch) ([]byte, bool, error)) (_ []byte, _ bool, err error) {
+	defer s.health.recoverFatal("retention", &err)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, false, fmt.Errorf("retention: embedded store is closed: %w", graph.ErrUnavailable)
+	}
+	if err := s.health.stopped("retention"); err != nil {
+		return nil, false, err
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {

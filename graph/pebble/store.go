@@ -13,6 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
+	"github.com/cockroachdb/pebble/vfs"
 
 	"github.com/sregraph/sregraph/graph"
 )
@@ -31,6 +32,15 @@ type Options struct {
 	// defaults to 64 MiB, which measured faster for batched writes than
 	// smaller buffers (fewer flushes and less level-0 churn).
 	MemTableSize uint64
+	// Fatal, when set, is called once when the database reports an
+	// unrecoverable error (a failed write-ahead log write, say on a full
+	// disk). From then on every call fails with graph.ErrUnavailable and
+	// Ping says why; the program should close what it can and exit
+	// non-zero so that a supervisor restarts it.
+	Fatal func(error)
+
+	// fs replaces the file system, for tests that inject faults.
+	fs vfs.FS
 }
 
 // Store is the embedded graph store. It is safe for concurrent use.
@@ -74,6 +84,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.MemTableSize == 0 {
 		opts.MemTableSize = 64 << 20
 	}
+	h := &health{log: opts.Logger, onFatal: opts.Fatal}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	po := &pebble.Options{
@@ -83,9 +94,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,
 		MaxConcurrentCompactions:    func() int { return 2 },
-		Logger:                      logger{opts.Logger},
+		Logger:                      logger{opts.Logger, h},
+		FS:                          opts.fs,
 	}
-	h := &health{log: opts.Logger}
 	// A compaction that meets a damaged block reports it here.
 	po.EventListener = &pebble.EventListener{BackgroundError: func(err error) { h.note(err) }}
 	po.Levels = make([]pebble.LevelOptions, 7)
@@ -135,6 +146,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	if err := s.health.stopped("close"); err != nil {
+		// Flushing or closing a database whose commit pipeline failed can
+		// block for good; the process is about to exit anyway.
+		return err
+	}
 	var errs []error
 	if err := s.db.Flush(); err != nil {
 		errs = append(errs, fmt.Errorf("flush embedded store: %w", err))
@@ -154,6 +170,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	s.mu.Unlock()
 	if closed {
 		return fmt.Errorf("embedded store: %w", graph.ErrUnavailable)
+	}
+	if err := s.health.stopped("ping"); err != nil {
+		return err
 	}
 	if err := s.health.check(); err != nil {
 		return err
@@ -187,6 +206,7 @@ func get(r pebble.Reader, key []byte) ([]byte, bool, error) {
 // counts. Every service named anywhere in b is recorded.
 func (s *Store) Apply(ctx context.Context, b graph.Batch) (_ graph.Written, err error) {
 	defer func() { s.health.note(err) }()
+	defer s.health.recoverFatal("apply", &err)
 	var w graph.Written
 	if err := b.Validate(); err != nil {
 		return w, err
@@ -198,6 +218,9 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (_ graph.Written, err 
 	defer s.mu.Unlock()
 	if s.closed {
 		return w, fmt.Errorf("apply: embedded store is closed: %w", graph.ErrUnavailable)
+	}
+	if err := s.health.stopped("apply"); err != nil {
+		return w, err
 	}
 	batch := &writes{}
 	seen := newSightings()
@@ -246,8 +269,12 @@ func closeIter(it *pebble.Iterator, what string, err *error) {
 	}
 }
 
-// logger adapts slog to Pebble's logger.
-type logger struct{ l *slog.Logger }
+// logger adapts slog to Pebble's logger; h, when set, learns of fatal
+// errors.
+type logger struct {
+	l *slog.Logger
+	h *health
+}
 
 // Infof logs Pebble's informational notices at debug level, except the
 // end of a write-ahead log replay, which is a warning when it dropped
@@ -261,10 +288,19 @@ func (l logger) Infof(format string, args ...any) {
 	l.l.Debug(msg, "component", "pebble")
 }
 
-// Fatalf is called by Pebble on unrecoverable corruption; Pebble requires
-// that it does not return.
+// Fatalf is called by Pebble on an unrecoverable error (a failed commit,
+// say on a full disk, or corruption); Pebble requires that it does not
+// return. It marks the store stopped (Ping and every later call say why,
+// Options.Fatal is told) and panics with a fatalPanic, which the store's
+// write paths recover into an error for their caller. In one of Pebble's
+// own goroutines (a background flush or compaction) nothing recovers it
+// and the process exits with the message, which is logged first.
 func (l logger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	l.l.Error(msg, "component", "pebble")
-	panic("embedded store: " + msg)
+	if l.h != nil {
+		l.h.fail(msg)
+	} else {
+		l.l.Error(msg, "component", "pebble")
+	}
+	panic(fatalPanic{msg: "embedded store: " + msg})
 }

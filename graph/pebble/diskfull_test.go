@@ -1,0 +1,89 @@
+package pebble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/vfs"
+	"github.com/cockroachdb/pebble/vfs/errorfs"
+
+	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/graph/graphtest"
+)
+
+// within runs fn and fails the test if it does not return within d: a
+// wedged store must not pass by hanging the test binary.
+func within(t *testing.T, d time.Duration, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s did not return within %s", what, d)
+	}
+}
+
+// TestDiskFullIsAnError fills the disk (every write to a write-ahead log
+// fails with ENOSPC, through Pebble's fault-injecting file system) and
+// checks that Apply returns an error instead of panicking, that the store
+// then refuses writes and says why in Ping, that the Fatal hook is told,
+// and that Close returns.
+func TestDiskFullIsAnError(t *testing.T) {
+	var full atomic.Bool
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op, path string) error {
+		if full.Load() && op.OpKind() == errorfs.OpKindWrite && strings.HasSuffix(path, ".log") {
+			return fmt.Errorf("write %s: %w", path, syscall.ENOSPC)
+		}
+		return nil
+	}))
+	var fatal atomic.Pointer[error]
+	s, err := Open(t.TempDir(), Options{Now: graphtest.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), fs: fs,
+		Fatal: func(err error) { fatal.Store(&err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	apply := func(ext string) (err error) {
+		within(t, 10*time.Second, "apply", func() {
+			_, err = s.Apply(ctx, graph.Batch{Events: []graph.Event{graphtest.MustEvent(t, graph.KindDeploy, "x", graphtest.T0, ext)}})
+		})
+		return err
+	}
+	if err := apply("r1"); err != nil {
+		t.Fatalf("apply before the disk filled: %v", err)
+	}
+	full.Store(true)
+	err = apply("r2")
+	if err == nil || !errors.Is(err, graph.ErrUnavailable) || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("apply on a full disk = %v, want an unavailable error saying no space is left", err)
+	}
+	if err := apply("r3"); err == nil || !errors.Is(err, graph.ErrUnavailable) {
+		t.Errorf("apply after the fatal error = %v, want unavailable", err)
+	}
+	if p := fatal.Load(); p == nil || !strings.Contains((*p).Error(), "no space left") {
+		t.Errorf("Fatal hook got %v, want the disk-full error", p)
+	}
+	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Errorf("ping = %v, want an error saying no space is left", err)
+	}
+	if _, err := s.Event(ctx, graphtest.MustEvent(t, graph.KindDeploy, "x", graphtest.T0, "r1").ID); err != nil {
+		t.Errorf("read after the fatal error: %v", err)
+	}
+	within(t, 10*time.Second, "close", func() {
+		if err := s.Close(); err == nil {
+			t.Error("close after a fatal error: no error")
+		}
+	})
+}
