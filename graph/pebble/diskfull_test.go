@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -86,4 +89,46 @@ func TestDiskFullIsAnError(t *testing.T) {
 			t.Error("close after a fatal error: no error")
 		}
 	})
+}
+
+// TestRealDiskFull fills a real 8 MiB tmpfs with writes (it needs root
+// to mount one, and is skipped otherwise) and checks that the write that
+// meets the full disk returns an error instead of panicking, and that
+// Ping then says no space is left.
+func TestRealDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skipf("mounting a small tmpfs needs root (uid %d); the errorfs test covers the same path", os.Geteuid())
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		// Lazily: a store stopped by a fatal error keeps its files open.
+		if out, err := exec.Command("umount", "-l", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", mnt, err, out)
+		}
+	})
+	s, err := Open(filepath.Join(mnt, "data"), Options{Now: graphtest.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pad := strings.Repeat("x", 16<<10)
+	var failed error
+	within(t, 60*time.Second, "filling the disk", func() {
+		for i := 0; i < 10000 && failed == nil; i++ {
+			e := graphtest.MustEvent(t, graph.KindDeploy, "x", graphtest.T0, fmt.Sprintf("r%d", i))
+			e.Attributes["pad"] = pad
+			_, failed = s.Apply(ctx, graph.Batch{Events: []graph.Event{e}})
+		}
+	})
+	if failed == nil || !strings.Contains(failed.Error(), "no space left") {
+		t.Fatalf("filling an 8 MiB disk: last apply = %v, want a no-space error", failed)
+	}
+	t.Logf("apply: %v", failed)
+	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Errorf("ping = %v, want an error saying no space is left", err)
+	}
+	within(t, 10*time.Second, "close", func() { s.Close() })
 }
