@@ -127,8 +127,30 @@ func TestRealDiskFull(t *testing.T) {
 		t.Fatalf("filling an 8 MiB disk: last apply = %v, want a no-space error", failed)
 	}
 	t.Logf("apply: %v", failed)
-	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "no space left") {
-		t.Errorf("ping = %v, want an error saying no space is left", err)
+	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "no space left") || !strings.Contains(err.Error(), "bytes free") {
+		t.Errorf("ping = %v, want an error saying no space is left and how much is free", err)
+	} else {
+		t.Logf("ping: %v", err)
 	}
 	within(t, 10*time.Second, "close", func() { s.Close() })
+}
+
+// TestOpenOnAFullDisk checks that a fatal error while opening (the first
+// commit, which records that call buckets are split, meets a full disk)
+// is an error from Open, not a panic.
+func TestOpenOnAFullDisk(t *testing.T) {
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op, path string) error {
+		if op == errorfs.OpFileWrite && strings.HasSuffix(path, ".log") {
+			return fmt.Errorf("write %s: %w", path, syscall.ENOSPC)
+		}
+		return nil
+	}))
+	var s *Store
+	var err error
+	within(t, 10*time.Second, "open", func() {
+		s, err = Open(t.TempDir(), Options{Now: graphtest.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), fs: fs})
+	})
+	if err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("open on a full disk = %v, %v; want a no-space error", s, err)
+	}
 }

@@ -407,7 +407,9 @@ func (sc *scan) next() (ref, bool, error) {
 func (sc *scan) close() error {
 	var errs []error
 	for _, st := range sc.streams {
-		if err := st.it.Close(); err != nil {
+		// A stream that stopped on an error has returned it; Close
+		// would only repeat it.
+		if err := st.it.Close(); err != nil && st.err == nil {
 			errs = append(errs, fmt.Errorf("close event index: %w", err))
 		}
 	}

@@ -66,12 +66,17 @@ type Store struct {
 	// spans mirrors every call edge's first and last seen, for the same
 	// reason.
 	spans *spans
-	// health holds the first damage a read met, for Ping.
+	// health holds the first damage a read met and the database's fatal
+	// error, for Ping.
 	health *health
+	// dir and fs are where the database lives, for Ping's free-space
+	// report.
+	dir string
+	fs  vfs.FS
 }
 
 // Open opens (creating if needed) the store in dir.
-func Open(dir string, opts Options) (*Store, error) {
+func Open(dir string, opts Options) (_ *Store, err error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -84,7 +89,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.MemTableSize == 0 {
 		opts.MemTableSize = 64 << 20
 	}
+	if opts.fs == nil {
+		opts.fs = vfs.Default
+	}
 	h := &health{log: opts.Logger, onFatal: opts.Fatal}
+	// A fatal error while opening (a migration's commit on a full disk)
+	// is an error from Open, not a panic.
+	defer h.recoverFatal("open embedded store in "+dir, &err)
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	po := &pebble.Options{
@@ -131,7 +142,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open embedded store in %s: %w", dir, err), db.Close())
 	}
-	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans, known: known, health: h}, nil
+	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans, known: known, health: h, dir: dir, fs: opts.fs}, nil
 }
 
 // Close flushes the in-memory tables to table files and releases the
@@ -172,6 +183,9 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("embedded store: %w", graph.ErrUnavailable)
 	}
 	if err := s.health.stopped("ping"); err != nil {
+		if du, derr := s.fs.GetDiskUsage(s.dir); derr == nil {
+			return fmt.Errorf("%w (data dir %s: %d bytes free)", err, s.dir, du.AvailBytes)
+		}
 		return err
 	}
 	if err := s.health.check(); err != nil {
