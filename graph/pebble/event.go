@@ -253,12 +253,14 @@ type stream struct {
 
 func (st *stream) load() {
 	st.ok = false
+	// Error first: after a read or checksum failure a reverse step can
+	// leave the iterator looking valid, and when it does stop, it stops
+	// as it would at its bound.
+	if err := st.it.Error(); err != nil {
+		st.err = fmt.Errorf("read event index: %w", err)
+		return
+	}
 	if !st.it.Valid() {
-		// An iterator stops on a read or checksum failure as it does at
-		// its bound; only Error tells them apart.
-		if err := st.it.Error(); err != nil {
-			st.err = fmt.Errorf("read event index: %w", err)
-		}
 		return
 	}
 	at, id, ok1 := decodeTimeID(st.it.Key()[st.prefix:])
