@@ -64,7 +64,7 @@ func Check(ctx context.Context, dir string, log *slog.Logger) (CheckReport, erro
 			rep.Damage = append(rep.Damage, Damage{File: dir, Err: fmt.Errorf("open: %w", err)})
 			return rep, nil
 		}
-		return rep, fmt.Errorf("check %s: open read-only: %w", dir, err)
+		return rep, fmt.Errorf("check %s: open read-only (if a server is running on it, stop it first): %w", dir, err)
 	}
 	err = errors.Join(checkTables(ctx, db, dir, &rep), checkKeys(ctx, db, dir, &rep))
 	if cerr := db.Close(); cerr != nil {

@@ -142,3 +142,18 @@ func TestCheck(t *testing.T) {
 		t.Error("check of a missing directory: no error")
 	}
 }
+
+// TestCheckOpenStore checks that Check refuses, with a hint, a store that
+// a running server holds.
+func TestCheckOpenStore(t *testing.T) {
+	dir := t.TempDir()
+	s, err := pebble.Open(dir, pebble.Options{Now: graphtest.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = pebble.Check(context.Background(), dir, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "stop it first") {
+		t.Errorf("check of an open store = %v, want an error saying to stop the server", err)
+	}
+}
