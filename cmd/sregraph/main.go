@@ -8,6 +8,7 @@
 //	sregraph serve [--demo] [flags]     run the server
 //	sregraph context SERVICE --at T     print the ranked changes near SERVICE
 //	sregraph backtest FILE|DIR...       replay incidents, score the ranking
+//	sregraph check --data-dir DIR       verify an embedded store, print damage
 //	sregraph version                    print the version
 //
 // Every flag can also be set with an environment variable SREGRAPH_<FLAG>
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = contextCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "backtest":
 		err = backtestCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "check":
+		err = checkCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "sregraph %s\n", version)
 	case "help", "-h", "--help", "-help":
@@ -78,6 +81,7 @@ Commands:
   serve --demo               the same, with a bundled demo scenario loaded
   context SERVICE --at TIME  print the ranked changes near SERVICE at TIME
   backtest FILE|DIR...       replay incident scenarios and score the ranking
+  check --data-dir DIR       verify every block of an embedded store, print damage
   version                    print the version
 
 Run "sregraph COMMAND -h" for a command's flags. Every flag can also be set

@@ -121,13 +121,13 @@ type spans struct {
 	m  edgeSpans
 }
 
-func loadSpans(db *pebble.DB) (*spans, error) {
+func loadSpans(db *pebble.DB) (_ *spans, err error) {
 	sp := &spans{m: edgeSpans{}}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableSeenOut}, UpperBound: []byte{tableSeenOut + 1}})
 	if err != nil {
 		return nil, fmt.Errorf("load first and last seen: %w", err)
 	}
-	defer it.Close()
+	defer closeIter(it, "load first and last seen", &err)
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()[1:]
 		nul := bytes.IndexByte(k, 0)
@@ -183,13 +183,13 @@ type declared struct {
 	out, in map[string]map[string]bool
 }
 
-func loadDeclared(db *pebble.DB) (*declared, error) {
+func loadDeclared(db *pebble.DB) (_ *declared, err error) {
 	d := &declared{out: map[string]map[string]bool{}, in: map[string]map[string]bool{}}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableDepFrom}, UpperBound: []byte{tableDepFrom + 1}})
 	if err != nil {
 		return nil, fmt.Errorf("load dependencies: %w", err)
 	}
-	defer it.Close()
+	defer closeIter(it, "load dependencies", &err)
 	var deps []graph.Dependency
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()[1:]
@@ -377,7 +377,8 @@ func (s *Store) EdgesAmong(ctx context.Context, services []string, from, to time
 	return s.edges(ctx, services, from, to, true)
 }
 
-func (s *Store) edges(ctx context.Context, services []string, from, to time.Time, among bool) ([]graph.EdgeActivity, error) {
+func (s *Store) edges(ctx context.Context, services []string, from, to time.Time, among bool) (_ []graph.EdgeActivity, err error) {
+	defer func() { s.health.note(err) }()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

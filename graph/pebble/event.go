@@ -161,7 +161,8 @@ func readEvents(r pebble.Reader, ids []string) ([]*graph.Event, error) {
 }
 
 // Event returns one event by ID.
-func (s *Store) Event(ctx context.Context, id string) (graph.Event, error) {
+func (s *Store) Event(ctx context.Context, id string) (_ graph.Event, err error) {
+	defer func() { s.health.note(err) }()
 	if err := ctx.Err(); err != nil {
 		return graph.Event{}, err
 	}
@@ -252,6 +253,13 @@ type stream struct {
 
 func (st *stream) load() {
 	st.ok = false
+	// Error first: after a read or checksum failure a reverse step can
+	// leave the iterator looking valid, and when it does stop, it stops
+	// as it would at its bound.
+	if err := st.it.Error(); err != nil {
+		st.err = fmt.Errorf("read event index: %w", err)
+		return
+	}
 	if !st.it.Valid() {
 		return
 	}
@@ -355,17 +363,14 @@ func (s *Store) newScan(f *graph.EventFilter) (*scan, error) {
 		}
 		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 		if err != nil {
-			sc.close()
-			return nil, fmt.Errorf("open event index: %w", err)
+			return nil, errors.Join(fmt.Errorf("open event index: %w", err), sc.close())
 		}
 		st := &stream{it: it, prefix: len(p)}
 		sc.streams = append(sc.streams, st)
 		it.Last()
 		st.load()
 		if st.err != nil {
-			err := st.err
-			sc.close()
-			return nil, err
+			return nil, errors.Join(st.err, sc.close())
 		}
 		if st.ok {
 			sc.h = append(sc.h, st)
@@ -400,15 +405,22 @@ func (sc *scan) next() (ref, bool, error) {
 	return ref{}, false, nil
 }
 
-func (sc *scan) close() {
+// close closes every stream's iterator and returns their errors.
+func (sc *scan) close() error {
+	var errs []error
 	for _, st := range sc.streams {
-		st.it.Close()
+		// A stream that stopped on an error has returned it; Close
+		// would only repeat it.
+		if err := st.it.Close(); err != nil && st.err == nil {
+			errs = append(errs, fmt.Errorf("close event index: %w", err))
+		}
 	}
+	return errors.Join(errs...)
 }
 
 // Events lists events in graph.EventLess order.
-func (s *Store) Events(ctx context.Context, f graph.EventFilter) (graph.Page[graph.Event], error) {
-	var page graph.Page[graph.Event]
+func (s *Store) Events(ctx context.Context, f graph.EventFilter) (page graph.Page[graph.Event], err error) {
+	defer func() { s.health.note(err) }()
 	if err := f.Validate(); err != nil {
 		return page, err
 	}
@@ -419,7 +431,11 @@ func (s *Store) Events(ctx context.Context, f graph.EventFilter) (graph.Page[gra
 	if err != nil {
 		return page, err
 	}
-	defer sc.close()
+	defer func() {
+		if cerr := sc.close(); cerr != nil {
+			page, err = graph.Page[graph.Event]{}, errors.Join(err, fmt.Errorf("list events: %w", cerr))
+		}
+	}()
 	refs := make([]ref, 0, min(f.First, 256))
 	for len(refs) <= f.First {
 		r, ok, err := sc.next()
@@ -445,7 +461,9 @@ func (s *Store) Events(ctx context.Context, f graph.EventFilter) (graph.Page[gra
 	// reading its reference and its entry.
 	snap := s.db.NewSnapshot()
 	found, err := readEvents(snap, ids)
-	snap.Close()
+	if cerr := snap.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close snapshot: %w", cerr))
+	}
 	if err != nil {
 		return graph.Page[graph.Event]{}, fmt.Errorf("list events: %w", err)
 	}
@@ -471,7 +489,8 @@ func (s *Store) Events(ctx context.Context, f graph.EventFilter) (graph.Page[gra
 
 // CountEvents counts what Events would list, ignoring First and After. It
 // reads only index entries.
-func (s *Store) CountEvents(ctx context.Context, f graph.EventFilter) (int, error) {
+func (s *Store) CountEvents(ctx context.Context, f graph.EventFilter) (n int, err error) {
+	defer func() { s.health.note(err) }()
 	f.First, f.After = 1, ""
 	if err := f.Validate(); err != nil {
 		return 0, err
@@ -480,8 +499,11 @@ func (s *Store) CountEvents(ctx context.Context, f graph.EventFilter) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	defer sc.close()
-	n := 0
+	defer func() {
+		if cerr := sc.close(); cerr != nil {
+			n, err = 0, errors.Join(err, fmt.Errorf("count events: %w", cerr))
+		}
+	}()
 	for {
 		_, ok, err := sc.next()
 		if err != nil {

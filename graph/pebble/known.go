@@ -106,13 +106,13 @@ func (k *knownIDs) mayHave(id string) bool {
 }
 
 // loadKnownIDs builds the filter from the event table.
-func loadKnownIDs(db *pebble.DB) (*knownIDs, error) {
+func loadKnownIDs(db *pebble.DB) (_ *knownIDs, err error) {
 	prefix := []byte{tableEvent}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return nil, fmt.Errorf("load event ids: %w", err)
 	}
-	defer it.Close()
+	defer closeIter(it, "load event ids", &err)
 	k := &knownIDs{layers: []*idLayer{newIDLayer(knownMinLayer)}}
 	for it.First(); it.Valid(); it.Next() {
 		k.add(string(it.Key()[1:]))

@@ -21,7 +21,7 @@ func splitCallsKey() []byte { return append([]byte{tableMeta}, "calls-split"...)
 
 // splitCalls rewrites unsplit call buckets and returns how many chunks it
 // rewrote.
-func splitCalls(db *pebble.DB, log *slog.Logger) (int, error) {
+func splitCalls(db *pebble.DB, log *slog.Logger) (_ int, err error) {
 	if _, done, err := get(db, splitCallsKey()); err != nil || done {
 		return 0, err
 	}
@@ -29,7 +29,7 @@ func splitCalls(db *pebble.DB, log *slog.Logger) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer it.Close()
+	defer closeIter(it, "split call buckets", &err)
 	var w writes
 	rewritten := 0
 	flush := func() error {
@@ -68,7 +68,7 @@ func splitCalls(db *pebble.DB, log *slog.Logger) (int, error) {
 		}
 	}
 	if err := it.Error(); err != nil {
-		return rewritten, err
+		return rewritten, fmt.Errorf("read call buckets: %w", err)
 	}
 	w.set(splitCallsKey(), []byte{1})
 	if err := flush(); err != nil {

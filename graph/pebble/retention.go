@@ -21,6 +21,7 @@ const deleteChunk = 10000
 // works in batches of at most deleteChunk keys, each durable on its own.
 // Declared dependencies and services stay.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (events, buckets int, err error) {
+	defer func() { s.health.note(err) }()
 	if events, err = s.deleteEvents(ctx, t); err != nil {
 		return events, 0, err
 	}
@@ -55,17 +56,21 @@ func (s *Store) sweep(ctx context.Context, lower, upper []byte, step func(it *pe
 	}
 }
 
-func (s *Store) sweepOnce(lower, upper []byte, step func(it *pebble.Iterator, b *pebble.Batch) ([]byte, bool, error)) ([]byte, bool, error) {
+func (s *Store) sweepOnce(lower, upper []byte, step func(it *pebble.Iterator, b *pebble.Batch) ([]byte, bool, error)) (_ []byte, _ bool, err error) {
+	defer s.health.recoverFatal("retention", &err)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, false, fmt.Errorf("retention: embedded store is closed: %w", graph.ErrUnavailable)
 	}
+	if err := s.health.stopped("retention"); err != nil {
+		return nil, false, err
+	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, false, err
 	}
-	defer it.Close()
+	defer closeIter(it, "retention sweep", &err)
 	b := s.db.NewBatch()
 	defer b.Close()
 	next, done, err := step(it, b)
@@ -73,7 +78,7 @@ func (s *Store) sweepOnce(lower, upper []byte, step func(it *pebble.Iterator, b 
 		return nil, false, err
 	}
 	if err := it.Error(); err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("retention sweep: %w", err)
 	}
 	if !b.Empty() {
 		if err := b.Commit(pebble.Sync); err != nil {

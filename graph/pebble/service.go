@@ -102,7 +102,8 @@ func (s *Store) applyServices(batch *writes, seen *sightings) ([]graph.Service, 
 }
 
 // Service returns one service by name.
-func (s *Store) Service(ctx context.Context, name string) (graph.Service, error) {
+func (s *Store) Service(ctx context.Context, name string) (_ graph.Service, err error) {
+	defer func() { s.health.note(err) }()
 	if err := ctx.Err(); err != nil {
 		return graph.Service{}, err
 	}
@@ -122,7 +123,7 @@ func (s *Store) Service(ctx context.Context, name string) (graph.Service, error)
 
 // eachService calls fn for the services after the name cursor that match
 // f, in name order, until fn returns false.
-func (s *Store) eachService(ctx context.Context, f *graph.ServiceFilter, after string, fn func(graph.Service) bool) error {
+func (s *Store) eachService(ctx context.Context, f *graph.ServiceFilter, after string, fn func(graph.Service) bool) (err error) {
 	lower := []byte{tableService}
 	if after != "" {
 		lower = append(serviceKey(after), 0)
@@ -131,7 +132,7 @@ func (s *Store) eachService(ctx context.Context, f *graph.ServiceFilter, after s
 	if err != nil {
 		return fmt.Errorf("list services: %w", err)
 	}
-	defer it.Close()
+	defer closeIter(it, "list services", &err)
 	n := 0
 	for it.First(); it.Valid(); it.Next() {
 		if n++; n%1024 == 0 {
@@ -158,7 +159,8 @@ func (s *Store) eachService(ctx context.Context, f *graph.ServiceFilter, after s
 }
 
 // Services lists services in name order.
-func (s *Store) Services(ctx context.Context, f graph.ServiceFilter) (graph.Page[graph.Service], error) {
+func (s *Store) Services(ctx context.Context, f graph.ServiceFilter) (_ graph.Page[graph.Service], err error) {
+	defer func() { s.health.note(err) }()
 	var page graph.Page[graph.Service]
 	if err := f.Validate(); err != nil {
 		return page, err
@@ -167,7 +169,7 @@ func (s *Store) Services(ctx context.Context, f graph.ServiceFilter) (graph.Page
 	if f.After != "" {
 		after, _ = graph.DecodeNameCursor(f.After)
 	}
-	err := s.eachService(ctx, &f, after, func(sv graph.Service) bool {
+	err = s.eachService(ctx, &f, after, func(sv graph.Service) bool {
 		if len(page.Items) == f.First {
 			page.HasNext = true
 			return false
@@ -182,12 +184,13 @@ func (s *Store) Services(ctx context.Context, f graph.ServiceFilter) (graph.Page
 }
 
 // CountServices counts what Services would list, ignoring First and After.
-func (s *Store) CountServices(ctx context.Context, f graph.ServiceFilter) (int, error) {
+func (s *Store) CountServices(ctx context.Context, f graph.ServiceFilter) (_ int, err error) {
+	defer func() { s.health.note(err) }()
 	f.First, f.After = 1, ""
 	if err := f.Validate(); err != nil {
 		return 0, err
 	}
 	n := 0
-	err := s.eachService(ctx, &f, "", func(graph.Service) bool { n++; return true })
+	err = s.eachService(ctx, &f, "", func(graph.Service) bool { n++; return true })
 	return n, err
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
+	"github.com/cockroachdb/pebble/vfs"
 
 	"github.com/sregraph/sregraph/graph"
 )
@@ -31,6 +32,15 @@ type Options struct {
 	// defaults to 64 MiB, which measured faster for batched writes than
 	// smaller buffers (fewer flushes and less level-0 churn).
 	MemTableSize uint64
+	// Fatal, when set, is called once when the database reports an
+	// unrecoverable error (a failed write-ahead log write, say on a full
+	// disk). From then on every call fails with graph.ErrUnavailable and
+	// Ping says why; the program should close what it can and exit
+	// non-zero so that a supervisor restarts it.
+	Fatal func(error)
+
+	// fs replaces the file system, for tests that inject faults.
+	fs vfs.FS
 }
 
 // Store is the embedded graph store. It is safe for concurrent use.
@@ -56,10 +66,17 @@ type Store struct {
 	// spans mirrors every call edge's first and last seen, for the same
 	// reason.
 	spans *spans
+	// health holds the first damage a read met and the database's fatal
+	// error, for Ping.
+	health *health
+	// dir and fs are where the database lives, for Ping's free-space
+	// report.
+	dir string
+	fs  vfs.FS
 }
 
 // Open opens (creating if needed) the store in dir.
-func Open(dir string, opts Options) (*Store, error) {
+func Open(dir string, opts Options) (_ *Store, err error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -72,6 +89,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.MemTableSize == 0 {
 		opts.MemTableSize = 64 << 20
 	}
+	if opts.fs == nil {
+		opts.fs = vfs.Default
+	}
+	h := &health{log: opts.Logger, onFatal: opts.Fatal}
+	// A fatal error while opening (a migration's commit on a full disk)
+	// is an error from Open, not a panic.
+	defer h.recoverFatal("open embedded store in "+dir, &err)
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	po := &pebble.Options{
@@ -81,8 +105,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,
 		MaxConcurrentCompactions:    func() int { return 2 },
-		Logger:                      logger{opts.Logger},
+		Logger:                      logger{opts.Logger, h},
+		FS:                          opts.fs,
 	}
+	// A compaction that meets a damaged block reports it here.
+	po.EventListener = &pebble.EventListener{BackgroundError: func(err error) { h.note(err) }}
 	po.Levels = make([]pebble.LevelOptions, 7)
 	for i := range po.Levels {
 		l := &po.Levels[i]
@@ -102,28 +129,27 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	deps, err := loadDeclared(db)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("open embedded store in %s: %w", dir, err), db.Close())
 	}
 	spans, err := loadSpans(db)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("open embedded store in %s: %w", dir, err), db.Close())
 	}
 	if _, err := splitCalls(db, opts.Logger); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open embedded store in %s: split call buckets: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("open embedded store in %s: split call buckets: %w", dir, err), db.Close())
 	}
 	known, err := loadKnownIDs(db)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("open embedded store in %s: %w", dir, err), db.Close())
 	}
-	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans, known: known}, nil
+	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans, known: known, health: h, dir: dir, fs: opts.fs}, nil
 }
 
-// Close flushes nothing (every acknowledged write is already durable) and
-// releases the database.
+// Close flushes the in-memory tables to table files and releases the
+// database. Every acknowledged write is already durable in the write-ahead
+// log; flushing means a clean stop leaves nothing that depends on
+// replaying it. A flush error is returned with the close error, and the
+// database is closed either way.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -131,13 +157,24 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close embedded store: %w", err)
+	if err := s.health.stopped("close"); err != nil {
+		// Flushing or closing a database whose commit pipeline failed can
+		// block for good; the process is about to exit anyway.
+		return err
 	}
-	return nil
+	var errs []error
+	if err := s.db.Flush(); err != nil {
+		errs = append(errs, fmt.Errorf("flush embedded store: %w", err))
+	}
+	if err := s.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close embedded store: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
-// Ping reports whether the store can serve reads.
+// Ping reports whether the store can serve reads. Once any read met
+// damaged data (a checksum mismatch, an undecodable value), Ping fails
+// with a message naming it until the store is reopened.
 func (s *Store) Ping(ctx context.Context) error {
 	s.mu.Lock()
 	closed := s.closed
@@ -145,11 +182,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	if closed {
 		return fmt.Errorf("embedded store: %w", graph.ErrUnavailable)
 	}
+	if err := s.health.stopped("ping"); err != nil {
+		if du, derr := s.fs.GetDiskUsage(s.dir); derr == nil {
+			return fmt.Errorf("%w (data dir %s: %d bytes free)", err, s.dir, du.AvailBytes)
+		}
+		return err
+	}
+	if err := s.health.check(); err != nil {
+		return err
+	}
 	_, c, err := s.db.Get([]byte{tableService})
 	if err == nil {
 		c.Close()
 	} else if !errors.Is(err, pebble.ErrNotFound) {
-		return fmt.Errorf("embedded store: %w", err)
+		return fmt.Errorf("embedded store: %w", s.health.note(err))
 	}
 	return ctx.Err()
 }
@@ -172,7 +218,9 @@ func get(r pebble.Reader, key []byte) ([]byte, bool, error) {
 // merged with graph.Merge; declared dependencies are keyed by (from, to);
 // call buckets by (from, to, minute, producer), a repeat replacing the
 // counts. Every service named anywhere in b is recorded.
-func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error) {
+func (s *Store) Apply(ctx context.Context, b graph.Batch) (_ graph.Written, err error) {
+	defer func() { s.health.note(err) }()
+	defer s.health.recoverFatal("apply", &err)
 	var w graph.Written
 	if err := b.Validate(); err != nil {
 		return w, err
@@ -184,6 +232,9 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
 	defer s.mu.Unlock()
 	if s.closed {
 		return w, fmt.Errorf("apply: embedded store is closed: %w", graph.ErrUnavailable)
+	}
+	if err := s.health.stopped("apply"); err != nil {
+		return w, err
 	}
 	batch := &writes{}
 	seen := newSightings()
@@ -223,17 +274,47 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (graph.Written, error)
 	return w, nil
 }
 
-// logger adapts slog to Pebble's logger.
-type logger struct{ l *slog.Logger }
-
-func (l logger) Infof(format string, args ...any) {
-	l.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+// closeIter closes it and joins its error, if any, into *err, naming what
+// the iterator was reading. Deferred, it keeps a failure found only at
+// Close (a read or checksum error) from being dropped.
+func closeIter(it *pebble.Iterator, what string, err *error) {
+	if cerr := it.Close(); cerr != nil {
+		*err = errors.Join(*err, fmt.Errorf("%s: close iterator: %w", what, cerr))
+	}
 }
 
-// Fatalf is called by Pebble on unrecoverable corruption; Pebble requires
-// that it does not return.
+// logger adapts slog to Pebble's logger; h, when set, learns of fatal
+// errors.
+type logger struct {
+	l *slog.Logger
+	h *health
+}
+
+// Infof logs Pebble's informational notices at debug level, except the
+// end of a write-ahead log replay, which is a warning when it dropped
+// records (see walReplayed).
+func (l logger) Infof(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if format == walStopFormat && len(args) == 6 {
+		l.walReplayed(msg, args)
+		return
+	}
+	l.l.Debug(msg, "component", "pebble")
+}
+
+// Fatalf is called by Pebble on an unrecoverable error (a failed commit,
+// say on a full disk, or corruption); Pebble requires that it does not
+// return. It marks the store stopped (Ping and every later call say why,
+// Options.Fatal is told) and panics with a fatalPanic, which the store's
+// write paths recover into an error for their caller. In one of Pebble's
+// own goroutines (a background flush or compaction) nothing recovers it
+// and the process exits with the message, which is logged first.
 func (l logger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	l.l.Error(msg, "component", "pebble")
-	panic("embedded store: " + msg)
+	if l.h != nil {
+		l.h.fail(msg)
+	} else {
+		l.l.Error(msg, "component", "pebble")
+	}
+	panic(fatalPanic{msg: "embedded store: " + msg})
 }

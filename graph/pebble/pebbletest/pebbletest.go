@@ -4,9 +4,16 @@
 package pebbletest
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/graph/graphtest"
 	"github.com/sregraph/sregraph/graph/pebble"
 )
 
@@ -28,4 +35,64 @@ func MustOpen(tb testing.TB, opts pebble.Options) *pebble.Store {
 		}
 	})
 	return s
+}
+
+// CorruptEvents is how many events MustCorruptStore writes for service "x".
+const CorruptEvents = 3600
+
+// MustCorruptStore writes CorruptEvents events of service "x" to a store in
+// a fresh directory, flushes them into a table file, closes the store and
+// (Close flushes) zeroes 4 KiB in the middle of the largest table file. Each event carries
+// a large, poorly compressible attribute so that the per-service index
+// (which holds whole events) fills most of the file and the zeroed bytes
+// land in it. It returns the directory and the damaged file's name.
+func MustCorruptStore(tb testing.TB) (dir, file string) {
+	tb.Helper()
+	dir = tb.TempDir()
+	s, err := pebble.Open(dir, pebble.Options{Now: graphtest.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var evs []graph.Event
+	for i := range CorruptEvents {
+		e := graphtest.MustEvent(tb, graph.KindDeploy, "x", graphtest.T0.Add(-time.Duration(i)*time.Second), fmt.Sprintf("r%d", i))
+		var pad strings.Builder
+		for j := range 64 {
+			fmt.Fprintf(&pad, "%x", uint64(i*7919+j)*0x9E3779B97F4A7C15)
+		}
+		e.Attributes["pad"] = pad.String()
+		evs = append(evs, e)
+		if len(evs) == 500 || i == CorruptEvents-1 {
+			graphtest.MustApply(tb, s, graph.Batch{Events: evs})
+			evs = nil
+		}
+	}
+	if err := s.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	ssts, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if err != nil || len(ssts) == 0 {
+		tb.Fatalf("no table file in %s (%v)", dir, err)
+	}
+	var size int64
+	for _, p := range ssts {
+		fi, err := os.Stat(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if fi.Size() > size {
+			file, size = p, fi.Size()
+		}
+	}
+	f, err := os.OpenFile(file, os.O_RDWR, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 4<<10), size/2); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return dir, file
 }
