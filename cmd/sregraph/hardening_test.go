@@ -2,10 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 )
 
 // TestTracesHonourMaxBody: --max-body bounds /v1/traces like every other
@@ -32,4 +39,87 @@ func TestTracesHonourMaxBody(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || st.Message == "" {
 		t.Fatalf("status %d, body %s; want 413 saying why", resp.StatusCode, raw)
 	}
+}
+
+// TestTrickledBodyIsCutOff: a client that sends its body a byte at a
+// time (slow loris) is cut off at --http-read-timeout instead of holding
+// the connection forever.
+func TestTrickledBodyIsCutOff(t *testing.T) {
+	c := startServer(t, t.TempDir(), "--http-read-timeout", "1s", "--http-write-timeout", "2s")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(c.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cut := make(chan time.Duration, 1)
+	go func() {
+		// The server is done with us once it answers or closes.
+		_, _ = io.Copy(io.Discard, conn)
+		cut <- time.Since(start)
+	}()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case d := <-cut:
+			if d > 5*time.Second {
+				t.Fatalf("cut off after %s; want about the 1s read timeout", d)
+			}
+			return
+		case <-tick.C:
+			if time.Since(start) > 10*time.Second {
+				t.Fatal("a trickled body held the connection for 10s with --http-read-timeout 1s")
+			}
+			// Writes may fail once the server has cut us off; the
+			// reader above notices.
+			_, _ = conn.Write([]byte(" "))
+		}
+	}
+}
+
+// TestWebsocketOutlivesWriteTimeout: a GraphQL subscription's websocket
+// is exempt from the HTTP read and write timeouts.
+func TestWebsocketOutlivesWriteTimeout(t *testing.T) {
+	c := startServer(t, t.TempDir(), "--http-read-timeout", "500ms", "--http-write-timeout", "1s", "--http-idle-timeout", "1s")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(c.url, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	send := func(msg string) {
+		t.Helper()
+		if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(typ string) {
+		t.Helper()
+		for {
+			_, raw, err := ws.Read(ctx)
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", typ, err)
+			}
+			var m struct {
+				Type string `json:"type"`
+			}
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatalf("%s: %v", raw, err)
+			}
+			if m.Type == typ {
+				return
+			}
+		}
+	}
+	send(`{"type":"connection_init"}`)
+	expect("connection_ack")
+	send(`{"id":"1","type":"subscribe","payload":{"query":"subscription { changes { id } }"}}`)
+	time.Sleep(2500 * time.Millisecond)
+	send(`{"type":"ping"}`)
+	expect("pong")
 }
