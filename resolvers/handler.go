@@ -1,9 +1,12 @@
 package resolvers
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -38,12 +41,18 @@ type Options struct {
 	// MaxComplexity and MaxDepth bound what one operation may ask for.
 	MaxComplexity int
 	MaxDepth      int
+	// MaxBodyBytes bounds a request body; a larger one is refused with
+	// 413 before it is parsed.
+	MaxBodyBytes int64
 }
 
 // Defaults for the operation limits.
 const (
 	DefaultMaxComplexity = 20000
 	DefaultMaxDepth      = 15
+	// DefaultMaxBodyBytes is far above any query the pages, the CLI or an
+	// IDE send (a few KiB), and far below what would cost real memory.
+	DefaultMaxBodyBytes = 1 << 20
 )
 
 // New returns the GraphQL HTTP handler: POST and GET queries, websocket
@@ -63,6 +72,9 @@ func New(o Options) http.Handler {
 	}
 	if o.MaxDepth == 0 {
 		o.MaxDepth = DefaultMaxDepth
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	r := &Resolver{store: guardedStore{o.Store}, feed: o.Feed, now: o.Now, publicURL: o.PublicURL}
 	cfg := Config{Resolvers: r}
@@ -101,8 +113,50 @@ func New(o Options) http.Handler {
 			ide.ServeHTTP(w, req)
 			return
 		}
+		if !limitBody(w, req, o.MaxBodyBytes, o.Logger) {
+			return
+		}
 		srv.ServeHTTP(w, req)
 	})
+}
+
+// limitBody reads req's body whole, up to max bytes, and puts it back for
+// the transport to parse. A larger body is answered with 413 and a
+// GraphQL-shaped JSON error, and limitBody reports false.
+func limitBody(w http.ResponseWriter, req *http.Request, max int64, log *slog.Logger) bool {
+	if req.Body == nil || req.Body == http.NoBody {
+		return true
+	}
+	tooLarge := func() bool {
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
+			fmt.Sprintf("request body is larger than the %d-byte limit: send a smaller query, and pass large values as variables of several requests", max), log)
+		return false
+	}
+	if req.ContentLength > max {
+		return tooLarge()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, max))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge()
+	case err != nil:
+		writeJSONError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("reading the request body: %v", err), log)
+		return false
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	return true
+}
+
+// writeJSONError answers with a GraphQL response holding one error.
+func writeJSONError(w http.ResponseWriter, status int, code, msg string, log *slog.Logger) {
+	e := gqlerror.Errorf("%s", msg)
+	e.Extensions = map[string]any{"code": code}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(graphql.Response{Errors: gqlerror.List{e}}); err != nil {
+		log.Warn("graphql: writing an error answer", "status", status, "err", err)
+	}
 }
 
 // selectionDepth measures how deeply an operation nests fields, following
