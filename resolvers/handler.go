@@ -89,6 +89,10 @@ func New(o Options) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
 	if !o.NoIntrospection {
 		srv.Use(extension.Introspection{})
+	} else {
+		// "Did you mean …" would tell a prober the schema that
+		// introspection hides.
+		srv.SetDisableSuggestion(true)
 	}
 	srv.SetParserTokenLimit(20000)
 	maxDepth := o.MaxDepth
@@ -101,7 +105,7 @@ func New(o Options) http.Handler {
 		}
 		return next(withServiceCache(ctx))
 	})
-	srv.SetErrorPresenter(errorPresenter(o.Logger))
+	srv.SetErrorPresenter(errorPresenter(o.Logger, o.NoIntrospection))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		o.Logger.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(p))
 		return internalError{fmt.Errorf("panic: %v", p)}
@@ -233,10 +237,18 @@ func nearbyCost(child int, depth *int) int {
 
 // errorPresenter shows users what they got wrong and nothing of what
 // went wrong inside: store and programming errors are logged and replaced
-// by a generic message with a code.
-func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+// by a generic message with a code. With hideSuggestions, the validator's
+// "Did you mean …?" hints are cut: gqlgen's SetDisableSuggestion covers
+// unknown fields only, and unknown arguments, types, input fields and
+// enum values would still name what introspection hides.
+func errorPresenter(log *slog.Logger, hideSuggestions bool) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		if hideSuggestions {
+			if i := strings.Index(gerr.Message, " Did you mean "); i >= 0 {
+				gerr.Message = gerr.Message[:i]
+			}
+		}
 		var internal internalError
 		switch {
 		case errors.As(err, &internal) && errors.Is(err, graph.ErrUnavailable):

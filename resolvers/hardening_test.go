@@ -63,3 +63,44 @@ func TestOversizedBodyIsRefused(t *testing.T) {
 		t.Fatalf("a small query: %d %s", resp.StatusCode, raw)
 	}
 }
+
+// TestNoIntrospectionNoSuggestions: with introspection off, validation
+// errors do not name the schema's fields, arguments, types or enum
+// values through "Did you mean …?" hints; with it on they still help.
+func TestNoIntrospectionNoSuggestions(t *testing.T) {
+	s := mustDemoStore(t)
+	queries := []string{
+		`{ servics { totalCount } }`,
+		`{ services(frist: 1) { totalCount } }`,
+		`{ changesNear(service: "checkout", at: "2026-01-01T00:00:00Z", direction: BOTHH) { at } }`,
+		`query($d: Directon) { changesNear(service: "checkout", at: "2026-01-01T00:00:00Z", direction: $d) { at } }`,
+		`{ services { totalCount nodes } }`,
+	}
+	for _, tc := range []struct {
+		name    string
+		opts    Options
+		suggest bool
+	}{{"introspection on", Options{}, true}, {"introspection off", Options{NoIntrospection: true}, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClient(s, tc.opts)
+			suggested := 0
+			for _, q := range queries {
+				_, errs := post(t, c, q)
+				if len(errs) == 0 {
+					t.Fatalf("%s: no error", q)
+				}
+				for _, e := range errs {
+					if strings.Contains(e.Message, "Did you mean") {
+						suggested++
+						if !tc.suggest {
+							t.Errorf("%s: %q leaks the schema", q, e.Message)
+						}
+					}
+				}
+			}
+			if tc.suggest && suggested < len(queries)-1 {
+				t.Errorf("only %d of %d queries got a hint with introspection on", suggested, len(queries))
+			}
+		})
+	}
+}

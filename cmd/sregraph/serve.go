@@ -79,7 +79,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.Var(&c.Retention, "retention", "keep events and call buckets this long (e.g. 30d, 720h)")
 	fs.BoolVar(&c.Demo, "demo", false, "load the bundled demo scenario into the store at start")
 	fs.StringVar(&c.DemoDir, "demo-dir", "testdata/demo", "directory of the demo scenario")
-	fs.BoolVar(&c.NoIntrospection, "no-introspection", false, "turn GraphQL schema introspection off")
+	fs.BoolVar(&c.NoIntrospection, "no-introspection", false, "turn GraphQL schema introspection off, and the \"Did you mean\" hints that would leak the schema")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long a graceful shutdown may take")
