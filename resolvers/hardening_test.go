@@ -104,3 +104,46 @@ func TestNoIntrospectionNoSuggestions(t *testing.T) {
 		})
 	}
 }
+
+// TestIDESecurityHeaders: the GraphiQL page carries the same security
+// headers as the other pages, with a policy that allows exactly the
+// scripts it loads and its one inline script.
+func TestIDESecurityHeaders(t *testing.T) {
+	h := New(Options{Store: mustDemoStore(t)})
+	req := httptest.NewRequest(http.MethodGet, "/graphql", nil)
+	req.Header.Set("Accept", "text/html")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || !strings.Contains(strings.ToLower(rec.Body.String()), "graphiql") {
+		t.Fatalf("IDE: %d %.200s", rec.Code, rec.Body)
+	}
+	for k, want := range map[string]string{
+		"X-Frame-Options":        "DENY",
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "no-referrer",
+	} {
+		if got := rec.Header().Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	csp := rec.Header().Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'", "connect-src 'self'", "'sha256-", "https://cdn.jsdelivr.net/npm/graphiql@"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+		}
+	}
+	for _, bad := range []string{"'unsafe-eval'", "script-src *", "script-src 'unsafe-inline'"} {
+		if strings.Contains(csp, bad) {
+			t.Errorf("Content-Security-Policy %q allows %q", csp, bad)
+		}
+	}
+	// Every script the page loads is one the policy names.
+	for _, m := range scriptSrc.FindAllStringSubmatch(rec.Body.String(), -1) {
+		if !strings.Contains(csp, m[1]) {
+			t.Errorf("the page loads %s, which the policy does not allow", m[1])
+		}
+	}
+	if n := len(inlineScript.FindAllString(rec.Body.String(), -1)); n == 0 || strings.Count(csp, "'sha256-") != n {
+		t.Errorf("%d inline scripts, %d hashes in the policy", n, strings.Count(csp, "'sha256-"))
+	}
+}
