@@ -43,6 +43,10 @@ type Options struct {
 	// MaxBodyBytes bounds a request body; a larger one is refused with
 	// 413 before it is parsed.
 	MaxBodyBytes int64
+	// MaxSubscriptionsPerConnection and MaxSubscriptions cap the live
+	// subscriptions of one websocket connection and of the server.
+	MaxSubscriptionsPerConnection int
+	MaxSubscriptions              int
 }
 
 // Defaults for the operation limits.
@@ -75,11 +79,25 @@ func New(o Options) http.Handler {
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	r := &Resolver{store: guardedStore{o.Store}, feed: o.Feed, now: o.Now, publicURL: o.PublicURL}
+	if o.MaxSubscriptionsPerConnection == 0 {
+		o.MaxSubscriptionsPerConnection = DefaultMaxSubscriptionsPerConnection
+	}
+	if o.MaxSubscriptions == 0 {
+		o.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	subs := &subscriptionLimits{perConnection: int64(o.MaxSubscriptionsPerConnection), max: int64(o.MaxSubscriptions)}
+	r := &Resolver{store: guardedStore{o.Store}, feed: o.Feed, now: o.Now, publicURL: o.PublicURL, subs: subs}
 	cfg := Config{Resolvers: r}
 	setComplexity(&cfg.Complexity)
 	srv := handler.New(NewExecutableSchema(cfg))
-	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: 10 * time.Second, InitTimeout: 10 * time.Second})
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 10 * time.Second,
+		InitTimeout:           10 * time.Second,
+		// Each connection counts its own subscriptions.
+		InitFunc: func(ctx context.Context, _ transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			return withConnection(ctx), nil, nil
+		},
+	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})

@@ -2,12 +2,17 @@ package resolvers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 )
 
 // TestOversizedBodyIsRefused: a GraphQL body over the limit gets 413 and
@@ -146,4 +151,100 @@ func TestIDESecurityHeaders(t *testing.T) {
 	if n := len(inlineScript.FindAllString(rec.Body.String(), -1)); n == 0 || strings.Count(csp, "'sha256-") != n {
 		t.Errorf("%d inline scripts, %d hashes in the policy", n, strings.Count(csp, "'sha256-"))
 	}
+}
+
+// wsConn is a graphql-transport-ws client for tests that need several
+// subscriptions on one connection.
+type wsConn struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func dialWS(t *testing.T, url string) *wsConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http"), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	c := &wsConn{t: t, ws: ws}
+	c.send(`{"type":"connection_init"}`)
+	if typ, _ := c.next(); typ != "connection_ack" {
+		t.Fatalf("got %s, want connection_ack", typ)
+	}
+	return c
+}
+
+func (c *wsConn) send(msg string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next returns the type and raw payload of the next message.
+func (c *wsConn) next() (string, string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, raw, err := c.ws.Read(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var m struct {
+		Type    string          `json:"type"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		c.t.Fatalf("%s: %v", raw, err)
+	}
+	return m.Type, string(m.Payload)
+}
+
+// refused reports whether a message answers a subscribe with errors:
+// an error message, or a next whose payload holds errors.
+func refused(typ, payload string) bool {
+	return typ == "error" || typ == "next" && strings.Contains(payload, `"errors"`)
+}
+
+func (c *wsConn) subscribe(id int) {
+	c.send(fmt.Sprintf(`{"id":"%d","type":"subscribe","payload":{"query":"subscription { changes { id } }"}}`, id))
+}
+
+// TestSubscriptionCaps: a websocket connection may hold only so many
+// subscriptions, and the server only so many in all; a refusal says
+// which cap was hit, and closing a connection frees its share.
+func TestSubscriptionCaps(t *testing.T) {
+	feed := NewFeed()
+	srv := httptest.NewServer(New(Options{Store: mustDemoStore(t), Feed: feed, MaxSubscriptionsPerConnection: 3, MaxSubscriptions: 5}))
+	defer srv.Close()
+
+	a := dialWS(t, srv.URL)
+	for i := 1; i <= 3; i++ {
+		a.subscribe(i)
+	}
+	waitFor(t, func() bool { return feed.Subscribers() == 3 })
+	a.subscribe(4)
+	if typ, payload := a.next(); !refused(typ, payload) || !strings.Contains(payload, "limit per connection") || !strings.Contains(payload, "SUBSCRIPTION_LIMIT") {
+		t.Fatalf("4th subscription on one connection: %s %s; want an error naming the per-connection limit", typ, payload)
+	}
+
+	b := dialWS(t, srv.URL)
+	b.subscribe(1)
+	b.subscribe(2)
+	waitFor(t, func() bool { return feed.Subscribers() == 5 })
+	b.subscribe(3)
+	if typ, payload := b.next(); !refused(typ, payload) || !strings.Contains(payload, "server already has 5") {
+		t.Fatalf("6th subscription on the server: %s %s; want an error naming the server's limit", typ, payload)
+	}
+
+	// Closing a frees its three.
+	a.ws.CloseNow()
+	waitFor(t, func() bool { return feed.Subscribers() == 2 })
+	b.subscribe(4)
+	waitFor(t, func() bool { return feed.Subscribers() == 3 })
 }
