@@ -233,15 +233,37 @@ func setComplexity(c *ComplexityRoot) {
 	c.Service.Dependents = func(child int, _ *time.Time, depth *int) int { return nearbyCost(child, depth) }
 }
 
+// contextHopCost is the price of a one-hop neighbourhood query
+// (changesNear, Breach.context). Each one reads the neighbourhood, its
+// calls and its changes, and ranks them: work that grows with the
+// neighbourhood, which on a wide graph at least doubles with each hop
+// (on a small one it stops growing once every service is in it). So depth
+// d costs contextHopCost·2^(d-1): under the default limit an operation
+// may ask for about 20 contexts at the default depth of 2 and one at the
+// deepest (6), and the CLI's query at depth 6 with the largest first
+// still fits. Each alias is priced on its own.
+const contextHopCost = 500
+
+// contextCost prices a neighbourhood query by depth and first: the work
+// grows with the hops and the answer with first. Values beyond the
+// allowed ranges are priced as the cheapest: the resolver refuses them
+// before any work, with a message saying the range, which the user should
+// see rather than a complexity error.
 func contextCost(child int, depth, first *int) int {
-	d, n := 2, 50
-	if depth != nil && *depth > 0 {
+	d, n := graph.DefaultDepth, 50
+	if depth != nil {
 		d = *depth
 	}
-	if first != nil && *first > 0 {
+	if d < 1 || d > graph.MaxDepth {
+		d = 1
+	}
+	if first != nil {
 		n = *first
 	}
-	return 10*d + n + child
+	if n < 1 || n > graph.MaxFirst {
+		n = 1
+	}
+	return contextHopCost<<(d-1) + n + child
 }
 
 func nearbyCost(child int, depth *int) int {
@@ -261,6 +283,9 @@ func nearbyCost(child int, depth *int) int {
 func errorPresenter(log *slog.Logger, hideSuggestions bool) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		if code, _ := gerr.Extensions["code"].(string); code == "COMPLEXITY_LIMIT_EXCEEDED" {
+			gerr.Message += ": ask for fewer aliases or fields, a smaller depth or first (changesNear and Breach.context cost more with each hop), or split the operation into several requests"
+		}
 		if hideSuggestions {
 			if i := strings.Index(gerr.Message, " Did you mean "); i >= 0 {
 				gerr.Message = gerr.Message[:i]
