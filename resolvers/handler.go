@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -161,6 +162,9 @@ func limitBody(w http.ResponseWriter, req *http.Request, max int64, log *slog.Lo
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		writeJSONError(w, http.StatusRequestTimeout, "REQUEST_TIMEOUT", "the request body did not arrive within the server's read timeout (--http-read-timeout): send it faster", log)
+		return false
 	case err != nil:
 		writeJSONError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("reading the request body: %v", err), log)
 		return false

@@ -43,41 +43,58 @@ func TestTracesHonourMaxBody(t *testing.T) {
 
 // TestTrickledBodyIsCutOff: a client that sends its body a byte at a
 // time (slow loris) is cut off at --http-read-timeout instead of holding
-// the connection forever.
+// the connection forever, and told why with 408 and a JSON body, on the
+// ingest routes and on GraphQL.
 func TestTrickledBodyIsCutOff(t *testing.T) {
 	c := startServer(t, t.TempDir(), "--http-read-timeout", "1s", "--http-write-timeout", "2s")
-	conn, err := net.Dial("tcp", strings.TrimPrefix(c.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := fmt.Fprintf(conn, "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	cut := make(chan time.Duration, 1)
-	go func() {
-		// The server is done with us once it answers or closes.
-		_, _ = io.Copy(io.Discard, conn)
-		cut <- time.Since(start)
-	}()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case d := <-cut:
-			if d > 5*time.Second {
-				t.Fatalf("cut off after %s; want about the 1s read timeout", d)
+	for _, route := range []struct{ path, ctype string }{
+		{"/v1/events", "application/json"},
+		{"/v1/traces", "application/json"},
+		{"/graphql", "application/json"},
+	} {
+		t.Run(route.path, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(c.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
 			}
-			return
-		case <-tick.C:
-			if time.Since(start) > 10*time.Second {
-				t.Fatal("a trickled body held the connection for 10s with --http-read-timeout 1s")
+			defer conn.Close()
+			if _, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 100000\r\n\r\n{", route.path, route.ctype); err != nil {
+				t.Fatal(err)
 			}
-			// Writes may fail once the server has cut us off; the
-			// reader above notices.
-			_, _ = conn.Write([]byte(" "))
-		}
+			start := time.Now()
+			type answer struct {
+				took time.Duration
+				raw  []byte
+			}
+			cut := make(chan answer, 1)
+			go func() {
+				// The server is done with us once it answers and closes.
+				raw, _ := io.ReadAll(conn)
+				cut <- answer{time.Since(start), raw}
+			}()
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case a := <-cut:
+					if a.took > 5*time.Second {
+						t.Fatalf("cut off after %s; want about the 1s read timeout", a.took)
+					}
+					head, body, _ := strings.Cut(string(a.raw), "\r\n\r\n")
+					if !strings.HasPrefix(head, "HTTP/1.1 408") || !json.Valid([]byte(body)) || !strings.Contains(body, "--http-read-timeout") {
+						t.Fatalf("answer %q; want 408 with a JSON body naming --http-read-timeout", a.raw)
+					}
+					return
+				case <-tick.C:
+					if time.Since(start) > 10*time.Second {
+						t.Fatal("a trickled body held the connection for 10s with --http-read-timeout 1s")
+					}
+					// Writes may fail once the server has cut us off; the
+					// reader above notices.
+					_, _ = conn.Write([]byte(" "))
+				}
+			}
+		})
 	}
 }
 

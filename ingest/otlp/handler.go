@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -260,6 +261,9 @@ func (h *Handler) read(r *http.Request) ([]byte, int, error) {
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content encoding %q: send gzip or none", enc)
 	}
 	body, err := io.ReadAll(io.LimitReader(src, max+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, http.StatusRequestTimeout, errors.New("the request body did not arrive within the server's read timeout (--http-read-timeout): send it faster, or in smaller requests")
+	}
 	if err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("reading body: %v", err)
 	}
@@ -336,6 +340,8 @@ func grpcCode(status int) int {
 	switch status {
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 		return 3 // INVALID_ARGUMENT
+	case http.StatusRequestTimeout:
+		return 4 // DEADLINE_EXCEEDED
 	case http.StatusMethodNotAllowed:
 		return 12 // UNIMPLEMENTED
 	case http.StatusServiceUnavailable:
