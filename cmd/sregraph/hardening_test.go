@@ -140,3 +140,31 @@ func TestWebsocketOutlivesWriteTimeout(t *testing.T) {
 	send(`{"type":"ping"}`)
 	expect("pong")
 }
+
+// TestIdleKeepAliveIsClosed: a keep-alive connection that sends nothing
+// more is closed at --http-idle-timeout.
+func TestIdleKeepAliveIsClosed(t *testing.T) {
+	c := startServer(t, t.TempDir(), "--http-read-timeout", "5s", "--http-write-timeout", "5s", "--http-idle-timeout", "1s")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(c.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(conn) // the answer, then EOF when the server closes
+	if err != nil {
+		t.Fatalf("after %s: %v (the idle connection was not closed)", time.Since(start), err)
+	}
+	if !strings.HasPrefix(string(raw), "HTTP/1.1 200") {
+		t.Fatalf("answer %q", raw)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("idle connection closed after %s; want about 1s", d)
+	}
+}
