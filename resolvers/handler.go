@@ -1,11 +1,15 @@
 package resolvers
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -14,7 +18,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -38,12 +41,22 @@ type Options struct {
 	// MaxComplexity and MaxDepth bound what one operation may ask for.
 	MaxComplexity int
 	MaxDepth      int
+	// MaxBodyBytes bounds a request body; a larger one is refused with
+	// 413 before it is parsed.
+	MaxBodyBytes int64
+	// MaxSubscriptionsPerConnection and MaxSubscriptions cap the live
+	// subscriptions of one websocket connection and of the server.
+	MaxSubscriptionsPerConnection int
+	MaxSubscriptions              int
 }
 
 // Defaults for the operation limits.
 const (
 	DefaultMaxComplexity = 20000
 	DefaultMaxDepth      = 15
+	// DefaultMaxBodyBytes is far above any query the pages, the CLI or an
+	// IDE send (a few KiB), and far below what would cost real memory.
+	DefaultMaxBodyBytes = 1 << 20
 )
 
 // New returns the GraphQL HTTP handler: POST and GET queries, websocket
@@ -64,11 +77,28 @@ func New(o Options) http.Handler {
 	if o.MaxDepth == 0 {
 		o.MaxDepth = DefaultMaxDepth
 	}
-	r := &Resolver{store: guardedStore{o.Store}, feed: o.Feed, now: o.Now, publicURL: o.PublicURL}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxSubscriptionsPerConnection == 0 {
+		o.MaxSubscriptionsPerConnection = DefaultMaxSubscriptionsPerConnection
+	}
+	if o.MaxSubscriptions == 0 {
+		o.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	subs := &subscriptionLimits{perConnection: int64(o.MaxSubscriptionsPerConnection), max: int64(o.MaxSubscriptions)}
+	r := &Resolver{store: guardedStore{o.Store}, feed: o.Feed, now: o.Now, publicURL: o.PublicURL, subs: subs}
 	cfg := Config{Resolvers: r}
 	setComplexity(&cfg.Complexity)
 	srv := handler.New(NewExecutableSchema(cfg))
-	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: 10 * time.Second, InitTimeout: 10 * time.Second})
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 10 * time.Second,
+		InitTimeout:           10 * time.Second,
+		// Each connection counts its own subscriptions.
+		InitFunc: func(ctx context.Context, _ transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			return withConnection(ctx), nil, nil
+		},
+	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -77,6 +107,10 @@ func New(o Options) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
 	if !o.NoIntrospection {
 		srv.Use(extension.Introspection{})
+	} else {
+		// "Did you mean …" would tell a prober the schema that
+		// introspection hides.
+		srv.SetDisableSuggestion(true)
 	}
 	srv.SetParserTokenLimit(20000)
 	maxDepth := o.MaxDepth
@@ -89,20 +123,65 @@ func New(o Options) http.Handler {
 		}
 		return next(withServiceCache(ctx))
 	})
-	srv.SetErrorPresenter(errorPresenter(o.Logger))
+	srv.SetErrorPresenter(errorPresenter(o.Logger, o.NoIntrospection))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		o.Logger.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(p))
 		return internalError{fmt.Errorf("panic: %v", p)}
 	})
-	ide := playground.Handler("sregraph", "/graphql")
+	ide := newIDE("sregraph", "/graphql")
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method == http.MethodGet && req.URL.Query().Get("query") == "" &&
 			req.Header.Get("Upgrade") == "" && strings.Contains(req.Header.Get("Accept"), "text/html") {
 			ide.ServeHTTP(w, req)
 			return
 		}
+		if !limitBody(w, req, o.MaxBodyBytes, o.Logger) {
+			return
+		}
 		srv.ServeHTTP(w, req)
 	})
+}
+
+// limitBody reads req's body whole, up to max bytes, and puts it back for
+// the transport to parse. A larger body is answered with 413 and a
+// GraphQL-shaped JSON error, and limitBody reports false.
+func limitBody(w http.ResponseWriter, req *http.Request, max int64, log *slog.Logger) bool {
+	if req.Body == nil || req.Body == http.NoBody {
+		return true
+	}
+	tooLarge := func() bool {
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
+			fmt.Sprintf("request body is larger than the %d-byte limit: send a smaller query, and pass large values as variables of several requests", max), log)
+		return false
+	}
+	if req.ContentLength > max {
+		return tooLarge()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, max))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		writeJSONError(w, http.StatusRequestTimeout, "REQUEST_TIMEOUT", "the request body did not arrive within the server's read timeout (--http-read-timeout): send it faster", log)
+		return false
+	case err != nil:
+		writeJSONError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("reading the request body: %v", err), log)
+		return false
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	return true
+}
+
+// writeJSONError answers with a GraphQL response holding one error.
+func writeJSONError(w http.ResponseWriter, status int, code, msg string, log *slog.Logger) {
+	e := gqlerror.Errorf("%s", msg)
+	e.Extensions = map[string]any{"code": code}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(graphql.Response{Errors: gqlerror.List{e}}); err != nil {
+		log.Warn("graphql: writing an error answer", "status", status, "err", err)
+	}
 }
 
 // selectionDepth measures how deeply an operation nests fields, following
@@ -158,15 +237,37 @@ func setComplexity(c *ComplexityRoot) {
 	c.Service.Dependents = func(child int, _ *time.Time, depth *int) int { return nearbyCost(child, depth) }
 }
 
+// contextHopCost is the price of a one-hop neighbourhood query
+// (changesNear, Breach.context). Each one reads the neighbourhood, its
+// calls and its changes, and ranks them: work that grows with the
+// neighbourhood, which on a wide graph at least doubles with each hop
+// (on a small one it stops growing once every service is in it). So depth
+// d costs contextHopCost·2^(d-1): under the default limit an operation
+// may ask for about 20 contexts at the default depth of 2 and one at the
+// deepest (6), and the CLI's query at depth 6 with the largest first
+// still fits. Each alias is priced on its own.
+const contextHopCost = 500
+
+// contextCost prices a neighbourhood query by depth and first: the work
+// grows with the hops and the answer with first. Values beyond the
+// allowed ranges are priced as the cheapest: the resolver refuses them
+// before any work, with a message saying the range, which the user should
+// see rather than a complexity error.
 func contextCost(child int, depth, first *int) int {
-	d, n := 2, 50
-	if depth != nil && *depth > 0 {
+	d, n := graph.DefaultDepth, 50
+	if depth != nil {
 		d = *depth
 	}
-	if first != nil && *first > 0 {
+	if d < 1 || d > graph.MaxDepth {
+		d = 1
+	}
+	if first != nil {
 		n = *first
 	}
-	return 10*d + n + child
+	if n < 1 || n > graph.MaxFirst {
+		n = 1
+	}
+	return contextHopCost<<(d-1) + n + child
 }
 
 func nearbyCost(child int, depth *int) int {
@@ -179,10 +280,21 @@ func nearbyCost(child int, depth *int) int {
 
 // errorPresenter shows users what they got wrong and nothing of what
 // went wrong inside: store and programming errors are logged and replaced
-// by a generic message with a code.
-func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+// by a generic message with a code. With hideSuggestions, the validator's
+// "Did you mean …?" hints are cut: gqlgen's SetDisableSuggestion covers
+// unknown fields only, and unknown arguments, types, input fields and
+// enum values would still name what introspection hides.
+func errorPresenter(log *slog.Logger, hideSuggestions bool) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		if code, _ := gerr.Extensions["code"].(string); code == "COMPLEXITY_LIMIT_EXCEEDED" {
+			gerr.Message += ": ask for fewer aliases or fields, a smaller depth or first (changesNear and Breach.context cost more with each hop), or split the operation into several requests"
+		}
+		if hideSuggestions {
+			if i := strings.Index(gerr.Message, " Did you mean "); i >= 0 {
+				gerr.Message = gerr.Message[:i]
+			}
+		}
 		var internal internalError
 		switch {
 		case errors.As(err, &internal) && errors.Is(err, graph.ErrUnavailable):

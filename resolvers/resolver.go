@@ -31,6 +31,7 @@ type Resolver struct {
 	feed      *Feed
 	now       func() time.Time
 	publicURL string
+	subs      *subscriptionLimits
 }
 
 // writeKey marks a request's context with whether its token may write.

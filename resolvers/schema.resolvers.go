@@ -238,11 +238,16 @@ func (r *serviceConnectionResolver) TotalCount(ctx context.Context, obj *Service
 
 // BreachOpened is the resolver for the breachOpened field.
 func (r *subscriptionResolver) BreachOpened(ctx context.Context, service *string) (<-chan *graph.Breach, error) {
+	release, err := r.subs.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
 	events := r.feed.Subscribe(ctx, func(e graph.Event) bool {
 		return e.Kind == graph.KindSLOBreach && e.End == nil && (service == nil || e.Service == *service)
 	}, subscriptionBuffer)
 	out := make(chan *graph.Breach)
 	go func() {
+		defer release()
 		defer close(out)
 		for e := range events {
 			b := graph.BreachOf(e)
@@ -262,9 +267,14 @@ func (r *subscriptionResolver) Changes(ctx context.Context, service *string, kin
 	if service != nil {
 		filter.Services = []string{*service}
 	}
+	release, err := r.subs.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
 	events := r.feed.Subscribe(ctx, func(e graph.Event) bool { return filter.Matches(&e) }, subscriptionBuffer)
 	out := make(chan *graph.Event)
 	go func() {
+		defer release()
 		defer close(out)
 		for e := range events {
 			select {

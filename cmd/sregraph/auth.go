@@ -139,7 +139,7 @@ func authenticate(t *tokens, h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		presented, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		presented, ok := bearerToken(r.Header.Get("Authorization"))
 		if !ok {
 			presented = r.URL.Query().Get("token")
 		}
@@ -162,6 +162,17 @@ func authenticate(t *tokens, h http.Handler) http.Handler {
 		// ingest scope too, which the resolver checks.
 		h.ServeHTTP(w, r.WithContext(resolvers.WithWriteAccess(r.Context(), g.scopes[scopeIngest])))
 	})
+}
+
+// bearerToken returns the token of an "Authorization: Bearer TOKEN"
+// header. The scheme is matched without regard to case (RFC 7235, section
+// 2.1), so "bearer" and "BEARER" work too.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
 }
 
 // isLoopback reports whether a listen address only accepts local

@@ -66,6 +66,10 @@ func TestAuthenticateScopes(t *testing.T) {
 		{"POST", "/graphql", "Bearer read-token-0123456789", http.StatusTeapot},
 		{"POST", "/graphql", "Bearer ingest-token-0123456789", http.StatusForbidden},
 		{"POST", "/graphql", "Bearer wrong-token-0123456789", http.StatusUnauthorized},
+		// The scheme is case-insensitive (RFC 7235).
+		{"POST", "/graphql", "bearer read-token-0123456789", http.StatusTeapot},
+		{"POST", "/graphql", "BEARER  read-token-0123456789", http.StatusTeapot},
+		{"POST", "/graphql", "Basic read-token-0123456789", http.StatusUnauthorized},
 		{"POST", "/v1/events", "Bearer ingest-token-0123456789", http.StatusTeapot},
 		{"POST", "/v1/events", "Bearer read-token-0123456789", http.StatusForbidden},
 		{"POST", "/v1/webhooks/github?token=ingest-token-0123456789", "", http.StatusTeapot},

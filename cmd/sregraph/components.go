@@ -98,7 +98,7 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 	// spans topic, renaming services through the aliases; the handler's
 	// Run expires the HTTP spans and judges anomalies.
 	agg := otlp.NewAggregator(otlp.Config{Alias: w.aliases.Resolve}, w.now)
-	traces := otlp.NewHandler(agg, w.writer, otlp.HandlerConfig{Logger: w.log})
+	traces := otlp.NewHandler(agg, w.writer, otlp.HandlerConfig{Logger: w.log, MaxBodyBytes: c.http.MaxBody})
 	w.mux.Handle("POST /v1/traces", traces)
 	w.start("otlp flusher", traces.Run)
 	if w.reg != nil {

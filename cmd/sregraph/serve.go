@@ -42,7 +42,27 @@ type serveConfig struct {
 	LogFormat       string
 	LogLevel        string
 	ShutdownTimeout time.Duration
+	// ReadTimeout, WriteTimeout and IdleTimeout bound one HTTP request:
+	// reading it whole, reading plus answering it, and a keep-alive
+	// connection's wait for the next one. Websockets (GraphQL
+	// subscriptions) are exempt: net/http clears the deadlines when it
+	// hands the connection over, and the websocket keeps itself alive
+	// with its own pings.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
 }
+
+// Defaults for the HTTP server's timeouts. A 10 MiB ingest body (the
+// default --max-body) needs a client sending at ~170 KiB/s to arrive
+// within the read timeout; the write timeout leaves a minute beyond it
+// for the store to make the events durable and for a GraphQL answer to
+// be computed and written.
+const (
+	defaultReadTimeout  = time.Minute
+	defaultWriteTimeout = 2 * time.Minute
+	defaultIdleTimeout  = 2 * time.Minute
+)
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTP, "http", "127.0.0.1:8080", "listen address for the API, pages, ingest and metrics")
@@ -59,10 +79,13 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.Var(&c.Retention, "retention", "keep events and call buckets this long (e.g. 30d, 720h)")
 	fs.BoolVar(&c.Demo, "demo", false, "load the bundled demo scenario into the store at start")
 	fs.StringVar(&c.DemoDir, "demo-dir", "testdata/demo", "directory of the demo scenario")
-	fs.BoolVar(&c.NoIntrospection, "no-introspection", false, "turn GraphQL schema introspection off")
+	fs.BoolVar(&c.NoIntrospection, "no-introspection", false, "turn GraphQL schema introspection off, and the \"Did you mean\" hints that would leak the schema")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long a graceful shutdown may take")
+	fs.DurationVar(&c.ReadTimeout, "http-read-timeout", defaultReadTimeout, "longest a client may take to send a whole request, body included (a slower one is cut off)")
+	fs.DurationVar(&c.WriteTimeout, "http-write-timeout", defaultWriteTimeout, "longest from the end of a request's headers to the end of its answer (websockets are exempt)")
+	fs.DurationVar(&c.IdleTimeout, "http-idle-timeout", defaultIdleTimeout, "how long an idle keep-alive connection is held open")
 }
 
 // validate checks the configuration and reports what to do about a
@@ -76,6 +99,17 @@ func (c *serveConfig) validate() error {
 	}
 	if c.Retention <= 0 {
 		return errors.New("--retention must be positive")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--http-read-timeout", c.ReadTimeout}, {"--http-write-timeout", c.WriteTimeout}, {"--http-idle-timeout", c.IdleTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s %s: want a positive duration such as 1m", d.name, d.v)
+		}
+	}
+	if c.WriteTimeout < c.ReadTimeout {
+		return fmt.Errorf("--http-write-timeout %s is shorter than --http-read-timeout %s: the write timeout counts from the end of the headers, so a request that may take the whole read timeout to arrive would have no time left to be answered; make it longer", c.WriteTimeout, c.ReadTimeout)
 	}
 	if c.Store != "embedded" && !strings.Contains(c.Store, "://") {
 		return fmt.Errorf("--store %q: want embedded or a Neo4j URI such as neo4j://localhost:7687", c.Store)
@@ -256,7 +290,13 @@ func newServer(ctx context.Context, cfg serveConfig, extra *componentConfig, log
 	if err != nil {
 		return nil, err
 	}
-	s.http = &http.Server{Handler: authenticate(tok, mux), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{
+		Handler:           authenticate(tok, mux),
+		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+	}
 	return s, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -260,11 +261,14 @@ func (h *Handler) read(r *http.Request) ([]byte, int, error) {
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content encoding %q: send gzip or none", enc)
 	}
 	body, err := io.ReadAll(io.LimitReader(src, max+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, http.StatusRequestTimeout, errors.New("the request body did not arrive within the server's read timeout (--http-read-timeout): send it faster, or in smaller requests")
+	}
 	if err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("reading body: %v", err)
 	}
 	if int64(len(body)) > max {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", max)
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body is larger than the %d-byte limit (--max-body): export smaller batches", max)
 	}
 	return body, 0, nil
 }
@@ -294,8 +298,11 @@ func (h *Handler) ok(rw http.ResponseWriter, asJSON bool, res Accepted) {
 	h.write(rw, asJSON, http.StatusOK, resp)
 }
 
-// fail answers with a google.rpc.Status, as OTLP/HTTP asks.
+// fail answers with a google.rpc.Status, as OTLP/HTTP asks. The message
+// is made valid UTF-8 first: decoders echo the bytes they choke on, and a
+// string field that is not UTF-8 cannot be encoded, in JSON or protobuf.
 func (h *Handler) fail(rw http.ResponseWriter, asJSON bool, status int, msg string) {
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
 	h.write(rw, asJSON, status, &spb.Status{Code: int32(grpcCode(status)), Message: msg})
 }
 
@@ -310,8 +317,19 @@ func (h *Handler) write(rw http.ResponseWriter, asJSON bool, status int, m proto
 		out, err = proto.Marshal(m)
 	}
 	if err != nil {
+		// Never an empty body: say what failed, in a form that always
+		// encodes.
+		h.cfg.Logger.Error("otlp: encoding the reply", "status", status, "err", err)
 		status = http.StatusInternalServerError
-		out = nil
+		fallback := &spb.Status{Code: 13, Message: "internal error: encoding the reply failed"}
+		if asJSON {
+			out, err = protojson.Marshal(fallback)
+		} else {
+			out, err = proto.Marshal(fallback)
+		}
+		if err != nil {
+			out = nil
+		}
 	}
 	rw.WriteHeader(status)
 	_, _ = rw.Write(out)
@@ -322,6 +340,8 @@ func grpcCode(status int) int {
 	switch status {
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 		return 3 // INVALID_ARGUMENT
+	case http.StatusRequestTimeout:
+		return 4 // DEADLINE_EXCEEDED
 	case http.StatusMethodNotAllowed:
 		return 12 // UNIMPLEMENTED
 	case http.StatusServiceUnavailable:

@@ -282,3 +282,34 @@ func TestHandlerRefusedSaysWhy(t *testing.T) {
 		t.Fatalf("status %d, message %q; want 400 saying why", resp.StatusCode, st.Message)
 	}
 }
+
+// TestHandlerBadInputIsValidJSON: bad input gets a 4xx whose body is
+// valid JSON, even when the input is not UTF-8 and the decoder's message
+// echoes it.
+func TestHandlerBadInputIsValidJSON(t *testing.T) {
+	agg := NewAggregator(Config{}, func() time.Time { return goldenNow })
+	srv := httptest.NewServer(NewHandler(agg, newMemStore(), HandlerConfig{}))
+	defer srv.Close()
+	for _, body := range [][]byte{
+		{0xff},
+		[]byte("\xff\xfe"),
+		[]byte(`{"resourceSpans":[{"resource":{"attributes":[{"key":"\xff","value":{"stringValue":"x"}}]}}]}`),
+		[]byte(`{"resourceSpans":"\xc3"}`),
+		[]byte(`{"\xff":1}`),
+		[]byte("[\xe2\x82"),
+	} {
+		t.Run(fmt.Sprintf("%q", body), func(t *testing.T) {
+			resp, out := post(t, srv.URL, ContentTypeJSON, "", body)
+			if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+				t.Fatalf("status %d, body %q; want a 4xx", resp.StatusCode, out)
+			}
+			var st map[string]any
+			if err := json.Unmarshal(out, &st); err != nil {
+				t.Fatalf("body %q is not JSON: %v", out, err)
+			}
+			if msg, _ := st["message"].(string); msg == "" {
+				t.Fatalf("body %q has no message saying why", out)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,6 +138,7 @@ const (
 	outcomeMethod      = "method"       // not POST
 	outcomeUnknown     = "unknown"      // no such webhook
 	outcomeUnavailable = "unavailable"  // store or Kafka down
+	outcomeTimeout     = "timeout"      // body not sent within the server's read timeout
 	outcomePublished   = "published"    // appended to Kafka
 )
 
@@ -290,6 +292,8 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *req
 	switch {
 	case isMaxBytes(err), err == nil && int64(len(body)) > limit:
 		return nil, tooLarge
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, &requestError{http.StatusRequestTimeout, outcomeTimeout, ReadTimeoutMessage}
 	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, &requestError{http.StatusBadRequest, outcomeMalformed, "the gzip body is corrupt or truncated: " + err.Error()}
 	case err != nil:
@@ -297,6 +301,10 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *req
 	}
 	return body, nil
 }
+
+// ReadTimeoutMessage is what a client whose body did not arrive within
+// the HTTP server's read timeout is told.
+const ReadTimeoutMessage = "the request body did not arrive within the server's read timeout (--http-read-timeout): send it faster, or in smaller requests"
 
 func isMaxBytes(err error) bool {
 	var mb *http.MaxBytesError
