@@ -202,6 +202,10 @@ type server struct {
 	// serving is set once Run has handed the listener to the HTTP
 	// server, which closes it.
 	serving bool
+	// storeFailed receives the store's fatal error (a full disk, say):
+	// Run stops and returns it, so the process exits non-zero for its
+	// supervisor to restart it instead of living on without a store.
+	storeFailed chan error
 }
 
 // task is background work: run works until its context ends.
@@ -214,7 +218,7 @@ type task struct {
 // wires the API, the pages and the ingest components. Nothing runs until
 // Run. On failure it releases what it acquired.
 func newServer(ctx context.Context, cfg serveConfig, extra *componentConfig, log *slog.Logger, stdout io.Writer) (_ *server, err error) {
-	s := &server{cfg: cfg, log: log, stdout: stdout}
+	s := &server{cfg: cfg, log: log, stdout: stdout, storeFailed: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			if cerr := s.Close(); cerr != nil {
@@ -223,7 +227,13 @@ func newServer(ctx context.Context, cfg serveConfig, extra *componentConfig, log
 		}
 	}()
 	now := time.Now
-	if s.store, err = openStore(ctx, cfg, log); err != nil {
+	fatal := func(err error) {
+		select {
+		case s.storeFailed <- err:
+		default:
+		}
+	}
+	if s.store, err = openStore(ctx, cfg, log, fatal); err != nil {
 		return nil, err
 	}
 	s.cleanups = append(s.cleanups, func() error {
@@ -333,6 +343,9 @@ func (s *server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 		s.log.Error("shutting down after a failure", "err", runErr)
+	case err := <-s.storeFailed:
+		runErr = fmt.Errorf("the store stopped: %w", err)
+		s.log.Error("shutting down: the store cannot go on; restart sregraph once the cause is fixed", "err", err)
 	}
 	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)

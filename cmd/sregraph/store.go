@@ -27,10 +27,11 @@ type store interface {
 	Close() error
 }
 
-// openStore opens the store --store names.
-func openStore(ctx context.Context, cfg serveConfig, log *slog.Logger) (store, error) {
+// openStore opens the store --store names; fatal hears of an error the
+// embedded store cannot go on after.
+func openStore(ctx context.Context, cfg serveConfig, log *slog.Logger, fatal func(error)) (store, error) {
 	if cfg.Store == "embedded" {
-		s, err := pebble.Open(cfg.DataDir, pebble.Options{Logger: log})
+		s, err := pebble.Open(cfg.DataDir, pebble.Options{Logger: log, Fatal: fatal})
 		if err != nil {
 			return nil, fmt.Errorf("open the embedded store in --data-dir %s: %w", cfg.DataDir, err)
 		}
