@@ -313,3 +313,48 @@ func TestHandlerBadInputIsValidJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlerStoreUnavailable: a store failing with graph.ErrUnavailable
+// (the embedded store after a full disk) gets OTLP/JSON requests a 503
+// with Retry-After and a JSON google.rpc.Status saying UNAVAILABLE; the
+// calls are counted once when the store is back and the client retries.
+func TestHandlerStoreUnavailable(t *testing.T) {
+	jsonBody, err := os.ReadFile(filepath.Join(testdata, "checkout.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := newMemStore()
+	store.fail = fmt.Errorf("apply: embedded store stopped after a fatal error (restart the process): no space left on device: %w", graph.ErrUnavailable)
+	agg := NewAggregator(Config{}, func() time.Time { return goldenNow })
+	srv := httptest.NewServer(NewHandler(agg, store, HandlerConfig{}))
+	defer srv.Close()
+	for i := 0; i < 2; i++ {
+		resp, body := post(t, srv.URL+"/v1/traces", ContentTypeJSON, "", jsonBody)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("try %d: status %d, Retry-After %q; want 503 with Retry-After: %s", i, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != ContentTypeJSON {
+			t.Errorf("try %d: Content-Type %q, want %s", i, ct, ContentTypeJSON)
+		}
+		var st struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		if err := json.Unmarshal(body, &st); err != nil || st.Code != 14 || st.Message == "" {
+			t.Errorf("try %d: body %s (%v); want a JSON status with code 14 (UNAVAILABLE) and a message", i, body, err)
+		}
+	}
+	if n := len(store.edges()); n != 0 {
+		t.Fatalf("%d edges stored while the store failed", n)
+	}
+	store.mu.Lock()
+	store.fail = nil
+	store.mu.Unlock()
+	resp, body := post(t, srv.URL+"/v1/traces", ContentTypeJSON, "", jsonBody)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("retry once the store is back: status %d: %s", resp.StatusCode, body)
+	}
+	if got := store.edges()["frontend->checkout"]; got != (edgeTotal{3, 1}) {
+		t.Errorf("frontend->checkout after the retry: %+v, want {3 1} (counted once)", got)
+	}
+}

@@ -664,3 +664,62 @@ func BenchmarkEventsNDJSON(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// unavailableStore is a store that stopped after a fatal error, the way
+// the embedded store does after a full disk: every write fails with an
+// error wrapping graph.ErrUnavailable, until it is healed.
+type unavailableStore struct {
+	graph.Applier
+	down   bool
+	writes int
+}
+
+func (s *unavailableStore) Apply(ctx context.Context, b graph.Batch) (graph.Written, error) {
+	if s.down {
+		return graph.Written{}, fmt.Errorf("apply: embedded store stopped after a fatal error (restart the process): pebble: no space left on device: %w", graph.ErrUnavailable)
+	}
+	s.writes++
+	return s.Applier.Apply(ctx, b)
+}
+
+// TestHTTPStoreUnavailable checks that a store failing with
+// graph.ErrUnavailable gets every ingest route a 503 with Retry-After and
+// a JSON body, acknowledges nothing, and that the same requests are
+// accepted, once, when the store is back.
+func TestHTTPStoreUnavailable(t *testing.T) {
+	store := mustOpenHTTPStore(t)
+	fake := &unavailableStore{Applier: store, down: true}
+	rig := mustStartHTTPOn(t, DefaultConfig(), store, fake, nil)
+	single := mustRead(t, ingesttest.Testdata("ingest", "canonical", "single.json"))
+	firing := mustRead(t, ingesttest.Testdata("ingest", "alertmanager", "sloth-firing.json"))
+	for _, c := range []struct {
+		path string
+		body []byte
+	}{{"/v1/events", single}, {"/v1/webhooks/alertmanager", firing}} {
+		a := rig.post(t, c.path, c.body, nil)
+		if a.Status != http.StatusServiceUnavailable || a.Header.Get("Retry-After") != "5" {
+			t.Fatalf("%s: status %d, Retry-After %q; want 503 and 5: %s", c.path, a.Status, a.Header.Get("Retry-After"), a.Raw)
+		}
+		if a.Body.Accepted != 0 || a.Body.Duplicates != 0 || a.Body.Error == "" {
+			t.Errorf("%s: 503 body %s acknowledges something or says nothing", c.path, a.Raw)
+		}
+		if strings.Contains(a.Body.Error, "no space left") {
+			t.Errorf("%s: 503 body %s leaks the store's internals", c.path, a.Raw)
+		}
+	}
+	if n := len(rig.events(t)); n != 0 {
+		t.Fatalf("the store holds %d events after every write failed", n)
+	}
+	fake.down = false
+	for _, c := range []struct {
+		path string
+		body []byte
+	}{{"/v1/events", single}, {"/v1/webhooks/alertmanager", firing}} {
+		if a := rig.post(t, c.path, c.body, nil); a.Status != http.StatusOK || a.Body.Accepted == 0 {
+			t.Errorf("%s once the store is back: status %d: %s", c.path, a.Status, a.Raw)
+		}
+	}
+	if n := len(rig.events(t)); n == 0 {
+		t.Error("nothing stored once the store is back")
+	}
+}
