@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -145,23 +146,39 @@ func authenticate(t *tokens, h http.Handler) http.Handler {
 		}
 		if presented == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sregraph"`)
-			http.Error(w, "authentication required: send \"Authorization: Bearer TOKEN\" (or ?token=TOKEN for webhooks) with a token that has the "+string(need)+" scope", http.StatusUnauthorized)
+			refuse(w, http.StatusUnauthorized, "authentication required: send \"Authorization: Bearer TOKEN\" (or ?token=TOKEN for webhooks) with a token that has the "+string(need)+" scope")
 			return
 		}
 		g, ok := t.lookup(strings.TrimSpace(presented))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sregraph", error="invalid_token"`)
-			http.Error(w, "unknown token", http.StatusUnauthorized)
+			refuse(w, http.StatusUnauthorized, "unknown token")
 			return
 		}
 		if !g.scopes[need] {
-			http.Error(w, fmt.Sprintf("token %q lacks the %s scope this endpoint needs", g.name, need), http.StatusForbidden)
+			refuse(w, http.StatusForbidden, fmt.Sprintf("token %q lacks the %s scope this endpoint needs", g.name, need))
 			return
 		}
 		// GraphQL mutations (confirming a cause) write: they need the
 		// ingest scope too, which the resolver checks.
 		h.ServeHTTP(w, r.WithContext(resolvers.WithWriteAccess(r.Context(), g.scopes[scopeIngest])))
 	})
+}
+
+// refuse answers a request the tokens do not allow with status and a
+// JSON body {"error": msg}, like every other error answer of the server.
+func refuse(w http.ResponseWriter, status int, msg string) {
+	body, err := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	if err != nil { // a string always encodes; keep the answer JSON anyway
+		body = []byte(`{"error":"refused"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // bearerToken returns the token of an "Authorization: Bearer TOKEN"

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -88,6 +89,28 @@ func TestAuthenticateScopes(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != tt.want {
 			t.Errorf("%s %s (%q) = %d, want %d: %s", tt.method, tt.path, tt.auth, rec.Code, tt.want, rec.Body)
+		}
+		if rec.Code == http.StatusUnauthorized || rec.Code == http.StatusForbidden {
+			// Refusals are JSON, like every other error answer.
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("%s %s (%q): Content-Type %q, want application/json", tt.method, tt.path, tt.auth, ct)
+			}
+			var body struct {
+				Error string `json:"error"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error == "" {
+				t.Errorf("%s %s (%q): body %q is not {\"error\": \"...\"}: %v", tt.method, tt.path, tt.auth, rec.Body, err)
+			}
+			want := "lacks the" // the same message as before, now in JSON
+			switch {
+			case rec.Code == http.StatusUnauthorized && strings.HasPrefix(strings.ToLower(tt.auth), "bearer"):
+				want = "unknown token"
+			case rec.Code == http.StatusUnauthorized:
+				want = "authentication required"
+			}
+			if !strings.Contains(body.Error, want) {
+				t.Errorf("%s %s (%q): error %q, want it to contain %q", tt.method, tt.path, tt.auth, body.Error, want)
+			}
 		}
 	}
 	open := authenticate(nil, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
