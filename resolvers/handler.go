@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -48,6 +49,17 @@ type Options struct {
 	// subscriptions of one websocket connection and of the server.
 	MaxSubscriptionsPerConnection int
 	MaxSubscriptions              int
+	// Timeout bounds a query or mutation: its resolvers get a context
+	// with this deadline, and one still running at it answers an error
+	// with code TIMEOUT. 0 means DefaultTimeout; negative means none.
+	// Subscriptions are exempt.
+	Timeout time.Duration
+	// MaxConcurrentExpensive caps the operations reading a neighbourhood
+	// (changesNear, Breach.context) that one client (a token, or without
+	// tokens an address) runs at once; one more is refused at once with
+	// code RETRY_LATER. 0 means DefaultMaxConcurrentExpensive; negative
+	// means no cap.
+	MaxConcurrentExpensive int
 }
 
 // Defaults for the operation limits.
@@ -86,6 +98,13 @@ func New(o Options) http.Handler {
 	if o.MaxSubscriptions == 0 {
 		o.MaxSubscriptions = DefaultMaxSubscriptions
 	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxConcurrentExpensive == 0 {
+		o.MaxConcurrentExpensive = DefaultMaxConcurrentExpensive
+	}
+	slots := &expensiveSlots{max: o.MaxConcurrentExpensive, running: map[string]int{}}
 	subs := &subscriptionLimits{perConnection: int64(o.MaxSubscriptionsPerConnection), max: int64(o.MaxSubscriptions)}
 	r := &Resolver{store: guardedStore{o.Store}, feed: o.Feed, now: o.Now, publicURL: o.PublicURL, subs: subs}
 	cfg := Config{Resolvers: r}
@@ -121,9 +140,35 @@ func New(o Options) http.Handler {
 			err.Extensions = map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"}
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 		}
-		return next(withServiceCache(ctx))
+		if oc.Operation.Operation == ast.Subscription {
+			return next(withServiceCache(ctx))
+		}
+		release := func() {}
+		if o.MaxConcurrentExpensive > 0 && expensive(oc.Operation.SelectionSet) {
+			key := requestClient(ctx)
+			if !slots.acquire(key) {
+				err := gqlerror.Errorf("%d operations reading a neighbourhood (changesNear, Breach.context) are already running for this client, the most at once; retry when one has finished", o.MaxConcurrentExpensive)
+				err.Extensions = map[string]any{"code": "RETRY_LATER"}
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
+			}
+			release = func() { slots.release(key) }
+		}
+		cancel := context.CancelFunc(func() {})
+		if o.Timeout > 0 {
+			ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		}
+		var once sync.Once
+		done := func() { once.Do(func() { cancel(); release() }) }
+		rh := next(withServiceCache(ctx))
+		// A query or mutation answers once (over a websocket, a second
+		// call ends the stream): the slot and the deadline end with the
+		// first answer.
+		return func(ctx context.Context) *graphql.Response {
+			defer done()
+			return rh(ctx)
+		}
 	})
-	srv.SetErrorPresenter(errorPresenter(o.Logger, o.NoIntrospection))
+	srv.SetErrorPresenter(errorPresenter(o.Logger, o.NoIntrospection, o.Timeout))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		o.Logger.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(p))
 		return internalError{fmt.Errorf("panic: %v", p)}
@@ -138,6 +183,7 @@ func New(o Options) http.Handler {
 		if !limitBody(w, req, o.MaxBodyBytes, o.Logger) {
 			return
 		}
+		req = req.WithContext(withRequestClient(req.Context(), clientOf(req)))
 		srv.ServeHTTP(w, req)
 	})
 }
@@ -284,7 +330,7 @@ func nearbyCost(child int, depth *int) int {
 // "Did you mean …?" hints are cut: gqlgen's SetDisableSuggestion covers
 // unknown fields only, and unknown arguments, types, input fields and
 // enum values would still name what introspection hides.
-func errorPresenter(log *slog.Logger, hideSuggestions bool) graphql.ErrorPresenterFunc {
+func errorPresenter(log *slog.Logger, hideSuggestions bool, timeout time.Duration) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
 		if code, _ := gerr.Extensions["code"].(string); code == "COMPLEXITY_LIMIT_EXCEEDED" {
@@ -297,6 +343,9 @@ func errorPresenter(log *slog.Logger, hideSuggestions bool) graphql.ErrorPresent
 		}
 		var internal internalError
 		switch {
+		case timeout > 0 && (errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)):
+			gerr.Message = timeoutMessage(timeout)
+			setCode(gerr, "TIMEOUT")
 		case errors.As(err, &internal) && errors.Is(err, graph.ErrUnavailable):
 			log.WarnContext(ctx, "graphql store unavailable", "err", internal.err, "path", gerr.Path.String())
 			gerr.Message = "the store is unavailable; retry shortly"
