@@ -163,9 +163,19 @@ func New(o Options) http.Handler {
 		// A query or mutation answers once (over a websocket, a second
 		// call ends the stream): the slot and the deadline end with the
 		// first answer.
+		first := true
 		return func(ctx context.Context) *graphql.Response {
 			defer done()
-			return rh(ctx)
+			resp := rh(ctx)
+			if resp == nil && first && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// The deadline passed before the work began: gqlgen
+				// would answer null.
+				err := gqlerror.Errorf("%s", timeoutMessage(o.Timeout))
+				err.Extensions = map[string]any{"code": "TIMEOUT"}
+				resp = &graphql.Response{Errors: gqlerror.List{err}}
+			}
+			first = false
+			return resp
 		}
 	})
 	srv.SetErrorPresenter(errorPresenter(o.Logger, o.NoIntrospection, o.Timeout))

@@ -161,7 +161,8 @@ func authenticate(t *tokens, h http.Handler) http.Handler {
 		}
 		// GraphQL mutations (confirming a cause) write: they need the
 		// ingest scope too, which the resolver checks.
-		h.ServeHTTP(w, r.WithContext(resolvers.WithWriteAccess(r.Context(), g.scopes[scopeIngest])))
+		// The token names the client the GraphQL caps count by.
+		h.ServeHTTP(w, r.WithContext(resolvers.WithClient(resolvers.WithWriteAccess(r.Context(), g.scopes[scopeIngest]), g.name)))
 	})
 }
 

@@ -168,3 +168,27 @@ func TestIdleKeepAliveIsClosed(t *testing.T) {
 		t.Fatalf("idle connection closed after %s; want about 1s", d)
 	}
 }
+
+// TestGraphQLTimeoutFlag: --graphql-timeout reaches the GraphQL handler: a
+// query that cannot finish within it is answered with code TIMEOUT and a
+// message naming the flag.
+func TestGraphQLTimeoutFlag(t *testing.T) {
+	c := startServer(t, t.TempDir(), "--graphql-timeout", "1ns")
+	body := `{"query":"{ changesNear(service: \"checkout\", at: \"2026-11-21T11:40:00Z\") { changes { rank } } }"}`
+	resp, err := http.Post(c.url+"/graphql", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Errors []struct {
+			Message    string         `json:"message"`
+			Extensions map[string]any `json:"extensions"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || len(out.Errors) == 0 ||
+		out.Errors[0].Extensions["code"] != "TIMEOUT" || !strings.Contains(out.Errors[0].Message, "--graphql-timeout") {
+		t.Fatalf("answer %s (%v); want an error with code TIMEOUT naming --graphql-timeout", raw, err)
+	}
+}

@@ -313,6 +313,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"serve", "--http", "0.0.0.0:0"}, nil, 1, "listens beyond loopback without --tokens"},
 		{[]string{"serve"}, map[string]string{"SREGRAPH_HTTP": "0.0.0.0:0"}, 1, "listens beyond loopback"},
 		{[]string{"serve", "--retention", "soon"}, nil, 2, "invalid value"},
+		{[]string{"serve", "--graphql-timeout", "0s"}, nil, 1, "--graphql-timeout 0s"},
+		{[]string{"serve", "--graphql-max-expensive", "0"}, nil, 1, "--graphql-max-expensive 0"},
 		{[]string{"version"}, nil, 0, "sregraph dev"},
 	}
 	for _, tt := range tests {

@@ -51,6 +51,11 @@ type serveConfig struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
+	// GraphQLTimeout bounds one GraphQL query or mutation;
+	// GraphQLMaxExpensive caps the neighbourhood-reading operations one
+	// client runs at once.
+	GraphQLTimeout      time.Duration
+	GraphQLMaxExpensive int
 }
 
 // Defaults for the HTTP server's timeouts. A 10 MiB ingest body (the
@@ -86,6 +91,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ReadTimeout, "http-read-timeout", defaultReadTimeout, "longest a client may take to send a whole request, body included (a slower one is cut off)")
 	fs.DurationVar(&c.WriteTimeout, "http-write-timeout", defaultWriteTimeout, "longest from the end of a request's headers to the end of its answer (websockets are exempt)")
 	fs.DurationVar(&c.IdleTimeout, "http-idle-timeout", defaultIdleTimeout, "how long an idle keep-alive connection is held open")
+	fs.DurationVar(&c.GraphQLTimeout, "graphql-timeout", resolvers.DefaultTimeout, "longest a GraphQL query or mutation may run (at most --http-write-timeout); one still running is answered with code TIMEOUT (subscriptions are exempt)")
+	fs.IntVar(&c.GraphQLMaxExpensive, "graphql-max-expensive", resolvers.DefaultMaxConcurrentExpensive, "how many GraphQL operations reading a neighbourhood (changesNear, Breach.context) one token, or one address without tokens, may run at once; one more is answered with code RETRY_LATER")
 }
 
 // validate checks the configuration and reports what to do about a
@@ -107,6 +114,12 @@ func (c *serveConfig) validate() error {
 		if d.v <= 0 {
 			return fmt.Errorf("%s %s: want a positive duration such as 1m", d.name, d.v)
 		}
+	}
+	if c.GraphQLTimeout <= 0 {
+		return fmt.Errorf("--graphql-timeout %s: want a positive duration such as 10s", c.GraphQLTimeout)
+	}
+	if c.GraphQLMaxExpensive < 1 {
+		return fmt.Errorf("--graphql-max-expensive %d: want at least 1", c.GraphQLMaxExpensive)
 	}
 	if c.WriteTimeout < c.ReadTimeout {
 		return fmt.Errorf("--http-write-timeout %s is shorter than --http-read-timeout %s: the write timeout counts from the end of the headers, so a request that may take the whole read timeout to arrive would have no time left to be answered; make it longer", c.WriteTimeout, c.ReadTimeout)
@@ -276,6 +289,7 @@ func newServer(ctx context.Context, cfg serveConfig, extra *componentConfig, log
 	mux := http.NewServeMux()
 	graphqlHandler(mux, resolvers.Options{
 		Store: s.store, Feed: feed, Now: now, PublicURL: s.publicURL, Logger: log, NoIntrospection: cfg.NoIntrospection,
+		Timeout: graphqlTimeout(cfg), MaxConcurrentExpensive: cfg.GraphQLMaxExpensive,
 	})
 	page.New(page.Options{Source: s.store, Recorder: s.store, Now: now, PublicURL: s.publicURL, Logger: log}).Register(mux)
 	// The components' start-up context must not end with ctx: the
@@ -420,6 +434,13 @@ func metricsRegistry() *prometheus.Registry {
 
 func metricsHandler(mux *http.ServeMux, reg *prometheus.Registry) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+}
+
+// graphqlTimeout is the GraphQL deadline: --graphql-timeout, but never
+// past --http-write-timeout, when the connection is cut anyway (the
+// deadline still stops the resolvers' work then).
+func graphqlTimeout(cfg serveConfig) time.Duration {
+	return min(cfg.GraphQLTimeout, cfg.WriteTimeout)
 }
 
 func graphqlHandler(mux *http.ServeMux, o resolvers.Options) {
