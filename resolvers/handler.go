@@ -353,7 +353,10 @@ func errorPresenter(log *slog.Logger, hideSuggestions bool, timeout time.Duratio
 		}
 		var internal internalError
 		switch {
-		case timeout > 0 && (errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)):
+		// A store error after the deadline is the deadline's doing, however
+		// the store words it; a user's mistake stays one.
+		case timeout > 0 && (errors.Is(err, context.DeadlineExceeded) ||
+			errors.As(err, &internal) && errors.Is(ctx.Err(), context.DeadlineExceeded)):
 			gerr.Message = timeoutMessage(timeout)
 			setCode(gerr, "TIMEOUT")
 		case errors.As(err, &internal) && errors.Is(err, graph.ErrUnavailable):
