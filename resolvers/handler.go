@@ -147,7 +147,7 @@ func New(o Options) http.Handler {
 		if o.MaxConcurrentExpensive > 0 && expensive(oc.Operation.SelectionSet) {
 			key := requestClient(ctx)
 			if !slots.acquire(key) {
-				err := gqlerror.Errorf("%d operations reading a neighbourhood (changesNear, Breach.context) are already running for this client, the most at once; retry when one has finished", o.MaxConcurrentExpensive)
+				err := gqlerror.Errorf("this client already runs as many operations reading a neighbourhood (changesNear, Breach.context) as it may at once (%d); retry when one has finished", o.MaxConcurrentExpensive)
 				err.Extensions = map[string]any{"code": "RETRY_LATER"}
 				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 			}
