@@ -262,14 +262,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !c.awaitTopic(ctx, t.topic) {
-				return
-			}
-			if t.spans != nil {
-				c.runSpans(ctx, t)
-				return
-			}
-			c.runTopic(ctx, t)
+			c.consumeTopic(ctx, t)
 		}()
 	}
 	wg.Wait()
@@ -278,6 +271,52 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	c.log.Info("stopped consuming")
 	return nil
+}
+
+// consumeTopic consumes t until ctx ends: it waits for the topic to exist
+// (awaitTopic), reads it, and when a broker says the topic is gone
+// (deleted), finishes the batches in flight, stops the reader and waits
+// for the topic again, so that a topic deleted and created again is read
+// again and, meanwhile, does not hold up the other topics of the group.
+func (c *Consumer) consumeTopic(ctx context.Context, t topicConsumer) {
+	for c.awaitTopic(ctx, t.topic) {
+		rctx, gone := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.watchTopic(rctx, t.topic, gone)
+		}()
+		if t.spans != nil {
+			c.runSpans(rctx, t)
+		} else {
+			c.runTopic(rctx, t)
+		}
+		gone()
+		wg.Wait()
+	}
+}
+
+// watchTopic looks at topic every topicWatchMax while it is read and, when
+// a broker answers that it does not exist, reports that in Ready and calls
+// gone. Other errors (an unreachable broker, a partition without a leader
+// during a broker restart) leave the reader alone: kafka-go retries those.
+func (c *Consumer) watchTopic(ctx context.Context, topic string, gone context.CancelFunc) {
+	client := &kafka.Client{Addr: kafka.TCP(c.brokers...), Timeout: 10 * time.Second}
+	for sleepCtx(ctx, topicWatchMax) {
+		resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err != nil {
+			continue
+		}
+		for _, t := range resp.Topics {
+			if t.Name == topic && errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
+				c.setConnected(topic, fmt.Errorf("%w: %w", errTopicMissing, t.Error))
+				c.log.Warn("topic is gone; stopping its reader and consuming it again once it exists", "topic", topic, "error", t.Error)
+				gone()
+				return
+			}
+		}
+	}
 }
 
 // errTopicMissing says that the brokers answer but do not (yet) have a
