@@ -184,7 +184,7 @@ func NewConsumer(cfg Config, w graph.Applier, opts Options) (*Consumer, error) {
 	for _, f := range cfg.families() {
 		if f == ingest.FamilySpans && opts.Spans != nil {
 			c.topics = append(c.topics, topicConsumer{family: f, topic: cfg.Topics[f], spans: opts.Spans})
-			c.connected[cfg.Topics[f]] = errors.New("no broker has answered yet")
+			c.connected[cfg.Topics[f]] = fmt.Errorf("connecting to %s: no broker has answered yet", strings.Join(brokers, ","))
 			continue
 		}
 		dec := opts.Decoders[f]
@@ -196,7 +196,7 @@ func NewConsumer(cfg Config, w graph.Applier, opts Options) (*Consumer, error) {
 			dec = DetectDecoder(opts.Rename)
 		}
 		c.topics = append(c.topics, topicConsumer{family: f, topic: cfg.Topics[f], decode: dec})
-		c.connected[cfg.Topics[f]] = errors.New("no broker has answered yet")
+		c.connected[cfg.Topics[f]] = fmt.Errorf("connecting to %s: no broker has answered yet", strings.Join(brokers, ","))
 	}
 	if len(c.topics) == 0 {
 		return nil, ErrNoTopics
@@ -239,7 +239,7 @@ func (c *Consumer) Ready() error {
 	var errs []error
 	for _, t := range c.topics {
 		if err := c.connected[t.topic]; err != nil {
-			errs = append(errs, fmt.Errorf("kafka: topic %s: connecting to %s: %w", t.topic, strings.Join(c.brokers, ","), err))
+			errs = append(errs, fmt.Errorf("kafka: topic %s: %w", t.topic, err))
 		}
 	}
 	if c.storeErr != nil {
@@ -259,18 +259,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 	c.log.Info("consuming", "brokers", strings.Join(c.brokers, ","), "group", c.cfg.GroupID, "topics", strings.Join(c.Topics(), ","))
 	var wg sync.WaitGroup
 	for _, t := range c.topics {
-		wg.Add(2)
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.watchBrokers(ctx, t.topic)
-		}()
-		go func() {
-			defer wg.Done()
-			if t.spans != nil {
-				c.runSpans(ctx, t)
-				return
-			}
-			c.runTopic(ctx, t)
+			c.consumeTopic(ctx, t)
 		}()
 	}
 	wg.Wait()
@@ -281,26 +273,127 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return nil
 }
 
-// watchBrokers marks topic reachable once a broker answers a metadata
-// request for it, retrying with backoff until then.
-func (c *Consumer) watchBrokers(ctx context.Context, topic string) {
-	client := &kafka.Client{Addr: kafka.TCP(c.brokers...), Timeout: 10 * time.Second}
-	for attempt := 0; ; attempt++ {
-		resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-		if err == nil {
-			for _, t := range resp.Topics {
-				if t.Name == topic && t.Error != nil {
-					c.log.Warn("topic is not available yet; consuming it once it exists", "topic", topic, "error", t.Error)
-				}
-			}
-			c.setConnected(topic, nil)
-			return
+// consumeTopic consumes t until ctx ends: it waits for the topic to exist
+// (awaitTopic), reads it, and when a broker says the topic is gone
+// (deleted), finishes the batches in flight, stops the reader and waits
+// for the topic again, so that a topic deleted and created again is read
+// again and, meanwhile, does not hold up the other topics of the group.
+func (c *Consumer) consumeTopic(ctx context.Context, t topicConsumer) {
+	for c.awaitTopic(ctx, t.topic) {
+		rctx, gone := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.watchTopic(rctx, t.topic, gone)
+		}()
+		if t.spans != nil {
+			c.runSpans(rctx, t)
+		} else {
+			c.runTopic(rctx, t)
 		}
-		c.setConnected(topic, err)
-		if !sleepCtx(ctx, backoff(attempt, c.cfg.RetryMin, c.cfg.RetryMax)) {
-			return
+		gone()
+		wg.Wait()
+	}
+}
+
+// watchTopic looks at topic every topicWatchMax while it is read and, when
+// a broker answers that it does not exist, reports that in Ready and calls
+// gone. Other errors (an unreachable broker, a partition without a leader
+// during a broker restart) leave the reader alone: kafka-go retries those.
+func (c *Consumer) watchTopic(ctx context.Context, topic string, gone context.CancelFunc) {
+	client := &kafka.Client{Addr: kafka.TCP(c.brokers...), Timeout: 10 * time.Second}
+	for sleepCtx(ctx, topicWatchMax) {
+		resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err != nil {
+			continue
+		}
+		for _, t := range resp.Topics {
+			if t.Name == topic && errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
+				c.setConnected(topic, fmt.Errorf("%w: %w", errTopicMissing, t.Error))
+				c.log.Warn("topic is gone; stopping its reader and consuming it again once it exists", "topic", topic, "error", t.Error)
+				gone()
+				return
+			}
 		}
 	}
+}
+
+// errTopicMissing says that the brokers answer but do not (yet) have a
+// topic, or not all of its partitions have a leader.
+var errTopicMissing = errors.New("not available yet")
+
+// topicWatchMax caps the wait between two looks for a missing topic: it
+// bounds how long a topic created after the start waits to be consumed.
+const topicWatchMax = 5 * time.Second
+
+// awaitTopic waits until a broker reports topic with a leader for each of
+// its partitions, looking again with backoff (at most topicWatchMax apart
+// while the brokers answer), and reports whether it did before ctx ended.
+// Until then Ready names the topic and why it is not consumed.
+//
+// A topic's reader starts only once the topic exists: kafka-go's group
+// reader for a missing topic ends each generation as soon as it starts
+// (its partition watcher gives up on a topic it cannot find), which
+// rebalances the whole group over and over, starves the other topics, and
+// never picks the topic up once it exists. Nor does the consumer create
+// the topic: its metadata requests do not ask for auto-creation.
+func (c *Consumer) awaitTopic(ctx context.Context, topic string) bool {
+	client := &kafka.Client{Addr: kafka.TCP(c.brokers...), Timeout: 10 * time.Second}
+	missing := false
+	for attempt := 0; ; attempt++ {
+		err := c.lookUpTopic(ctx, client, topic)
+		if err == nil {
+			c.setConnected(topic, nil)
+			if missing {
+				c.log.Info("topic exists now; consuming it", "topic", topic)
+			}
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		c.setConnected(topic, err)
+		wait := backoff(attempt, c.cfg.RetryMin, c.cfg.RetryMax)
+		if errors.Is(err, errTopicMissing) {
+			if !missing {
+				c.log.Warn("topic is not available yet; consuming it once it exists", "topic", topic, "error", err)
+				missing = true
+			}
+			wait = backoff(attempt, c.cfg.RetryMin, min(c.cfg.RetryMax, topicWatchMax))
+		}
+		if !sleepCtx(ctx, wait) {
+			return false
+		}
+	}
+}
+
+// lookUpTopic asks the brokers for topic's metadata: nil when it exists
+// and each of its partitions has a leader, an error wrapping
+// errTopicMissing when not (yet), and a connection error otherwise.
+func (c *Consumer) lookUpTopic(ctx context.Context, client *kafka.Client, topic string) error {
+	resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", strings.Join(c.brokers, ","), err)
+	}
+	for _, t := range resp.Topics {
+		if t.Name != topic {
+			continue
+		}
+		if t.Error != nil {
+			return fmt.Errorf("%w: %w", errTopicMissing, t.Error)
+		}
+		if len(t.Partitions) == 0 {
+			return fmt.Errorf("%w: no partitions", errTopicMissing)
+		}
+		for _, p := range t.Partitions {
+			if p.Error != nil {
+				return fmt.Errorf("%w: partition %d: %w", errTopicMissing, p.ID, p.Error)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: the brokers do not list it", errTopicMissing)
 }
 
 func (c *Consumer) setConnected(topic string, err error) {

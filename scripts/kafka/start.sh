@@ -57,6 +57,9 @@ fi
 controller=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 # A fresh log directory every start: the suite creates its own topics.
+# Topics are not auto-created (as on most production clusters): a client
+# asking for a missing topic must not create it, and the late-topic test
+# needs a topic that stays missing until the test creates it.
 rm -rf "$data"
 mkdir -p "$data"
 cat >"$cache/server.properties" <<PROPS
@@ -76,7 +79,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 min.insync.replicas=1
 group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=true
+auto.create.topics.enable=false
 PROPS
 cat >"$cache/log4j.properties" <<PROPS
 log4j.rootLogger=INFO, file
