@@ -45,16 +45,7 @@ func TestKafkaLateTopic(t *testing.T) {
 	})
 
 	store := mustOpenKafkaStore(t)
-	cfg := DefaultConfig()
-	cfg.Brokers = brokers
-	cfg.GroupID = "late-" + run
-	cfg.Topics = map[ingest.Family]string{ingest.FamilyDeploys: early, ingest.FamilyScale: late}
-	cfg.MaxWait = 100 * time.Millisecond
-	cfg.SessionTimeout = 10 * time.Second
-	cfg.HeartbeatInterval = time.Second
-	cfg.RebalanceTimeout = 10 * time.Second
-	cfg.JoinGroupBackoff = 500 * time.Millisecond
-	cfg.ShutdownTimeout = 10 * time.Second
+	cfg := lateTopicConfig(brokers, "late-"+run, early, late)
 	r := mustRunConsumer(t, consumerConfig{Config: cfg}, store)
 
 	// The topic that exists is consumed; the missing one is reported.
@@ -126,16 +117,7 @@ func TestKafkaDeletedTopic(t *testing.T) {
 	mustCreateTopics(t, ctx, brokers[0], topicConfigs(kept, deleted))
 
 	store := mustOpenKafkaStore(t)
-	cfg := DefaultConfig()
-	cfg.Brokers = brokers
-	cfg.GroupID = "deleted-" + run
-	cfg.Topics = map[ingest.Family]string{ingest.FamilyDeploys: kept, ingest.FamilyScale: deleted}
-	cfg.MaxWait = 100 * time.Millisecond
-	cfg.SessionTimeout = 10 * time.Second
-	cfg.HeartbeatInterval = time.Second
-	cfg.RebalanceTimeout = 10 * time.Second
-	cfg.JoinGroupBackoff = 500 * time.Millisecond
-	cfg.ShutdownTimeout = 10 * time.Second
+	cfg := lateTopicConfig(brokers, "deleted-"+run, kept, deleted)
 	r := mustRunConsumer(t, consumerConfig{Config: cfg}, store)
 
 	const n = 50
@@ -179,4 +161,21 @@ func TestKafkaDeletedTopic(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+}
+
+// lateTopicConfig is a consumer of deploys from one topic and scale
+// events from another, tuned to rejoin its group quickly on the real
+// broker.
+func lateTopicConfig(brokers []string, group, deploys, scale string) Config {
+	cfg := DefaultConfig()
+	cfg.Brokers = brokers
+	cfg.GroupID = group
+	cfg.Topics = map[ingest.Family]string{ingest.FamilyDeploys: deploys, ingest.FamilyScale: scale}
+	cfg.MaxWait = 100 * time.Millisecond
+	cfg.SessionTimeout = 10 * time.Second
+	cfg.HeartbeatInterval = time.Second
+	cfg.RebalanceTimeout = 10 * time.Second
+	cfg.JoinGroupBackoff = 500 * time.Millisecond
+	cfg.ShutdownTimeout = 10 * time.Second
+	return cfg
 }
