@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sregraph/sregraph/graph/pebble/smalldisk"
 )
 
 // TestServeOnAFullDisk runs `sregraph serve` on a small real file system
@@ -18,18 +19,7 @@ import (
 // (never acknowledge it), and the process must exit non-zero with a clear
 // message rather than live on, hung, without a store.
 func TestServeOnAFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skipf("mounting a small tmpfs needs root (uid %d); graph/pebble's errorfs test covers the store side", os.Geteuid())
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", mnt, err, out)
-		}
-	})
+	mnt := smalldisk.Mount(t, "16m")
 	c := startServer(t, filepath.Join(mnt, "data"))
 	pad := strings.Repeat("x", 32<<10)
 	acked, refused := 0, 0

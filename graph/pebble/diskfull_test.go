@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sregraph/sregraph/graph/pebble/smalldisk"
 
 	"github.com/cockroachdb/pebble/vfs"
 	"github.com/cockroachdb/pebble/vfs/errorfs"
@@ -91,24 +91,12 @@ func TestDiskFullIsAnError(t *testing.T) {
 	})
 }
 
-// TestRealDiskFull fills a real 8 MiB tmpfs with writes (it needs root
-// to mount one, and is skipped otherwise) and checks that the write that
+// TestRealDiskFull fills a real 8 MiB tmpfs with writes (see smalldisk
+// for what mounting one needs) and checks that the write that
 // meets the full disk returns an error instead of panicking, and that
 // Ping then says no space is left.
 func TestRealDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skipf("mounting a small tmpfs needs root (uid %d); the errorfs test covers the same path", os.Geteuid())
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		// Lazily: a store stopped by a fatal error keeps its files open.
-		if out, err := exec.Command("umount", "-l", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", mnt, err, out)
-		}
-	})
+	mnt := smalldisk.Mount(t, "8m")
 	s, err := Open(filepath.Join(mnt, "data"), Options{Now: graphtest.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
