@@ -299,7 +299,7 @@ func creditPolicies(out []RankedChange) {
 		}
 		c.Score = roundScore(by.Score * 1.01)
 		c.Evidence = by.Evidence
-		dropPending(c)
+		c.explained = true
 		c.Reasons = append([]string{c.Reasons[0], fmt.Sprintf("the autoscaler acted on this change %s later (%s), and %s",
 			FormatAgo(by.Event.At.Sub(c.Event.At)), by.Event.Summary, strings.Join(by.Reasons[1:len(by.Reasons)-1], "; "))}, c.Reasons[1:]...)
 	}
@@ -364,7 +364,7 @@ func (a *analysis) creditCommonCause(q ContextQuery, out []RankedChange, onset t
 			continue
 		}
 		c.Score = roundScore(score)
-		dropPending(c)
+		c.explained = true
 		when := "as they began"
 		if d > 0 {
 			when = FormatAgo(d) + " before that"
@@ -379,12 +379,4 @@ func absDuration(d time.Duration) time.Duration {
 		return -d
 	}
 	return d
-}
-
-// dropPending removes the placeholder rank leaves for "explains none"
-// from a change a rule has since explained.
-func dropPending(c *RankedChange) {
-	if n := len(c.Reasons); n > 0 && c.Reasons[n-1] == "" {
-		c.Reasons = c.Reasons[:n-1]
-	}
 }

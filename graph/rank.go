@@ -24,6 +24,9 @@ type RankedChange struct {
 	Symptom bool `json:"symptom,omitempty"`
 	// Evidence holds the telemetry shifts the change explains.
 	Evidence []Evidence `json:"evidence,omitempty"`
+	// explained is set once a rule finds the change explains a
+	// degradation (ranking only).
+	explained bool
 }
 
 // Scoring constants. The README's scoring table documents them; change
@@ -139,7 +142,6 @@ func rank(q ContextQuery, nb *Neighbourhood, a *analysis, events []Event) []Rank
 			} else {
 				// Said once the origins are in the answer's order.
 				score *= UnexplainedFactor
-				rc.Reasons = append(rc.Reasons, "")
 				unexplained = append(unexplained, len(out))
 			}
 		}
@@ -171,8 +173,8 @@ func rank(q ContextQuery, nb *Neighbourhood, a *analysis, events []Event) []Rank
 	a.orderByAnswer(explained)
 	for _, i := range unexplained {
 		// A rule above may have given it an explanation since.
-		if r := out[i].Reasons; r[len(r)-1] == "" {
-			r[len(r)-1] = a.unexplained(out[i].Event)
+		if !out[i].explained {
+			out[i].Reasons = append(out[i].Reasons, a.unexplained(out[i].Event))
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
