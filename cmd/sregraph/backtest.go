@@ -236,15 +236,11 @@ func report(w io.Writer, rep backtestReport, asJSON, verbose bool, top int) erro
 // backtestConfirmed scores today's ranking against every breach in the
 // store at dir whose cause a responder confirmed, asking as the breach
 // page does.
-func backtestConfirmed(ctx context.Context, dir string, progress io.Writer) (backtestReport, error) {
-	st, err := pebble.Open(dir, pebble.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return backtestReport{}, fmt.Errorf("open --data-dir %s (if a server is running on it, stop it first): %w", dir, err)
-	}
-	rep, err := scoreConfirmed(ctx, st, progress)
-	if cerr := st.Close(); cerr != nil {
-		err = errors.Join(err, fmt.Errorf("close --data-dir %s: %w", dir, cerr))
-	}
+func backtestConfirmed(ctx context.Context, dir string, progress io.Writer) (rep backtestReport, err error) {
+	err = withDataDir(dir, "stop it first", func(st *pebble.Store) error {
+		rep, err = scoreConfirmed(ctx, st, progress)
+		return err
+	})
 	return rep, err
 }
 

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"text/tabwriter"
@@ -282,14 +281,10 @@ func printContext(w io.Writer, c *graph.Context) error {
 }
 
 // contextFromDataDir opens an embedded store directly.
-func contextFromDataDir(ctx context.Context, dir string, q graph.ContextQuery) (*graph.Context, error) {
-	s, err := pebble.Open(dir, pebble.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return nil, fmt.Errorf("open --data-dir %s (if a server is running on it, ask the server with --server instead): %w", dir, err)
-	}
-	c, err := graph.BuildContext(ctx, s, q)
-	if cerr := s.Close(); cerr != nil {
-		err = errors.Join(err, fmt.Errorf("close --data-dir %s: %w", dir, cerr))
-	}
+func contextFromDataDir(ctx context.Context, dir string, q graph.ContextQuery) (c *graph.Context, err error) {
+	err = withDataDir(dir, "ask the server with --server instead", func(s *pebble.Store) error {
+		c, err = graph.BuildContext(ctx, s, q)
+		return err
+	})
 	return c, err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -77,4 +78,19 @@ func loadDemo(ctx context.Context, s store, dir string, now time.Time, publicURL
 		fmt.Fprintf(stdout, "demo loaded: breach of %s on %s at %s\n  breach page: %s/breaches/%s\n", br.SLO, br.Service, br.StartedAt.Format(time.RFC3339), publicURL, br.ID)
 	}
 	return nil
+}
+
+// withDataDir opens the embedded store in dir for a command that reads it
+// directly, runs fn and closes it. busy says what to do when a server
+// holds the store.
+func withDataDir(dir, busy string, fn func(*pebble.Store) error) error {
+	st, err := pebble.Open(dir, pebble.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("open --data-dir %s (if a server is running on it, %s): %w", dir, busy, err)
+	}
+	err = fn(st)
+	if cerr := st.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close --data-dir %s: %w", dir, cerr))
+	}
+	return err
 }
