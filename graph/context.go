@@ -114,7 +114,9 @@ const MaxFollow = 2
 func followDegradation(ctx context.Context, src EdgeSource, q ContextQuery, nb *Neighbourhood) (*analysis, error) {
 	a := analyse(q, nb)
 	for range MaxFollow + 1 {
-		var outer []string
+		// The services a shared input may feed are read too, to tell
+		// whether they fail on what they were sent or on their own.
+		outer := a.unread
 		for _, o := range a.origins {
 			if o.Linked && !nb.fetched[o.Service] {
 				outer = append(outer, o.Service)

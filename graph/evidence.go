@@ -3,7 +3,9 @@ package graph
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -78,6 +80,15 @@ type Origin struct {
 	// degraded (most of its traffic, or most of its callers, stayed
 	// healthy): the callers are where to look.
 	CallerSpecific bool `json:"callerSpecific,omitempty"`
+	// SharedInput is true when the degradation is in what the origin
+	// sends: its calls into two or more services that share no failing
+	// dependency degraded together (a message they cannot read, a
+	// malformed request). Evidence then holds those calls, and the
+	// services feeding it are where to look as well as the origin itself.
+	SharedInput bool `json:"sharedInput,omitempty"`
+	// fed lists, for a shared input, the services that failed on it and
+	// those that failed on what they passed on.
+	fed []string
 	// healthyOut is the sentence saying what it calls stayed healthy.
 	healthyOut string
 	// severity is how bad the degradation is, before what explains it.
@@ -92,6 +103,60 @@ type analysis struct {
 	// into lists, per service, the keys of edges into it.
 	into, outOf map[string][]string
 	edges       map[string]*EdgeActivity
+	// away lists, per caller, its calls the walk read into services
+	// outside the neighbourhood: they lead away from the breach, and are
+	// read only to compare a caller's callees (see sharedInputs).
+	away map[string][]*EdgeActivity
+	// fetched holds the services whose every edge the walk read; unread
+	// lists the services a shared input may feed whose edges it has not
+	// read yet (see sharedInputs).
+	fetched map[string]bool
+	unread  []string
+	// frame places an edge's buckets on the analysis's minutes.
+	frame seriesFrame
+}
+
+// seriesFrame is the minutes an analysis reads: n minutes from start, of
+// which the first base are the baseline and at is the breach's.
+type seriesFrame struct {
+	start       time.Time
+	first       int64
+	n, base, at int
+	scratch     []float64
+}
+
+// shifts measures the shifts on one edge. One scratch series serves
+// every edge in turn.
+func (f *seriesFrame) shifts(act *EdgeActivity) []Evidence {
+	if len(act.Buckets) == 0 {
+		return nil
+	}
+	n := f.n
+	clear(f.scratch[:2*n])
+	s := minuteSeries{calls: f.scratch[:n], errors: f.scratch[n : 2*n]}
+	for _, b := range act.Buckets {
+		if i := int(b.Minute - f.first); i >= 0 && i < n {
+			s.calls[i] += float64(b.Calls)
+			s.errors[i] += float64(b.Errors)
+			if b.Latency > 0 {
+				if s.latency == nil {
+					s.latency = f.scratch[2*n : 3*n]
+					for j := range s.latency {
+						s.latency[j] = math.NaN()
+					}
+				}
+				s.latency[i] = float64(b.Latency) / float64(time.Millisecond)
+			}
+		}
+	}
+	s.mean = f.scratch[3*n:]
+	s, skip, b := s.baseline(f.base, f.at)
+	var out []Evidence
+	for _, sh := range s.shifts(b) {
+		out = append(out, Evidence{Signal: sh.Signal, From: act.From, To: act.To,
+			Onset: f.start.Add(time.Duration(skip+sh.Onset) * BucketWidth), Before: sh.Before, After: sh.After})
+	}
+	return out
 }
 
 // Evidence tuning (documented in the README's evidence table).
@@ -109,7 +174,8 @@ const (
 // analyse finds the shifts on every edge a neighbourhood walk read and
 // localises where the degradation the breach belongs to started.
 func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
-	a := &analysis{shifts: map[string][]Evidence{}, into: map[string][]string{}, outOf: map[string][]string{}, edges: map[string]*EdgeActivity{}}
+	a := &analysis{shifts: map[string][]Evidence{}, into: map[string][]string{}, outOf: map[string][]string{},
+		edges: map[string]*EdgeActivity{}, away: map[string][]*EdgeActivity{}, fetched: nb.fetched}
 	grace := q.Grace
 	if grace == 0 {
 		grace = DefaultGrace
@@ -136,7 +202,7 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 	if n <= base || base <= 0 {
 		return a
 	}
-	scratch := make([]float64, 4*n)
+	a.frame = seriesFrame{start: start, first: first, n: n, base: base, at: at, scratch: make([]float64, 4*n)}
 	rel := make(map[string]Direction, len(nb.Services))
 	for _, s := range nb.Services {
 		rel[s.Service] = s.Relation
@@ -146,6 +212,7 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 		// A caller's calls to services outside the neighbourhood lead
 		// away from the breach: no degradation it belongs to is there.
 		if _, in := rel[act.To]; !in && rel[act.From] == Dependents {
+			a.away[act.From] = append(a.away[act.From], act)
 			continue
 		}
 		keys = append(keys, k)
@@ -156,33 +223,12 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 		a.edges[k] = act
 		a.into[act.To] = append(a.into[act.To], k)
 		a.outOf[act.From] = append(a.outOf[act.From], k)
-		if len(act.Buckets) == 0 {
-			continue
+		if sh := a.frame.shifts(act); len(sh) > 0 {
+			a.shifts[k] = sh
 		}
-		// One scratch series serves every edge in turn.
-		clear(scratch[:2*n])
-		s := minuteSeries{calls: scratch[:n], errors: scratch[n : 2*n]}
-		for _, b := range act.Buckets {
-			if i := int(b.Minute - first); i >= 0 && i < n {
-				s.calls[i] += float64(b.Calls)
-				s.errors[i] += float64(b.Errors)
-				if b.Latency > 0 {
-					if s.latency == nil {
-						s.latency = scratch[2*n : 3*n]
-						for j := range s.latency {
-							s.latency[j] = math.NaN()
-						}
-					}
-					s.latency[i] = float64(b.Latency) / float64(time.Millisecond)
-				}
-			}
-		}
-		s.mean = scratch[3*n:]
-		s, skip, b := s.baseline(base, at)
-		for _, sh := range s.shifts(b) {
-			a.shifts[k] = append(a.shifts[k], Evidence{Signal: sh.Signal, From: act.From, To: act.To,
-				Onset: start.Add(time.Duration(skip+sh.Onset) * BucketWidth), Before: sh.Before, After: sh.After})
-		}
+	}
+	for _, acts := range a.away {
+		sort.Slice(acts, func(i, j int) bool { return acts[i].To < acts[j].To })
 	}
 	a.localise(q, nb)
 	return a
@@ -258,6 +304,7 @@ func (a *analysis) localise(q ContextQuery, nb *Neighbourhood) {
 		a.origins = append(a.origins, o)
 	}
 	a.attributeFallbacks(latest)
+	a.sharedInputs(latest)
 	strong := a.origins[:0]
 	for _, o := range a.origins {
 		o.Strength = math.Round(o.Strength*1000) / 1000
@@ -276,6 +323,9 @@ func (a *analysis) localise(q ContextQuery, nb *Neighbourhood) {
 		// A degradation outside the neighbourhood matters only when the
 		// breach reaches it: the changes ranked are on services inside.
 		o.Linked = linked[o.Service]
+		for _, v := range o.fed {
+			o.Linked = o.Linked || linked[v]
+		}
 		if inside[o.Service] || o.Linked {
 			kept = append(kept, o)
 		}
@@ -477,6 +527,9 @@ func (a *analysis) attributeFallbacks(latest time.Time) {
 		for _, surge := range o.Surges {
 			dep := a.degradedBefore(surge.From, o.Service, surge.Onset.Add(PropagationSlack), latest)
 			if dep == "" {
+				dep = a.relayedFallback(surge, latest)
+			}
+			if dep == "" {
 				kept = append(kept, surge)
 				continue
 			}
@@ -500,6 +553,278 @@ func (a *analysis) attributeFallbacks(latest time.Time) {
 		}
 		o.Strength *= 1 - share
 	}
+}
+
+// sharedInputs finds callers whose calls into two or more services
+// degraded together (within PropagationSlack) while those services share
+// no dependency that degraded: what the caller sends them is where it
+// starts, not each service that fails on it. The caller becomes an origin
+// of that strength; the services it fed lose the strength their calls
+// from it gave them, and so do the services only they call that degraded
+// from the same minute on (the bad input passed on).
+func (a *analysis) sharedInputs(latest time.Time) {
+	at := make(map[string]int, len(a.origins))
+	var callers []string
+	for i, o := range a.origins {
+		at[o.Service] = i
+		for _, e := range o.Evidence {
+			callers = append(callers, e.From)
+		}
+	}
+	sort.Strings(callers)
+	callers = slices.Compact(callers)
+	for _, c := range callers {
+		fed := a.degradedTogether(c, latest)
+		if len(fed) < 2 || a.shareFailingDependency(fed, latest) {
+			continue
+		}
+		names := make([]string, len(fed))
+		var sev float64
+		for i, e := range fed {
+			names[i] = e.To
+			sev = math.Max(sev, e.severity())
+		}
+		sort.SliceStable(fed, func(i, j int) bool { return fed[i].severity() > fed[j].severity() })
+		o := Origin{Service: c, Onset: fed[0].Onset, Strength: sev, severity: sev, Evidence: fed, SharedInput: true,
+			healthyOut: fmt.Sprintf("calls from %s into %s degraded together, and those share no dependency that failed: what %s sends them is where it starts",
+				c, joinAnd(names), c)}
+		for _, e := range fed {
+			o.Onset = minTime(o.Onset, e.Onset)
+		}
+		if a.widespreadBeyond(c, names, o.Onset) {
+			continue
+		}
+		o.fed = a.passOn(c, names, at, o.Onset)
+		if i, ok := at[c]; ok {
+			// Already an origin through its own callers: what it sends
+			// is the stronger account only when it is stronger.
+			if a.origins[i].Strength >= sev {
+				continue
+			}
+			o.Surges = a.origins[i].Surges
+			a.origins[i] = o
+			continue
+		}
+		at[c] = len(a.origins)
+		a.origins = append(a.origins, o)
+	}
+}
+
+// widespreadBeyond reports whether, besides c and the services it feeds
+// (and what those call), enough services began failing within a minute of
+// onset to make c one of Widespread independent origins: then the cause is
+// wider than what c sends.
+func (a *analysis) widespreadBeyond(c string, fed []string, onset time.Time) bool {
+	chain := map[string]bool{c: true}
+	for _, s := range fed {
+		chain[s] = true
+		for _, k := range a.outOf[s] {
+			chain[a.edges[k].To] = true
+		}
+	}
+	n := 1
+	for _, o := range a.origins {
+		if !chain[o.Service] && o.Strength >= MinOriginStrength && absDuration(o.Onset.Sub(onset)) <= BucketWidth {
+			n++
+		}
+	}
+	return n >= Widespread
+}
+
+// degradedTogether returns, per callee of c (those the walk read beyond
+// the neighbourhood included), the strongest health shift on c's calls
+// into it, keeping the callees whose shift began within PropagationSlack
+// of the first and that fail on c's calls alone: c's calls into them did
+// not surge, no other caller's calls into them degraded, and nothing they
+// call degraded before them. A
+// callee whose edges the walk has not read is listed in a.unread and left
+// out until they are.
+func (a *analysis) degradedTogether(c string, latest time.Time) []Evidence {
+	var fed []Evidence
+	add := func(shifts []Evidence) {
+		var best Evidence
+		var onset time.Time
+		for _, e := range shifts {
+			if e.Signal == SignalCalls && e.After > e.Before {
+				// c sends it more, not something else: a surge (see
+				// attributeFallbacks).
+				return
+			}
+			if !e.health() || e.Onset.After(latest) {
+				continue
+			}
+			if e.severity() > best.severity() || best.Signal == "" {
+				best = e
+			}
+			if onset.IsZero() || e.Onset.Before(onset) {
+				onset = e.Onset
+			}
+		}
+		if best.Signal == "" {
+			return
+		}
+		best.Onset = onset
+		if !a.fetched[best.To] {
+			a.unread = append(a.unread, best.To)
+			return
+		}
+		if a.failsOnItsOwn(c, best.To, onset, latest) {
+			return
+		}
+		fed = append(fed, best)
+	}
+	for _, k := range a.outOf[c] {
+		add(a.shifts[k])
+	}
+	if len(fed) == 0 && len(a.unread) == 0 {
+		// Nothing c calls inside the neighbourhood failed on c's calls:
+		// the calls leading away are not worth reading.
+		return nil
+	}
+	for _, act := range a.away[c] {
+		add(a.frame.shifts(act))
+	}
+	if len(fed) < 2 {
+		return nil
+	}
+	first := fed[0].Onset
+	for _, e := range fed {
+		first = minTime(first, e.Onset)
+	}
+	kept := fed[:0]
+	for _, e := range fed {
+		if !e.Onset.After(first.Add(PropagationSlack)) {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// failsOnItsOwn reports whether x's degradation from onset is not c's
+// calls' alone: another caller's calls into x degraded too, or calls x
+// makes degraded before.
+func (a *analysis) failsOnItsOwn(c, x string, onset, latest time.Time) bool {
+	for _, k := range a.into[x] {
+		if a.edges[k].From != c && len(a.healthShifts(k, latest)) > 0 {
+			return true
+		}
+	}
+	for _, k := range a.outOf[x] {
+		if len(a.healthShifts(k, onset.Add(-BucketWidth))) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// shareFailingDependency reports whether two of the services fed call
+// one dependency whose calls degraded: then the failure is below them,
+// not in what they were sent.
+func (a *analysis) shareFailingDependency(fed []Evidence, latest time.Time) bool {
+	callers := map[string]int{}
+	for _, e := range fed {
+		for _, k := range a.outOf[e.To] {
+			if len(a.healthShifts(k, latest)) > 0 {
+				callers[a.edges[k].To]++
+			}
+		}
+	}
+	for _, n := range callers {
+		if n >= 2 {
+			return true
+		}
+	}
+	return false
+}
+
+// passOn takes from the origins among fed the strength their calls from
+// c gave them and, in turn, from the services they call that degraded
+// from the shared input's onset on, the strength their calls from the
+// services so fed gave them; it returns all of those services.
+func (a *analysis) passOn(c string, fed []string, at map[string]int, onset time.Time) []string {
+	victims := map[string]bool{}
+	for _, s := range fed {
+		victims[s] = true
+	}
+	out := append([]string(nil), fed...)
+	for i := 0; i < len(out); i++ {
+		v := out[i]
+		if j, ok := at[v]; ok && i < len(fed) {
+			a.origins[j].Strength *= 1 - a.degradedShareFrom(&a.origins[j], func(caller string) bool { return caller == c })
+		}
+		for _, k := range a.outOf[v] {
+			d := a.edges[k].To
+			j, ok := at[d]
+			if !ok || victims[d] || d == c || a.origins[j].Onset.Before(onset.Add(-PropagationSlack)) {
+				continue
+			}
+			share := a.degradedShareFrom(&a.origins[j], func(caller string) bool { return victims[caller] })
+			if share == 0 {
+				continue
+			}
+			a.origins[j].Strength *= 1 - share
+			victims[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// degradedShareFrom is the share of o's degraded callers for which from
+// is true.
+func (a *analysis) degradedShareFrom(o *Origin, from func(caller string) bool) float64 {
+	var all, mine int
+	seen := map[string]bool{}
+	for _, e := range o.Evidence {
+		if seen[e.From] {
+			continue
+		}
+		seen[e.From] = true
+		all++
+		if from(e.From) {
+			mine++
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(mine) / float64(all)
+}
+
+func minTime(x, y time.Time) time.Time {
+	if y.Before(x) {
+		return y
+	}
+	return x
+}
+
+// joinAnd lists names the way a sentence does: "a", "a and b", "a, b and c".
+func joinAnd(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// relayedFallback follows a surge back through the service it came from
+// (a connection pool, a proxy) when the calls into that service surged
+// too, no later: it names a dependency of one of those callers that
+// degraded before its own calls surged, or "".
+func (a *analysis) relayedFallback(surge Evidence, latest time.Time) string {
+	for _, k := range a.into[surge.From] {
+		for _, e := range a.shifts[k] {
+			if e.Signal != SignalCalls || e.After <= e.Before || e.Onset.After(surge.Onset.Add(PropagationSlack)) {
+				continue
+			}
+			if dep := a.degradedBefore(e.From, surge.From, e.Onset.Add(PropagationSlack), latest); dep != "" {
+				return dep
+			}
+		}
+	}
+	return ""
 }
 
 // degradedBefore names a dependency of caller other than except whose

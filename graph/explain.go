@@ -26,6 +26,12 @@ const (
 	SurgedInto     = 0.9
 	CallerOf       = 1.0
 	CallerOfShared = 0.4
+	// Feeds weighs a change on a service whose calls feed an origin with
+	// a shared input (see Origin.SharedInput), times its share of the
+	// calls into it: what the origin sends may be what it was sent (a
+	// queue relays its producers' messages), so time decides between
+	// them.
+	Feeds = 1.0
 	// SlowCallee scales CallerOfShared when calls into the origin got
 	// markedly slower (latency at least doubled).
 	SlowCallee = 0.5
@@ -116,6 +122,10 @@ func (a *analysis) explain(q ContextQuery, e Event, hops int) (explanation, bool
 			}
 			x.evidence = o.Evidence[:1]
 			x.reasons = []string{fmt.Sprintf("%s is where it starts: %s; %s", o.Service, o.Evidence[0].Sentence(), o.healthyOut)}
+		} else if share := a.feedShare(o, e.Service); share > 0 {
+			loc = Feeds * share
+			x.evidence = o.Evidence[:1]
+			x.reasons = []string{fmt.Sprintf("%s feeds %s, and %s; %s", e.Service, o.Service, o.Evidence[0].Sentence(), o.healthyOut)}
 		} else if ev, ok := o.degradedFrom(e.Service); ok {
 			// One caller among several whose calls degraded: it explains
 			// its own share of the degraded calls at most.
@@ -183,6 +193,27 @@ func (a *analysis) share(o *Origin, caller string) float64 {
 		all += c
 		if ev.From == caller {
 			mine = c
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(mine) / float64(all)
+}
+
+// feedShare is caller's share of the calls into o when o's degradation
+// is in what it sends, 0 otherwise.
+func (a *analysis) feedShare(o *Origin, caller string) float64 {
+	if !o.SharedInput || caller == o.Service {
+		return 0
+	}
+	var mine, all int64
+	for _, k := range a.into[o.Service] {
+		act := a.edges[k]
+		c, _ := act.Totals(o.Onset.Add(-time.Hour), o.Onset)
+		all += c
+		if act.From == caller {
+			mine += c
 		}
 	}
 	if all == 0 {
