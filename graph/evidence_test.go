@@ -114,6 +114,54 @@ func TestEvidence(t *testing.T) {
 			want: want{origin: "cache", linked: true, first: "degradation/cache", notOrigin: []string{"rates", "db"},
 				reasonParts: []string{"latency on rates→cache 1.0 ms → 5.8 ms"}},
 		},
+		{
+			name:  "a producer's messages break two consumers of the queue: the producer, not the consumer's downstream",
+			focus: "push",
+			edges: []EdgeActivity{
+				traffic("chat", "queue", start, n, steady(4000, 0.0001, 4, 0, nil)),
+				traffic("queue", "push", start, n, steady(4000, 0.0005, 4, onset, func() (int64, float64, float64) { return 4000, 0.4, 7 })),
+				traffic("queue", "indexer", start, n, steady(4000, 0.0005, 4, onset, func() (int64, float64, float64) { return 4000, 0.37, 6 })),
+				traffic("queue", "realtime", start, n, steady(4000, 0.0002, 3, 0, nil)),
+				traffic("push", "render", start, n, steady(1600, 0.0008, 9, onset, func() (int64, float64, float64) { return 1200, 0.33, 9 })),
+				traffic("indexer", "search-db", start, n, steady(900, 0.0006, 25, onset, func() (int64, float64, float64) { return 560, 0.0006, 25 })),
+			},
+			events: []Event{
+				ev(KindDeploy, "chat", at(-9*time.Minute), "chat 7.4.0"),
+				ev(KindDeploy, "render", at(-7*time.Minute), "render 2.20.0"),
+				ev(KindDeploy, "push", at(-45*time.Minute), "push 5.12.0"),
+			},
+			want: want{origin: "queue", linked: true, first: "deploy/chat", notOrigin: []string{"push", "render"},
+				reasonParts: []string{"chat feeds queue", "calls from queue into push and indexer degraded together"}},
+		},
+		{
+			name:  "two callees fail together on a database they share: the database, not what the caller sends",
+			focus: "gateway",
+			edges: []EdgeActivity{
+				traffic("gateway", "orders", start, n, steady(500, 0.001, 30, onset+1, func() (int64, float64, float64) { return 500, 0.2, 90 })),
+				traffic("gateway", "tracking", start, n, steady(500, 0.001, 30, onset+1, func() (int64, float64, float64) { return 500, 0.2, 90 })),
+				traffic("orders", "pg", start, n, steady(800, 0.0, 5, onset, func() (int64, float64, float64) { return 800, 0.25, 15 })),
+				traffic("tracking", "pg", start, n, steady(800, 0.0, 5, onset, func() (int64, float64, float64) { return 800, 0.25, 15 })),
+			},
+			events: []Event{
+				ev(KindDeploy, "gateway", at(-9*time.Minute), "gateway 3.1"),
+				ev(KindTicket, "pg", at(-9*time.Minute), "pgbouncer rolling restart"),
+			},
+			want: want{origin: "pg", linked: true, first: "ticket/pg", notOrigin: []string{"gateway"}},
+		},
+		{
+			name:  "a cache fails behind a connection pool: the surge through the pool is the cache's fallback",
+			focus: "search",
+			edges: []EdgeActivity{
+				traffic("search", "rates", start, n, steady(300, 0.001, 40, onset+2, func() (int64, float64, float64) { return 300, 0.05, 200 })),
+				traffic("rates", "cache", start, n, steady(1000, 0.0, 1, onset, func() (int64, float64, float64) { return 1000, 0.0, 6 })),
+				traffic("rates", "pool", start, n, steady(100, 0.0, 8, onset+1, func() (int64, float64, float64) { return 600, 0.06, 60 })),
+				traffic("pool", "db", start, n, steady(100, 0.0, 6, onset+1, func() (int64, float64, float64) { return 600, 0.04, 35 })),
+			},
+			events: []Event{
+				ev(KindConfig, "pool", at(-70*time.Minute), "pool size"),
+			},
+			want: want{origin: "cache", linked: true, first: "degradation/cache", notOrigin: []string{"rates", "db", "pool"}},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
