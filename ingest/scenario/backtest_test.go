@@ -16,8 +16,8 @@ import (
 // the demo) through the ranking and holds it to what the README reports,
 // so the ranking cannot get worse unnoticed: every no-change scenario
 // names the degraded service first, the cause is first in at least
-// minTop1 of the scenarios and in the top 3 in at least minTop3, and no
-// cause is missing from the answer. The README lists the scenarios that
+// minTop1 of the scenarios and in the top 3 in at least minTop3 (all of
+// them), and no cause is missing from the answer. The README lists the scenarios that
 // miss, and why.
 func TestBacktestSuite(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "scenarios", "*.json"))
@@ -69,7 +69,7 @@ func TestBacktestSuite(t *testing.T) {
 // raised. Raise them with the engine; never lower them to pass.
 const (
 	minTop1 = 0.9
-	minTop3 = 0.9
+	minTop3 = 1.0
 )
 
 // TestSummarize checks the pooled measures on known ranks.
