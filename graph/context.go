@@ -67,18 +67,44 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 	if err != nil {
 		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
 	}
+	// The events of the services the walk found are read while the
+	// evidence is analysed (on another core when there is one); those of
+	// services the evidence adds are read after.
+	names := serviceNames(nb.Services, nil)
+	filter := EventFilter{Kinds: q.Kinds, From: q.From(), To: q.To(), First: MaxContextEvents}
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type eventsRead struct {
+		page Page[Event]
+		err  error
+	}
+	early := make(chan eventsRead, 1)
+	go func() {
+		f := filter
+		f.Services = names
+		p, err := src.Events(ectx, f)
+		early <- eventsRead{p, err}
+	}()
 	a, err := followDegradation(ctx, src, q, nb)
 	if err != nil {
+		cancel()
+		<-early
 		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
 	}
 	a.addSiblings(q, nb)
-	names := make([]string, len(nb.Services))
-	for i, s := range nb.Services {
-		names[i] = s.Service
+	read := <-early
+	if read.err != nil {
+		return nil, fmt.Errorf("events near %s: %w", q.Service, read.err)
 	}
-	page, err := src.Events(ctx, EventFilter{Services: names, Kinds: q.Kinds, From: q.From(), To: q.To(), First: MaxContextEvents})
-	if err != nil {
-		return nil, fmt.Errorf("events near %s: %w", q.Service, err)
+	page := read.page
+	if added := serviceNames(nb.Services, names); len(added) > 0 {
+		f := filter
+		f.Services = added
+		more, err := src.Events(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("events near %s: %w", q.Service, err)
+		}
+		page = mergePages(page, more, MaxContextEvents)
 	}
 	// The breach asked about and what responders recorded are not
 	// suspects.
@@ -99,6 +125,33 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 	}
 	c.Changes = ranked
 	return c, nil
+}
+
+// serviceNames lists the services' names, leaving out those in skip.
+func serviceNames(services []NearbyService, skip []string) []string {
+	known := make(map[string]bool, len(skip))
+	for _, s := range skip {
+		known[s] = true
+	}
+	out := make([]string, 0, len(services))
+	for _, s := range services {
+		if !known[s.Service] {
+			out = append(out, s.Service)
+		}
+	}
+	return out
+}
+
+// mergePages merges two pages of events in listing order (EventLess) of
+// disjoint services into one of at most first.
+func mergePages(x, y Page[Event], first int) Page[Event] {
+	items := append(append(make([]Event, 0, len(x.Items)+len(y.Items)), x.Items...), y.Items...)
+	SortEvents(items)
+	out := Page[Event]{Items: items, HasNext: x.HasNext || y.HasNext}
+	if len(items) > first {
+		out.Items, out.HasNext = items[:first], true
+	}
+	return out
 }
 
 // MaxFollow is how many hops past the depth asked for the evidence

@@ -211,3 +211,33 @@ func TestRankIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// The events of services the evidence adds after the walk are merged into
+// those read during the analysis in listing order, cut at the limit.
+func TestMergePages(t *testing.T) {
+	at := time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
+	e := func(id string, min int) Event { return Event{ID: id, At: at.Add(time.Duration(min) * time.Minute)} }
+	walked := Page[Event]{Items: []Event{e("b", 5), e("a", 1)}}
+	added := Page[Event]{Items: []Event{e("d", 5), e("c", 3)}}
+	tests := []struct {
+		first       int
+		x, y        Page[Event]
+		want        string
+		wantHasNext bool
+	}{
+		{first: 10, x: walked, y: added, want: "b d c a"},
+		{first: 3, x: walked, y: added, want: "b d c", wantHasNext: true},
+		{first: 10, x: Page[Event]{Items: walked.Items, HasNext: true}, y: added, want: "b d c a", wantHasNext: true},
+		{first: 10, x: walked, y: Page[Event]{}, want: "b a"},
+	}
+	for _, tc := range tests {
+		got := mergePages(tc.x, tc.y, tc.first)
+		var ids []string
+		for _, ev := range got.Items {
+			ids = append(ids, ev.ID)
+		}
+		if s := strings.Join(ids, " "); s != tc.want || got.HasNext != tc.wantHasNext {
+			t.Errorf("first %d: got %q (hasNext %v), want %q (hasNext %v)", tc.first, s, got.HasNext, tc.want, tc.wantHasNext)
+		}
+	}
+}
