@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -304,9 +305,16 @@ type scan struct {
 	open    bool
 }
 
-// newScan opens the streams for f. The cursor position, when given,
-// bounds every stream so the walk starts just past it.
-func (s *Store) newScan(f *graph.EventFilter) (*scan, error) {
+// scanRange is one index range a filter reads: entries under prefix
+// with keys in [lower, upper).
+type scanRange struct {
+	prefix, lower, upper []byte
+}
+
+// scanRanges returns the index ranges f needs and a scan, without
+// streams, holding f's entry filter. The cursor position, when given,
+// bounds every range so the walk starts just past it.
+func scanRanges(f *graph.EventFilter) (*scan, []scanRange, error) {
 	sc := &scan{anyKind: len(f.Kinds) == 0, open: f.OpenOnly}
 	for _, k := range f.Kinds {
 		if b, ok := kindByte(k); ok {
@@ -339,10 +347,11 @@ func (s *Store) newScan(f *graph.EventFilter) (*scan, error) {
 	if f.After != "" {
 		at, id, err := graph.DecodeCursor(f.After)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cursor = &ref{at: nanos(at), id: id}
 	}
+	var ranges []scanRange
 	for _, p := range prefixes {
 		lower := append(append([]byte(nil), p...), make([]byte, 8)...)
 		if !f.From.IsZero() {
@@ -358,14 +367,25 @@ func (s *Store) newScan(f *graph.EventFilter) (*scan, error) {
 				upper = c
 			}
 		}
-		if bytes.Compare(lower, upper) >= 0 {
-			continue
+		if bytes.Compare(lower, upper) < 0 {
+			ranges = append(ranges, scanRange{prefix: p, lower: lower, upper: upper})
 		}
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	}
+	return sc, ranges, nil
+}
+
+// newScan opens a stream per range f needs, merged in listing order.
+func (s *Store) newScan(f *graph.EventFilter) (*scan, error) {
+	sc, ranges, err := scanRanges(f)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range ranges {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: r.lower, UpperBound: r.upper})
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("open event index: %w", err), sc.close())
 		}
-		st := &stream{it: it, prefix: len(p)}
+		st := &stream{it: it, prefix: len(r.prefix)}
 		sc.streams = append(sc.streams, st)
 		it.Last()
 		st.load()
@@ -378,6 +398,64 @@ func (s *Store) newScan(f *graph.EventFilter) (*scan, error) {
 	}
 	heap.Init(&sc.h)
 	return sc, nil
+}
+
+// collect reads the first limit entries in listing order that pass f,
+// range by range with one iterator (repositioning an iterator costs less
+// than opening one per range, which matters for a neighbourhood's dozens
+// of services): each range gives at most limit entries, and the merge of
+// those holds the first limit of all.
+func (s *Store) collect(f *graph.EventFilter, limit int) (refs []ref, err error) {
+	sc, ranges, err := scanRanges(f)
+	if err != nil {
+		return nil, err
+	}
+	var it *pebble.Iterator
+	defer func() {
+		if it != nil {
+			if cerr := it.Close(); cerr != nil {
+				refs, err = nil, errors.Join(err, fmt.Errorf("close event index: %w", cerr))
+			}
+		}
+	}()
+	for _, r := range ranges {
+		if it == nil {
+			if it, err = s.db.NewIter(&pebble.IterOptions{LowerBound: r.lower, UpperBound: r.upper}); err != nil {
+				return nil, fmt.Errorf("open event index: %w", err)
+			}
+		} else {
+			it.SetBounds(r.lower, r.upper)
+		}
+		st := stream{it: it, prefix: len(r.prefix)}
+		n := 0
+		it.Last()
+		st.load()
+		for st.ok && n < limit {
+			if sc.keeps(&st.cur) {
+				refs = append(refs, st.cur)
+				n++
+			}
+			st.next()
+		}
+		if st.err != nil {
+			return nil, st.err
+		}
+	}
+	slices.SortFunc(refs, func(a, b ref) int {
+		if a.less(&b) {
+			return -1
+		}
+		if b.less(&a) {
+			return 1
+		}
+		return 0
+	})
+	return refs[:min(len(refs), limit)], nil
+}
+
+// keeps reports whether an entry passes the scan's filter.
+func (sc *scan) keeps(r *ref) bool {
+	return (sc.anyKind || sc.kinds[r.meta.kind]) && !(sc.open && r.meta.hasEnd)
 }
 
 // next returns the next entry that passes the filter.
@@ -394,10 +472,7 @@ func (sc *scan) next() (ref, bool, error) {
 		} else {
 			heap.Pop(&sc.h)
 		}
-		if !sc.anyKind && !sc.kinds[r.meta.kind] {
-			continue
-		}
-		if sc.open && r.meta.hasEnd {
+		if !sc.keeps(&r) {
 			continue
 		}
 		return r, true, nil
@@ -427,25 +502,9 @@ func (s *Store) Events(ctx context.Context, f graph.EventFilter) (page graph.Pag
 	if err := ctx.Err(); err != nil {
 		return page, err
 	}
-	sc, err := s.newScan(&f)
+	refs, err := s.refs(&f)
 	if err != nil {
-		return page, err
-	}
-	defer func() {
-		if cerr := sc.close(); cerr != nil {
-			page, err = graph.Page[graph.Event]{}, errors.Join(err, fmt.Errorf("list events: %w", cerr))
-		}
-	}()
-	refs := make([]ref, 0, min(f.First, 256))
-	for len(refs) <= f.First {
-		r, ok, err := sc.next()
-		if err != nil {
-			return page, fmt.Errorf("list events: %w", err)
-		}
-		if !ok {
-			break
-		}
-		refs = append(refs, r)
+		return page, fmt.Errorf("list events: %w", err)
 	}
 	if len(refs) > f.First {
 		page.HasNext = true
@@ -485,6 +544,36 @@ func (s *Store) Events(ctx context.Context, f graph.EventFilter) (page graph.Pag
 		found = found[1:]
 	}
 	return page, nil
+}
+
+// refs returns the first f.First+1 index entries f selects, in listing
+// order: gathered service by service when f names several services,
+// merged from one stream per range otherwise.
+func (s *Store) refs(f *graph.EventFilter) (refs []ref, err error) {
+	if len(f.Services) > 1 {
+		return s.collect(f, f.First+1)
+	}
+	sc, err := s.newScan(f)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := sc.close(); cerr != nil {
+			refs, err = nil, errors.Join(err, cerr)
+		}
+	}()
+	refs = make([]ref, 0, min(f.First, 256))
+	for len(refs) <= f.First {
+		r, ok, err := sc.next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		refs = append(refs, r)
+	}
+	return refs, nil
 }
 
 // CountEvents counts what Events would list, ignoring First and After. It
