@@ -354,6 +354,7 @@ func testEventFilters(t *testing.T, s Store) {
 		{"to only", graph.EventFilter{To: T0.Add(-77 * time.Minute)}},
 		{"services kinds window", graph.EventFilter{Services: []string{"checkout", "payments"}, Kinds: []graph.Kind{graph.KindDeploy, graph.KindScale, graph.KindTicket, graph.KindAnomaly}, From: T0.Add(-70 * time.Minute), To: T0}},
 		{"empty window", graph.EventFilter{From: T0.Add(time.Minute), To: T0.Add(time.Hour)}},
+		{"services open only", graph.EventFilter{Services: []string{"checkout", "payments", "ledger"}, OpenOnly: true}},
 	}
 	for _, c := range filters {
 		t.Run(c.name, func(t *testing.T) {
@@ -395,6 +396,7 @@ func testEventPagination(t *testing.T, s Store) {
 		{"all by 4", graph.EventFilter{}, 4},
 		{"all by 7", graph.EventFilter{}, 7},
 		{"services by 3", graph.EventFilter{Services: []string{"checkout", "ledger"}}, 3},
+		{"services kinds by 2", graph.EventFilter{Services: []string{"payments", "checkout", "ledger"}, Kinds: []graph.Kind{graph.KindDeploy, graph.KindScale, graph.KindSLOBreach}}, 2},
 		{"kinds by 2", graph.EventFilter{Kinds: []graph.Kind{graph.KindDeploy, graph.KindRollback, graph.KindScale}}, 2},
 		{"window by 5", graph.EventFilter{From: T0.Add(-60 * time.Minute), To: T0.Add(-7 * time.Minute)}, 5},
 	} {
