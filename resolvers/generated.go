@@ -152,12 +152,14 @@ type ComplexityRoot struct {
 	}
 
 	Origin struct {
-		Evidence func(childComplexity int) int
-		Linked   func(childComplexity int) int
-		Onset    func(childComplexity int) int
-		Service  func(childComplexity int) int
-		Strength func(childComplexity int) int
-		Surges   func(childComplexity int) int
+		CallerSpecific func(childComplexity int) int
+		Evidence       func(childComplexity int) int
+		Linked         func(childComplexity int) int
+		Onset          func(childComplexity int) int
+		Service        func(childComplexity int) int
+		SharedInput    func(childComplexity int) int
+		Strength       func(childComplexity int) int
+		Surges         func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -726,6 +728,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.NearbyService.Service(childComplexity), true
 
+	case "Origin.callerSpecific":
+		if e.ComplexityRoot.Origin.CallerSpecific == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Origin.CallerSpecific(childComplexity), true
 	case "Origin.evidence":
 		if e.ComplexityRoot.Origin.Evidence == nil {
 			break
@@ -750,6 +758,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Origin.Service(childComplexity), true
+	case "Origin.sharedInput":
+		if e.ComplexityRoot.Origin.SharedInput == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Origin.SharedInput(childComplexity), true
 	case "Origin.strength":
 		if e.ComplexityRoot.Origin.Strength == nil {
 			break
@@ -1222,10 +1236,14 @@ type Origin {
   strength: Float!
   "True when the breached service reaches the origin along calls that degraded too."
   linked: Boolean!
-  "The shifts on calls into the origin, strongest first."
+  "The shifts on calls into the origin, strongest first; for a shared input, on the calls it sends."
   evidence: [Evidence!]!
   "Callers' calls into it that surged around the onset."
   surges: [Evidence!]!
+  "True when only some callers' calls into it degraded: the callers are where to look."
+  callerSpecific: Boolean!
+  "True when the degradation is in what the origin sends: its calls into two or more services that fail on them alone degraded together (a message they cannot read, a malformed request). The services feeding it are suspects with it."
+  sharedInput: Boolean!
 }
 
 type Query {
@@ -1630,6 +1648,10 @@ func (ec *executionContext) childFields_Origin(ctx context.Context, field graphq
 		return ec.fieldContext_Origin_evidence(ctx, field)
 	case "surges":
 		return ec.fieldContext_Origin_surges(ctx, field)
+	case "callerSpecific":
+		return ec.fieldContext_Origin_callerSpecific(ctx, field)
+	case "sharedInput":
+		return ec.fieldContext_Origin_sharedInput(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Origin", field.Name)
 }
@@ -4286,6 +4308,52 @@ func (ec *executionContext) fieldContext_Origin_surges(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Origin_callerSpecific(ctx context.Context, field graphql.CollectedField, obj *graph.Origin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Origin_callerSpecific(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CallerSpecific, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Origin_callerSpecific(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Origin", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Origin_sharedInput(ctx context.Context, field graphql.CollectedField, obj *graph.Origin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Origin_sharedInput(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SharedInput, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Origin_sharedInput(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Origin", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *PageInfo) (ret graphql.Marshaler) {
@@ -7733,6 +7801,16 @@ func (ec *executionContext) _Origin(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "surges":
 			out.Values[i] = ec._Origin_surges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "callerSpecific":
+			out.Values[i] = ec._Origin_callerSpecific(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sharedInput":
+			out.Values[i] = ec._Origin_sharedInput(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

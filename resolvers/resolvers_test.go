@@ -224,6 +224,58 @@ func TestContextEvidence(t *testing.T) {
 	}
 }
 
+// TestSharedInputOrigin reads, as a dashboard would, an origin whose
+// degradation is in what it sends: the poison-message scenario's queue,
+// whose consumers fail together, and its producer's release first.
+func TestSharedInputOrigin(t *testing.T) {
+	b, err := scenario.Load("../testdata/scenarios/26-producer-poison-messages.json", scenario.Anchor, scenario.Anchor.Add(20*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := pebbletest.MustOpen(t, pebble.Options{Now: func() time.Time { return demoNow }})
+	if _, err := s.Apply(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		ChangesNear struct {
+			Origins []struct {
+				Service                     string
+				SharedInput, CallerSpecific bool
+				Evidence                    []struct{ From, To string }
+			}
+			Changes []struct {
+				Event struct {
+					Kind    string
+					Service struct{ Name string }
+				}
+				Reasons []string
+			}
+		}
+	}
+	mustPost(t, newClient(s, Options{}), `query($at: Time!) { changesNear(service: "push-fanout", at: $at) {
+		origins { service sharedInput callerSpecific evidence { from to } }
+		changes { event { kind service { name } } reasons } } }`,
+		&r, client.Var("at", scenario.Anchor.Format(time.RFC3339)))
+	o := r.ChangesNear.Origins
+	if len(o) == 0 || o[0].Service != "kafka-messages" || !o[0].SharedInput || o[0].CallerSpecific {
+		t.Fatalf("origins = %+v; want kafka-messages first, a shared input", o)
+	}
+	fed := map[string]bool{}
+	for _, e := range o[0].Evidence {
+		if e.From != "kafka-messages" {
+			t.Errorf("shared-input evidence %+v is not on calls kafka-messages sends", e)
+		}
+		fed[e.To] = true
+	}
+	if !fed["push-fanout"] || !fed["search-indexer"] {
+		t.Errorf("shared-input evidence reaches %v; want push-fanout and search-indexer", fed)
+	}
+	top := r.ChangesNear.Changes[0]
+	if top.Event.Kind != "DEPLOY" || top.Event.Service.Name != "chat-api" || !strings.Contains(strings.Join(top.Reasons, " "), "chat-api feeds kafka-messages") {
+		t.Errorf("top change = %+v; want the chat-api deploy, feeding the queue", top)
+	}
+}
+
 func TestPaginationWalksEveryEventOnce(t *testing.T) {
 	c := newClient(mustDemoStore(t), Options{})
 	seen := map[string]bool{}
