@@ -750,7 +750,7 @@ func (a *analysis) passOn(c string, fed []string, at map[string]int, onset time.
 	for i := 0; i < len(out); i++ {
 		v := out[i]
 		if j, ok := at[v]; ok && i < len(fed) {
-			a.origins[j].Strength *= 1 - a.degradedShareFrom(&a.origins[j], func(caller string) bool { return caller == c })
+			a.origins[j].Strength *= 1 - a.callerShare(&a.origins[j], false, func(caller string) bool { return caller == c })
 		}
 		for _, k := range a.outOf[v] {
 			d := a.edges[k].To
@@ -758,7 +758,7 @@ func (a *analysis) passOn(c string, fed []string, at map[string]int, onset time.
 			if !ok || victims[d] || d == c || a.origins[j].Onset.Before(onset.Add(-PropagationSlack)) {
 				continue
 			}
-			share := a.degradedShareFrom(&a.origins[j], func(caller string) bool { return victims[caller] })
+			share := a.callerShare(&a.origins[j], false, func(caller string) bool { return victims[caller] })
 			if share == 0 {
 				continue
 			}
@@ -768,27 +768,6 @@ func (a *analysis) passOn(c string, fed []string, at map[string]int, onset time.
 		}
 	}
 	return out
-}
-
-// degradedShareFrom is the share of o's degraded callers for which from
-// is true.
-func (a *analysis) degradedShareFrom(o *Origin, from func(caller string) bool) float64 {
-	var all, mine int
-	seen := map[string]bool{}
-	for _, e := range o.Evidence {
-		if seen[e.From] {
-			continue
-		}
-		seen[e.From] = true
-		all++
-		if from(e.From) {
-			mine++
-		}
-	}
-	if all == 0 {
-		return 0
-	}
-	return float64(mine) / float64(all)
 }
 
 func minTime(x, y time.Time) time.Time {

@@ -181,6 +181,13 @@ func (a *analysis) explain(q ContextQuery, e Event, hops int) (explanation, bool
 
 // share is caller's part of the calls on o's degraded incoming edges.
 func (a *analysis) share(o *Origin, caller string) float64 {
+	return a.callerShare(o, true, func(c string) bool { return c == caller })
+}
+
+// callerShare is the share of o's degraded callers for which pick is
+// true, each weighed by its calls in the hour from its onset when byCalls,
+// counted once otherwise.
+func (a *analysis) callerShare(o *Origin, byCalls bool, pick func(caller string) bool) float64 {
 	var mine, all int64
 	seen := map[string]bool{}
 	for _, ev := range o.Evidence {
@@ -188,11 +195,13 @@ func (a *analysis) share(o *Origin, caller string) float64 {
 			continue
 		}
 		seen[ev.From] = true
-		act := a.edges[edgeKey(ev.From, ev.To)]
-		c, _ := act.Totals(ev.Onset, ev.Onset.Add(time.Hour))
-		all += c
-		if ev.From == caller {
-			mine = c
+		w := int64(1)
+		if byCalls {
+			w, _ = a.edges[edgeKey(ev.From, ev.To)].Totals(ev.Onset, ev.Onset.Add(time.Hour))
+		}
+		all += w
+		if pick(ev.From) {
+			mine += w
 		}
 	}
 	if all == 0 {
