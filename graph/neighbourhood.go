@@ -86,11 +86,14 @@ type EdgeActivity struct {
 // Totals sums the buckets that start inside [from, to).
 func (a *EdgeActivity) Totals(from, to time.Time) (calls, errors int64) {
 	lo, hi := secondsAtOrAfter(from), secondsAtOrAfter(to)
-	for _, b := range a.Buckets {
-		if s := b.Minute * 60; s >= lo && s < hi {
-			calls += b.Calls
-			errors += b.Errors
+	// Buckets are oldest first: start at the first inside.
+	i := sort.Search(len(a.Buckets), func(i int) bool { return a.Buckets[i].Minute*60 >= lo })
+	for _, b := range a.Buckets[i:] {
+		if b.Minute*60 >= hi {
+			break
 		}
+		calls += b.Calls
+		errors += b.Errors
 	}
 	return calls, errors
 }
