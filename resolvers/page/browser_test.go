@@ -215,11 +215,14 @@ type pageState struct {
 	VerdictTop   float64  `json:"verdictTop"`
 	VerdictBot   float64  `json:"verdictBottom"`
 	H1           string   `json:"h1"`
+	// Cards counts, per event, the suspect cards the page shows (the
+	// verdict and the ranked list), visible or folded away.
+	Cards map[string]int `json:"cards"`
 }
 
 const readState = `(() => {
   const all = (sel, f) => [...document.querySelectorAll(sel)].map(f);
-  const top = document.querySelector('#suspects li[data-rank="1"]');
+  const top = document.querySelector('#top-suspect[data-rank="1"]');
   const verdict = document.getElementById('top-suspect');
   const node = document.querySelector('#neighbourhood g.node rect');
   const marker = document.querySelector('#timeline g.marker');
@@ -247,6 +250,8 @@ const readState = `(() => {
     verdictTop: vbox.top,
     verdictBottom: vbox.bottom,
     h1: document.querySelector('h1').innerText,
+    cards: [...document.querySelectorAll('#verdict [data-event-id][data-rank], #suspects [data-event-id][data-rank]')]
+      .reduce((m, c) => (m[c.dataset.eventId] = (m[c.dataset.eventId] || 0) + 1, m), {}),
   };
 })()`
 
@@ -301,6 +306,14 @@ func TestBrowserBreachPage(t *testing.T) {
 	}
 	if !strings.Contains(s.TopText, d.culprit.Summary) || !strings.Contains(s.TopText, "7 min before") {
 		t.Errorf("top suspect row reads %q; want %q and its timing", s.TopText, d.culprit.Summary)
+	}
+	if len(s.Cards) == 0 {
+		t.Error("no suspect cards on the page")
+	}
+	for id, n := range s.Cards {
+		if n != 1 {
+			t.Errorf("event %s is shown on %d suspect cards, want one (the top suspect is not repeated as #1)", id, n)
+		}
 	}
 	if !strings.Contains(s.H1, d.current.Service) || !strings.Contains(s.H1, d.current.SLO) {
 		t.Errorf("h1 = %q, want the service and the SLO", s.H1)

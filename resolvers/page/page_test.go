@@ -78,7 +78,18 @@ func TestBreachPage(t *testing.T) {
 
 	// The ranked suspects are the engine's ranking, causes only, with the
 	// planted culprit first and the breach itself left out.
-	rows := findAll(byID(doc, "suspects"), func(n *html.Node) bool { return n.Data == "li" && hasClass(n, "suspect") })
+	// The top suspect is drawn once, as the verdict; the list carries on
+	// from #2, so every ranked change has exactly one card.
+	rows := suspectCards(doc)
+	cards := map[string]int{}
+	for _, n := range findAll(doc, func(n *html.Node) bool { return hasAttr(n, "data-event-id") && hasAttr(n, "data-rank") && n.Data != "g" }) {
+		cards[attr(n, "data-event-id")]++
+	}
+	for id, n := range cards {
+		if n != 1 {
+			t.Errorf("event %s has %d suspect cards, want one", id, n)
+		}
+	}
 	var wantCauses []graph.RankedChange
 	for _, ch := range want.Changes {
 		if !ch.Symptom {
@@ -300,12 +311,22 @@ func TestBreachPageControls(t *testing.T) {
 	}
 }
 
+// suspectCards returns the suspects' cards in rank order: the verdict's
+// top suspect, then the ranked list, which carries on from #2.
+func suspectCards(doc *html.Node) []*html.Node {
+	var out []*html.Node
+	if top := byID(doc, "top-suspect"); top != nil {
+		out = append(out, top)
+	}
+	return append(out, findAll(byID(doc, "suspects"), func(n *html.Node) bool { return n.Data == "li" && hasClass(n, "suspect") })...)
+}
+
 func TestOlderBreachPage(t *testing.T) {
 	d := openDemo(t)
 	srv := serve(t, d.store)
 	_, body := fetch(t, srv, "/breaches/"+d.older.ID)
 	doc := parseHTML(t, body)
-	rows := byClass(byID(doc, "suspects"), "li", "suspect")
+	rows := suspectCards(doc)
 	if len(rows) == 0 || attr(rows[0], "data-event-id") != d.olderCulprit.ID {
 		t.Fatalf("older breach: top suspect is not %s (%s)", d.olderCulprit.ID, d.olderCulprit.Summary)
 	}
@@ -315,7 +336,7 @@ func TestOlderBreachPage(t *testing.T) {
 		t.Errorf("older breach header lacks its resolve at %s: %s", resolved, summary)
 	}
 	// A change after the breach started reads "after", not "before".
-	if !strings.Contains(text(byID(doc, "suspects")), " after") {
+	if !strings.Contains(text(byID(doc, "verdict"))+text(byID(doc, "suspects")), " after") {
 		t.Errorf("no change is shown as after the breach")
 	}
 }
@@ -376,7 +397,7 @@ func TestContextPage(t *testing.T) {
 			}
 			if tt.at.Equal(at) && tt.depth >= 2 && len(tt.relations) == 2 {
 				// Just after the breach, the culprit is still on top.
-				rows := byClass(byID(doc, "suspects"), "li", "suspect")
+				rows := suspectCards(doc)
 				if len(rows) == 0 || attr(rows[0], "data-event-id") != d.culprit.ID {
 					t.Errorf("top suspect is not the culprit")
 				}

@@ -212,7 +212,10 @@ type contextView struct {
 	Origin   *originView
 	// Confirmation is what a responder confirmed caused the breach.
 	Confirmation *confirmView
+	// Suspects are the ranked changes shown, the top one first; Rest are
+	// those after the top one, which the verdict shows on its own.
 	Suspects     []suspectView
+	Rest         []suspectView
 	More         []suspectView
 	Human        []suspectView
 	Symptoms     []suspectView
@@ -343,8 +346,10 @@ func buildView(c *graph.Context, p params, l linker, now time.Time, publicURL st
 	}
 	sort.SliceStable(v.Human, func(i, j int) bool { return v.Human[i].At.ISO > v.Human[j].At.ISO })
 	if len(v.Suspects) > 0 {
-		top := v.Suspects[0]
-		v.Top = &top
+		// The top suspect is drawn once, as the verdict; the ranked list
+		// carries on from #2.
+		v.Top = &v.Suspects[0]
+		v.Rest = v.Suspects[1:]
 	}
 	v.Origin = originOf(c, l)
 	v.Timeline = layoutTimeline(c, l)
