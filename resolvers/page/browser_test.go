@@ -430,10 +430,14 @@ func TestBrowserIndexAndContext(t *testing.T) {
 				Rows        []row   `json:"rows"`
 				ScrollWidth float64 `json:"scrollWidth"`
 				InnerWidth  float64 `json:"innerWidth"`
+				// Offered is what the browser offers in the service
+				// field: the options of the datalist it is bound to.
+				Offered []string `json:"offered"`
 			}
 			s, err := chromedp.Run(b.ctx, chromedp.Evaluate[indexState](`({
   rows: [...document.querySelectorAll('li.breach-row')].map(r => ({id: r.dataset.breachId, top: (r.querySelector('[data-top-service]') || {dataset: {}}).dataset.topService || ''})),
-  scrollWidth: document.documentElement.scrollWidth, innerWidth: innerWidth})`))
+  scrollWidth: document.documentElement.scrollWidth, innerWidth: innerWidth,
+  offered: [...((document.querySelector('form.lookup input[name="service"]') || {}).list || {options: []}).options].map(o => o.value)})`))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -445,6 +449,9 @@ func TestBrowserIndexAndContext(t *testing.T) {
 			}
 			if s.ScrollWidth > s.InnerWidth {
 				t.Errorf("the index scrolls sideways: %.0f px in %.0f px", s.ScrollWidth, s.InnerWidth)
+			}
+			if known := demoServices(t, d); !slices.Equal(s.Offered, known) {
+				t.Errorf("the service field offers %v\nwant the store's services %v", s.Offered, known)
 			}
 		})
 	}

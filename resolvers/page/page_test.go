@@ -493,8 +493,43 @@ func TestIndexPage(t *testing.T) {
 	}
 	form := byTag(doc, "form")
 	if len(form) != 1 || attr(form[0], "action") != "/context" || attr(form[0], "method") != "get" {
-		t.Errorf("no lookup form to /context")
+		t.Fatalf("no lookup form to /context")
 	}
+
+	// The service field offers every service the store knows, by name.
+	known := demoServices(t, d)
+	inputs := findAll(form[0], func(n *html.Node) bool { return n.Data == "input" && attr(n, "name") == "service" })
+	if len(inputs) != 1 || attr(inputs[0], "list") == "" {
+		t.Fatalf("the service field offers no list of services")
+	}
+	list := byID(doc, attr(inputs[0], "list"))
+	if list == nil || list.Data != "datalist" {
+		t.Fatalf("the service field's list %q is not a datalist on the page", attr(inputs[0], "list"))
+	}
+	var offered []string
+	for _, o := range byTag(list, "option") {
+		offered = append(offered, attr(o, "value"))
+	}
+	if !slices.Equal(offered, known) {
+		t.Errorf("the service field offers %v\nwant the store's services %v", offered, known)
+	}
+}
+
+// demoServices lists the services the demo store knows, by name.
+func demoServices(t *testing.T, d *demo) []string {
+	t.Helper()
+	page, err := d.store.Services(context.Background(), graph.ServiceFilter{First: graph.MaxFirst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range page.Items {
+		names = append(names, s.Name)
+	}
+	if len(names) < 10 {
+		t.Fatalf("the demo store knows %d services: %v", len(names), names)
+	}
+	return names
 }
 
 func TestBadRequests(t *testing.T) {
@@ -573,6 +608,7 @@ func TestStoreErrors(t *testing.T) {
 		{"EdgesTouching", "/context?service=checkout"},
 		{"Events", "/"},
 		{"EdgesTouching", "/"},
+		{"Services", "/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fail+" "+tt.path, func(t *testing.T) {
@@ -583,13 +619,20 @@ func TestStoreErrors(t *testing.T) {
 			srv := httptest.NewServer(mux)
 			defer srv.Close()
 			res, body := fetch(t, srv, tt.path)
-			if tt.path == "/" && tt.fail == "EdgesTouching" {
+			switch {
+			case tt.path == "/" && tt.fail == "EdgesTouching":
 				// The list still draws; the row says its suspect is unavailable.
 				checkPageHeaders(t, res, http.StatusOK)
 				if !strings.Contains(body, "Top suspect unavailable") {
 					t.Errorf("index does not say the top suspect is unavailable")
 				}
-			} else {
+			case tt.path == "/" && tt.fail == "Services":
+				// The breaches still list; the form takes a typed name.
+				checkPageHeaders(t, res, http.StatusOK)
+				if !strings.Contains(body, "known services is unavailable") || strings.Contains(body, "<datalist") || !strings.Contains(body, `data-breach-id="`+d.current.ID+`"`) {
+					t.Errorf("index without services: want the breaches, no picker and a word why")
+				}
+			default:
 				checkPageHeaders(t, res, http.StatusServiceUnavailable)
 				if res.Header.Get("Retry-After") == "" {
 					t.Errorf("no Retry-After")
