@@ -166,7 +166,7 @@ func pathStart(t *testing.T, d string) (float64, float64) {
 func TestTimelineLayout(t *testing.T) {
 	d := openDemo(t)
 	c := demoContext(t, d.store, d.current, graph.DefaultDepth)
-	tl := layoutTimeline(c, linker{base: "/breaches/" + d.current.ID})
+	tl := layoutTimeline(c, linker{base: "/breaches/" + d.current.ID}, cardAnchors(c.Changes))
 	laneOf := map[string]lane{}
 	for i, ln := range tl.Lanes {
 		laneOf[ln.Service] = ln

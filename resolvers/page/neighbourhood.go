@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sregraph/sregraph/graph"
 )
@@ -51,6 +52,8 @@ type neighbourhood struct {
 	// when it is drawn; Siblings is true when the map holds siblings.
 	Origin   string
 	Siblings bool
+	// Span is the window the counts cover, "09:50–12:05".
+	Span string
 }
 
 // Table returns the edges for the table under the drawing, worst first.
@@ -109,10 +112,17 @@ type mapEdge struct {
 	D        string
 	LabelX   float64
 	LabelY   float64
-	// Label and Label2 are the two lines of a failing edge's label: the
-	// errors and the error ratio.
-	Label    string
-	Label2   string
+	// Label and Label2 are the two lines of a failing edge's label, each
+	// saying what span it counts: the error ratio before and after the
+	// onset when the errors rose in the window ("0.2% → 8.5% err", "from
+	// 11:43"), else the errors over the whole window ("411 err · 1.7%",
+	// "09:50–12:05").
+	Label  string
+	Label2 string
+	// Shift is the rise in errors the telemetry shows on the edge, when
+	// Shifted.
+	Shift    graph.Evidence
+	Shifted  bool
 	Title    string
 	Width    string
 	Calls    int64
@@ -252,6 +262,8 @@ func layoutNeighbourhood(c *graph.Context, l linker) neighbourhood {
 	for _, e := range c.Edges {
 		present[e.From+"\x00"+e.To] = true
 	}
+	shifts := errorShifts(c.Origins)
+	span := spanText(c.From, c.To)
 	for i, e := range c.Edges {
 		a, b := pos[e.From], pos[e.To]
 		if a == nil || b == nil {
@@ -280,16 +292,26 @@ func layoutNeighbourhood(c *graph.Context, l linker) neighbourhood {
 		// Only failing edges get a label on the drawing; every edge has
 		// its counts in its title and in the table under the drawing.
 		me.Hot = e.Errors > 0 && ratio >= HotErrorRatio
-		if me.Hot {
-			me.Label, me.Label2 = compact(e.Errors)+" err", percent(ratio)
+		me.Shift, me.Shifted = shifts[e.From+"\x00"+e.To]
+		switch {
+		case me.Shifted:
+			me.Label = percent(me.Shift.Before) + " → " + percent(me.Shift.After) + " err"
+			me.Label2 = "from " + me.Shift.Onset.UTC().Format("15:04")
+		case me.Hot:
+			me.Label = compact(e.Errors) + " err · " + percent(ratio)
+			me.Label2 = span
 		}
 		if me.Declared {
-			me.Title = fmt.Sprintf("%s → %s: declared dependency, no calls seen in the window", e.From, e.To)
+			me.Title = fmt.Sprintf("%s → %s: declared dependency, no calls seen in the window (%s UTC)", e.From, e.To, span)
 		} else {
-			me.Title = fmt.Sprintf("%s → %s: %s calls, %s errors (%s)", e.From, e.To, thousands(e.Calls), thousands(e.Errors), percent(ratio))
+			me.Title = fmt.Sprintf("%s → %s: %s calls, %s errors (%s) over the window, %s UTC", e.From, e.To, thousands(e.Calls), thousands(e.Errors), percent(ratio), span)
+		}
+		if me.Shifted {
+			me.Title += "; " + me.Shift.Sentence()
 		}
 		n.Edges = append(n.Edges, me)
 	}
+	n.Span = span
 	changed := 0
 	for _, nd := range n.Nodes {
 		if nd.Changed {
@@ -308,6 +330,31 @@ func layoutNeighbourhood(c *graph.Context, l linker) neighbourhood {
 		n.Summary += fmt.Sprintf("; the degradation starts at %s, marked “%s”", n.Origin, originCue)
 	}
 	return n
+}
+
+// errorShifts returns, by caller and callee, the rise in errors each
+// edge into an origin shows: the strongest (first) one an edge has.
+func errorShifts(origins []graph.Origin) map[string]graph.Evidence {
+	out := map[string]graph.Evidence{}
+	for _, o := range origins {
+		for _, e := range o.Evidence {
+			k := e.From + "\x00" + e.To
+			if _, seen := out[k]; !seen && e.Signal == graph.SignalErrors {
+				out[k] = e
+			}
+		}
+	}
+	return out
+}
+
+// spanText is the window's span in minutes, "09:50–12:05", with the dates
+// when it crosses midnight.
+func spanText(from, to time.Time) string {
+	from, to = from.UTC(), to.UTC()
+	if from.Format("2006-01-02") == to.Format("2006-01-02") {
+		return from.Format("15:04") + "–" + to.Format("15:04")
+	}
+	return from.Format("Jan 2 15:04") + "–" + to.Format("Jan 2 15:04")
 }
 
 // columns places every service of a neighbourhood in its column (see

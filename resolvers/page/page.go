@@ -279,9 +279,9 @@ type indexView struct {
 	Services       []string
 	ServicesFailed bool
 	More           bool
-	Now       stamp
-	AtExample string
-	Generated stamp
+	Now            stamp
+	AtExample      string
+	Generated      stamp
 }
 
 func (p *Pages) index(w http.ResponseWriter, r *http.Request) {

@@ -82,7 +82,9 @@ func TestBreachPage(t *testing.T) {
 	// from #2, so every ranked change has exactly one card.
 	rows := suspectCards(doc)
 	cards := map[string]int{}
-	for _, n := range findAll(doc, func(n *html.Node) bool { return hasAttr(n, "data-event-id") && hasAttr(n, "data-rank") && n.Data != "g" }) {
+	for _, n := range findAll(doc, func(n *html.Node) bool {
+		return hasAttr(n, "data-event-id") && hasAttr(n, "data-rank") && n.Data != "g"
+	}) {
 		cards[attr(n, "data-event-id")]++
 	}
 	for id, n := range cards {
