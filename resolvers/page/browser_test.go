@@ -353,7 +353,7 @@ func checkMap(t *testing.T, m mapState, v viewport, services []string) {
 func (b *browser) tap(t *testing.T, css string) {
 	t.Helper()
 	pt, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]float64](`(() => {
-  const e = document.querySelector(` + strconv.Quote(css) + `);
+  const e = document.querySelector(`+strconv.Quote(css)+`);
   if (!e) return [];
   e.scrollIntoView({block: 'center', inline: 'center'});
   const r = e.getBoundingClientRect();
@@ -507,7 +507,9 @@ func TestBrowserBreachPage(t *testing.T) {
 	}
 	// The failing edge's label says what span it counts, so that it
 	// agrees with the top suspect's reason.
-	if !slices.ContainsFunc(m.EdgeLabels, func(l string) bool { return strings.Contains(l, "0.2% → 8.5% err") && strings.Contains(l, "from 11:43") }) {
+	if !slices.ContainsFunc(m.EdgeLabels, func(l string) bool {
+		return strings.Contains(l, "0.2% → 8.5% err") && strings.Contains(l, "from 11:43")
+	}) {
 		t.Errorf("no edge label gives payments→ledger's errors before and after the onset: %q", m.EdgeLabels)
 	}
 	if !strings.Contains(s.TopText, "rose from 0.2% to 8.5% at 11:43") {
