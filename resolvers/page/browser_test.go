@@ -453,6 +453,7 @@ func TestBrowserBreachPage(t *testing.T) {
 	b.open(t, breachPage)
 	s := b.state(t)
 	b.screenshot(t, out, "breach-laptop")
+	// The README shows this one, as docs/breach-page.png.
 	b.screen(t, out, "breach-laptop-first-screen")
 
 	if s.TopEventID != d.culprit.ID || s.VerdictEvent != d.culprit.ID {
