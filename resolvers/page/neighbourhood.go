@@ -619,7 +619,7 @@ func orderColumns(cols map[int][]graph.NearbyService, col map[string]int, edges 
 	// neighbours on the side already placed (and in its own column, which
 	// pulls the two ends of an edge inside a column together); a service
 	// without such neighbours keeps its height.
-	place := func(k int, placed func(int) bool) {
+	place := func(k int, placed func(int) bool) bool {
 		h := height()
 		key := map[string]float64{}
 		for _, s := range cols[k] {
@@ -636,6 +636,10 @@ func orderColumns(cols map[int][]graph.NearbyService, col map[string]int, edges 
 			}
 		}
 		list := cols[k]
+		before := make([]string, len(list))
+		for i, s := range list {
+			before[i] = s.Service
+		}
 		sort.SliceStable(list, func(i, j int) bool {
 			a, b := key[list[i].Service], key[list[j].Service]
 			if a != b {
@@ -643,13 +647,24 @@ func orderColumns(cols map[int][]graph.NearbyService, col map[string]int, edges 
 			}
 			return list[i].Service < list[j].Service
 		})
+		for i, s := range list {
+			if before[i] != s.Service {
+				return true
+			}
+		}
+		return false
 	}
 	for range orderSweeps {
+		moved := false
 		for k := minCol + 1; k <= maxCol; k++ {
-			place(k, func(c int) bool { return c < k })
+			moved = place(k, func(c int) bool { return c < k }) || moved
 		}
 		for k := maxCol - 1; k >= minCol; k-- {
-			place(k, func(c int) bool { return c > k })
+			moved = place(k, func(c int) bool { return c > k }) || moved
+		}
+		if !moved {
+			// A sweep that moves nothing leaves every later one the same.
+			break
 		}
 		if n := crossings(edges, col, height()); n < best {
 			best, bestOrder = n, snapshot()
@@ -740,6 +755,10 @@ func interleave(a1, a2, b1, b2 float64) bool {
 // groupsOf lists the map's columns, left to right, for narrow screens:
 // each service with the calls it makes, worst first.
 func groupsOf(n neighbourhood, minCol, maxCol int) []mapGroup {
+	calls := map[string][]mapEdge{}
+	for _, e := range edgesByErrors(n.Edges) {
+		calls[e.From] = append(calls[e.From], e)
+	}
 	out := make([]mapGroup, 0, maxCol-minCol+1)
 	for k := minCol; k <= maxCol; k++ {
 		g := mapGroup{Label: columnLabel(k)}
@@ -747,12 +766,7 @@ func groupsOf(n neighbourhood, minCol, maxCol int) []mapGroup {
 			if nd.Col != k {
 				continue
 			}
-			it := mapItem{Node: nd, Detail: strings.TrimPrefix(nd.Title, nd.Service+": ")}
-			for _, e := range edgesByErrors(n.Edges) {
-				if e.From == nd.Service {
-					it.Calls = append(it.Calls, e)
-				}
-			}
+			it := mapItem{Node: nd, Detail: strings.TrimPrefix(nd.Title, nd.Service+": "), Calls: calls[nd.Service]}
 			g.Items = append(g.Items, it)
 		}
 		out = append(out, g)
