@@ -320,11 +320,14 @@ func corroborate(into map[string][]*EdgeActivity, e Event, windowEnd time.Time) 
 			quiet = &r
 		}
 	}
+	// The sentence names the spans it compares, so that it cannot be
+	// mistaken for the error ratio of the whole window.
+	each := FormatAgo(span)
 	switch {
 	case best != nil:
-		return CorroboratedFactor, fmt.Sprintf("errors on %s rose from %s to %s after this change", best.edge, pct(best.before), pct(best.after))
+		return CorroboratedFactor, fmt.Sprintf("errors on %s rose from %s in the %s before this change to %s in the %s after it", best.edge, pct(best.before), each, pct(best.after), each)
 	case quiet != nil:
-		return NoRiseFactor, fmt.Sprintf("no error rise on %s after this change (%s → %s)", quiet.edge, pct(quiet.before), pct(quiet.after))
+		return NoRiseFactor, fmt.Sprintf("no error rise on %s in the %s after this change (%s before, %s after)", quiet.edge, each, pct(quiet.before), pct(quiet.after))
 	}
 	return NoCallDataFactor, ""
 }

@@ -124,7 +124,7 @@ func testBreachContext(t *testing.T, s Store) {
 		[]string{
 			"config changed 30 min before the breach",
 			"checkout calls cart (1 hop)",
-			"no error rise on checkout→cart after this change (1.0% → 1.0%)",
+			"no error rise on checkout→cart in the 30 min after this change (1.0% before, 1.0% after)",
 		}, false}
 	web := wantChange{"web-deploy",
 		half(20*time.Minute) * hop(1) * graph.DependentScale * graph.NoCallDataFactor, // 0.286
@@ -139,7 +139,7 @@ func testBreachContext(t *testing.T, s Store) {
 		[]string{
 			"deployed 1 h 35 min before the breach",
 			"on checkout itself",
-			"no error rise on web→checkout after this change (1.0% → 1.0%)",
+			"no error rise on web→checkout in the 30 min after this change (1.0% before, 1.0% after)",
 		}, false}
 	anomaly := wantChange{"payments-anomaly",
 		half(2*time.Minute) * hop(1) * graph.KindPrior(graph.KindAnomaly), // 0.147 before the cap
@@ -288,7 +288,7 @@ func testBreachContext(t *testing.T, s Store) {
 			[]string{
 				"deployed 10 min before 14:00 UTC",
 				"checkout calls legacy-auth (1 hop)",
-				"no error rise on checkout→legacy-auth after this change (0.0% → 0.0%)",
+				"no error rise on checkout→legacy-auth in the 25 min after this change (0.0% before, 0.0% after)",
 			}, false}})
 	})
 }

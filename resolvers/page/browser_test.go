@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -215,11 +217,14 @@ type pageState struct {
 	VerdictTop   float64  `json:"verdictTop"`
 	VerdictBot   float64  `json:"verdictBottom"`
 	H1           string   `json:"h1"`
+	// Cards counts, per event, the suspect cards the page shows (the
+	// verdict and the ranked list), visible or folded away.
+	Cards map[string]int `json:"cards"`
 }
 
 const readState = `(() => {
   const all = (sel, f) => [...document.querySelectorAll(sel)].map(f);
-  const top = document.querySelector('#suspects li[data-rank="1"]');
+  const top = document.querySelector('#top-suspect[data-rank="1"]');
   const verdict = document.getElementById('top-suspect');
   const node = document.querySelector('#neighbourhood g.node rect');
   const marker = document.querySelector('#timeline g.marker');
@@ -247,8 +252,162 @@ const readState = `(() => {
     verdictTop: vbox.top,
     verdictBottom: vbox.bottom,
     h1: document.querySelector('h1').innerText,
+    cards: [...document.querySelectorAll('#verdict [data-event-id][data-rank], #suspects [data-event-id][data-rank]')]
+      .reduce((m, c) => (m[c.dataset.eventId] = (m[c.dataset.eventId] || 0) + 1, m), {}),
   };
 })()`
+
+// readCrossings finds the pairs of call edges whose drawn curves cross
+// on the neighbourhood map: each curve is sampled into a polyline, and
+// two edges cross where segments of theirs properly intersect (touching
+// at a shared end does not count).
+const readCrossings = `(() => {
+  const n = 48;
+  const polys = [...document.querySelectorAll('#neighbourhood g.edge path:not(.hit)')].map(p => {
+    const len = p.getTotalLength(), pts = [];
+    for (let i = 0; i <= n; i++) { const q = p.getPointAtLength(len * i / n); pts.push([q.x, q.y]); }
+    return {key: p.parentNode.dataset.edge, pts};
+  });
+  const side = (p, q, r) => Math.sign((q[0]-p[0])*(r[1]-p[1]) - (q[1]-p[1])*(r[0]-p[0]));
+  const cross = (a, b, c, d) => side(a, b, c) * side(a, b, d) < 0 && side(c, d, a) * side(c, d, b) < 0;
+  const out = [];
+  for (let i = 0; i < polys.length; i++) for (let j = i + 1; j < polys.length; j++) {
+    let hit = false;
+    for (let s = 0; s < n && !hit; s++) for (let t = 0; t < n && !hit; t++) hit = cross(polys[i].pts[s], polys[i].pts[s+1], polys[j].pts[t], polys[j].pts[t+1]);
+    if (hit) out.push(polys[i].key + ' × ' + polys[j].key);
+  }
+  return out;
+})()`
+
+// mapState is what the tests read of the neighbourhood section.
+type mapState struct {
+	DrawingShown bool     `json:"drawingShown"`
+	ListShown    bool     `json:"listShown"`
+	ListItems    []string `json:"listItems"`
+	NodeWidth    float64  `json:"nodeWidth"`
+	// Clipped lists the elements of the section that hold more than they
+	// show sideways, or reach past the right of the viewport.
+	Clipped []string `json:"clipped"`
+	// Hover is visible text that asks for a hover.
+	Hover []string `json:"hover"`
+	// HotCalls are the failing calls' labels in the list.
+	HotCalls []string `json:"hotCalls"`
+	// EdgeLabels are the labels drawn on the map's edges.
+	EdgeLabels []string `json:"edgeLabels"`
+}
+
+const readMap = `(() => {
+  const sec = document.getElementById('neighbourhood-section');
+  const shown = el => !!el && getComputedStyle(el).display !== 'none' && el.getClientRects().length > 0;
+  const drawing = sec.querySelector('.map-drawing') || sec.querySelector('figure'), list = document.getElementById('neighbourhood-list');
+  const clipped = [];
+  for (const el of [sec, ...sec.querySelectorAll('*')]) {
+    if (!shown(el) || el.closest('svg') && el.tagName !== 'svg') continue;
+    const r = el.getBoundingClientRect();
+    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible' || r.right > innerWidth + 0.5)
+      clipped.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' "' + (el.getAttribute('class') || '') + '": right ' + Math.round(r.right) + ' px, ' + el.scrollWidth + ' px of content in ' + el.clientWidth);
+  }
+  const hover = document.body.innerText.split('\n').filter(l => /hover/i.test(l));
+  const node = document.querySelector('#neighbourhood g.node > rect');
+  return {
+    drawingShown: shown(drawing), listShown: shown(list),
+    listItems: shown(list) ? [...list.querySelectorAll('li.map-item')].map(li => li.dataset.service) : [],
+    nodeWidth: shown(drawing) && node ? node.getBoundingClientRect().width : 0,
+    clipped, hover,
+    hotCalls: list ? [...list.querySelectorAll('.call-label.hot')].map(e => e.textContent) : [],
+    edgeLabels: [...document.querySelectorAll('#neighbourhood text.edge-label')].map(e => e.textContent),
+  };
+})()`
+
+func (b *browser) mapState(t *testing.T) mapState {
+	t.Helper()
+	m, err := chromedp.Run(b.ctx, chromedp.Evaluate[mapState](readMap))
+	if err != nil {
+		t.Fatalf("read the neighbourhood: %v", err)
+	}
+	return m
+}
+
+// checkMap checks the neighbourhood at one viewport: drawn legibly or
+// listed, nothing cut off, no hover asked for.
+func checkMap(t *testing.T, m mapState, v viewport, services []string) {
+	t.Helper()
+	if m.DrawingShown == m.ListShown {
+		t.Errorf("%s: drawing shown %v, list shown %v; want exactly one", v.name, m.DrawingShown, m.ListShown)
+	}
+	if m.DrawingShown && m.NodeWidth < minMapScale*nodeWidth {
+		t.Errorf("%s: the map is drawn at %.0f px a service box, below the legible %.0f", v.name, m.NodeWidth, minMapScale*nodeWidth)
+	}
+	if m.ListShown && !sameSet(m.ListItems, services) {
+		t.Errorf("%s: the list shows %v\nwant %v", v.name, m.ListItems, services)
+	}
+	if len(m.Clipped) > 0 {
+		t.Errorf("%s: the neighbourhood is cut off on the right:\n%s", v.name, strings.Join(m.Clipped, "\n"))
+	}
+	if len(m.Hover) > 0 {
+		t.Errorf("%s: the page asks for a hover: %q", v.name, m.Hover)
+	}
+}
+
+// tap touches the centre of the element css selects, as a finger would.
+func (b *browser) tap(t *testing.T, css string) {
+	t.Helper()
+	pt, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]float64](`(() => {
+  const e = document.querySelector(`+strconv.Quote(css)+`);
+  if (!e) return [];
+  e.scrollIntoView({block: 'center', inline: 'center'});
+  const r = e.getBoundingClientRect();
+  return [r.left + r.width / 2, r.top + r.height / 2];
+})()`))
+	if err != nil || len(pt) != 2 {
+		t.Fatalf("tap %s: no such element (%v)", css, err)
+	}
+	if _, err := chromedp.Call(b.ctx, input.DispatchTouchEvent, input.DispatchTouchEventParams{
+		Type: input.DispatchTouchEventTypeTouchStart, TouchPoints: []*input.TouchPoint{{X: pt[0], Y: pt[1]}},
+	}); err != nil {
+		t.Fatalf("tap %s: %v", css, err)
+	}
+	if _, err := chromedp.Call(b.ctx, input.DispatchTouchEvent, input.DispatchTouchEventParams{
+		Type: input.DispatchTouchEventTypeTouchEnd, TouchPoints: []*input.TouchPoint{},
+	}); err != nil {
+		t.Fatalf("tap %s: %v", css, err)
+	}
+}
+
+// targetAfter waits for the page's fragment to change and returns the
+// id of the element it targets, and whether that element is on show
+// (inside no closed <details>).
+func (b *browser) targetAfter(t *testing.T, what string) (string, bool) {
+	t.Helper()
+	type target struct {
+		ID    string `json:"id"`
+		Shown bool   `json:"shown"`
+	}
+	for range 40 {
+		got, err := chromedp.Run(b.ctx, chromedp.Evaluate[target](`(() => {
+  const e = document.querySelector(':target');
+  return e ? {id: e.id, shown: e.getClientRects().length > 0} : {id: '', shown: false};
+})()`))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got.ID != "" {
+			return got.ID, got.Shown
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s led nowhere on the page", what)
+	return "", false
+}
+
+func (b *browser) crossings(t *testing.T) []string {
+	t.Helper()
+	c, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](readCrossings))
+	if err != nil {
+		t.Fatalf("read the map's crossings: %v", err)
+	}
+	return c
+}
 
 func (b *browser) state(t *testing.T) pageState {
 	t.Helper()
@@ -294,6 +453,7 @@ func TestBrowserBreachPage(t *testing.T) {
 	b.open(t, breachPage)
 	s := b.state(t)
 	b.screenshot(t, out, "breach-laptop")
+	// The README shows this one, as docs/breach-page.png.
 	b.screen(t, out, "breach-laptop-first-screen")
 
 	if s.TopEventID != d.culprit.ID || s.VerdictEvent != d.culprit.ID {
@@ -301,6 +461,14 @@ func TestBrowserBreachPage(t *testing.T) {
 	}
 	if !strings.Contains(s.TopText, d.culprit.Summary) || !strings.Contains(s.TopText, "7 min before") {
 		t.Errorf("top suspect row reads %q; want %q and its timing", s.TopText, d.culprit.Summary)
+	}
+	if len(s.Cards) == 0 {
+		t.Error("no suspect cards on the page")
+	}
+	for id, n := range s.Cards {
+		if n != 1 {
+			t.Errorf("event %s is shown on %d suspect cards, want one (the top suspect is not repeated as #1)", id, n)
+		}
 	}
 	if !strings.Contains(s.H1, d.current.Service) || !strings.Contains(s.H1, d.current.SLO) {
 		t.Errorf("h1 = %q, want the service and the SLO", s.H1)
@@ -326,6 +494,36 @@ func TestBrowserBreachPage(t *testing.T) {
 	if len(s.Lanes) == 0 || s.Lanes[0] != d.current.Service || !slices.Contains(s.Lanes, d.culprit.Service) {
 		t.Errorf("timeline lanes %v: want the focus first and the culprit's service", s.Lanes)
 	}
+	// The map: laid out so that few edges cross (the order by name drew
+	// 22 crossing pairs on this breach), drawn whole and legibly.
+	if cr := b.crossings(t); len(cr) > maxDemoCrossings {
+		t.Errorf("%d pairs of edges cross on the map, want at most %d: %v", len(cr), maxDemoCrossings, cr)
+	} else {
+		t.Logf("%d pairs of edges cross on the map: %v", len(cr), cr)
+	}
+	m := b.mapState(t)
+	checkMap(t, m, laptop, wantNodes)
+	if !m.DrawingShown {
+		t.Errorf("at %d px the neighbourhood is not drawn", laptop.width)
+	}
+	// The failing edge's label says what span it counts, so that it
+	// agrees with the top suspect's reason.
+	if !slices.ContainsFunc(m.EdgeLabels, func(l string) bool {
+		return strings.Contains(l, "0.2% → 8.5% err") && strings.Contains(l, "from 11:43")
+	}) {
+		t.Errorf("no edge label gives payments→ledger's errors before and after the onset: %q", m.EdgeLabels)
+	}
+	if !strings.Contains(s.TopText, "rose from 0.2% to 8.5% at 11:43") {
+		t.Errorf("the top suspect's reason does not date the rise it cites: %s", s.TopText)
+	}
+	// Selecting the edge label (by tap or key) shows its row in the edge
+	// table, which opens.
+	b.tap(t, `#neighbourhood a:has(text.edge-label[data-edge="payments->ledger"])`)
+	if id, shown := b.targetAfter(t, "tapping the payments→ledger label"); !strings.HasPrefix(id, "row-edge-") || !shown {
+		t.Errorf("tapping the edge label targets #%s (on show: %v), want its row in the open edge table", id, shown)
+	}
+	b.screenshot(t, out, "breach-laptop-edge-selected")
+	b.open(t, breachPage)
 	if s.NodeWidth < 50 || s.MarkerWidth < 8 {
 		t.Errorf("SVG shapes render at %.0f px (node) and %.0f px (marker): too small to read", s.NodeWidth, s.MarkerWidth)
 	}
@@ -384,7 +582,28 @@ func TestBrowserBreachPage(t *testing.T) {
 	if p.TopEventID != d.culprit.ID {
 		t.Errorf("phone: top suspect %q, want %q", p.TopEventID, d.culprit.ID)
 	}
-	for _, sel := range []string{"#timeline-section", "#neighbourhood-section"} {
+	pm := b.mapState(t)
+	checkMap(t, pm, phone, wantNodes)
+	if !pm.ListShown {
+		t.Errorf("at %d px the neighbourhood is not listed", phone.width)
+	}
+	if !slices.ContainsFunc(pm.HotCalls, func(l string) bool { return strings.Contains(l, "0.2% → 8.5% err from 11:43") }) {
+		t.Errorf("the list does not give payments→ledger's rise: %q", pm.HotCalls)
+	}
+	// A tap on the top suspect's marker on the timeline leads to its card.
+	b.tap(t, `#timeline a:has(g.marker.top)`)
+	if id, shown := b.targetAfter(t, "tapping the top marker"); id != "top-suspect" || !shown {
+		t.Errorf("tapping the #1 marker targets #%s (on show: %v), want the top suspect's card", id, shown)
+	}
+	b.open(t, breachPage)
+	// And a tap on a failing call in the list leads to its counts.
+	b.tap(t, `#neighbourhood-list a.call.hot[data-edge="payments->ledger"]`)
+	if id, shown := b.targetAfter(t, "tapping payments→ledger in the list"); !strings.HasPrefix(id, "row-edge-") || !shown {
+		t.Errorf("tapping a failing call targets #%s (on show: %v), want its row in the open edge table", id, shown)
+	}
+	b.screenshot(t, out, "breach-phone-edge-selected")
+	b.open(t, breachPage)
+	for _, sel := range []string{"#timeline-section", "#neighbourhood-section", "#verdict"} {
 		png, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.CSS(sel)))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", sel, err)
@@ -392,6 +611,59 @@ func TestBrowserBreachPage(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(out, "breach-phone-"+strings.TrimPrefix(sel, "#")+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if probs := b.takeProblems(); len(probs) > 0 {
+		t.Errorf("the browser reported problems:\n%s", strings.Join(probs, "\n"))
+	}
+}
+
+// maxDemoCrossings is how many pairs of edges may cross on the demo
+// breach's map.
+const maxDemoCrossings = 3
+
+// Between a phone and a laptop, the neighbourhood is drawn or listed, never
+// cut off; and every detail a pointer's hover shows is a key press away.
+func TestBrowserNeighbourhoodAtAnyWidth(t *testing.T) {
+	b := startBrowser(t)
+	d := openDemo(t)
+	srv := serve(t, d.store)
+	out := outputDir(t)
+	var services []string
+	for _, s := range expectedContext(t, d, graph.DefaultDepth).Services {
+		services = append(services, s.Service)
+	}
+	for _, w := range []int64{320, 390, 600, 768, 1024, 1440} {
+		v := viewport{name: fmt.Sprintf("%dpx", w), width: w, height: 900, mobile: w < 800}
+		b.viewport(t, v)
+		b.open(t, srv.URL+"/breaches/"+url.PathEscape(d.current.ID))
+		m := b.mapState(t)
+		checkMap(t, m, v, services)
+		png, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.CSS("#neighbourhood-section")))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(out, "neighbourhood-"+v.name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Keyboard: a marker on the timeline is a link; Enter on it goes to
+	// its card.
+	b.viewport(t, laptop)
+	b.open(t, srv.URL+"/breaches/"+url.PathEscape(d.current.ID))
+	focused, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(() => {
+  const a = document.querySelector('#timeline a:has(g.marker[data-rank="2"])');
+  a.focus();
+  return document.activeElement === a ? a.getAttribute('href') : '';
+})()`))
+	if err != nil || focused == "" {
+		t.Fatalf("the rank-2 marker cannot take the focus (%v)", err)
+	}
+	if err := chromedp.Do(b.ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	if id, shown := b.targetAfter(t, "Enter on the rank-2 marker"); "#"+id != focused || !shown {
+		t.Errorf("Enter on the marker targets #%s (on show: %v), want %s", id, shown, focused)
 	}
 	if probs := b.takeProblems(); len(probs) > 0 {
 		t.Errorf("the browser reported problems:\n%s", strings.Join(probs, "\n"))
@@ -417,10 +689,14 @@ func TestBrowserIndexAndContext(t *testing.T) {
 				Rows        []row   `json:"rows"`
 				ScrollWidth float64 `json:"scrollWidth"`
 				InnerWidth  float64 `json:"innerWidth"`
+				// Offered is what the browser offers in the service
+				// field: the options of the datalist it is bound to.
+				Offered []string `json:"offered"`
 			}
 			s, err := chromedp.Run(b.ctx, chromedp.Evaluate[indexState](`({
   rows: [...document.querySelectorAll('li.breach-row')].map(r => ({id: r.dataset.breachId, top: (r.querySelector('[data-top-service]') || {dataset: {}}).dataset.topService || ''})),
-  scrollWidth: document.documentElement.scrollWidth, innerWidth: innerWidth})`))
+  scrollWidth: document.documentElement.scrollWidth, innerWidth: innerWidth,
+  offered: [...((document.querySelector('form.lookup input[name="service"]') || {}).list || {options: []}).options].map(o => o.value)})`))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -432,6 +708,9 @@ func TestBrowserIndexAndContext(t *testing.T) {
 			}
 			if s.ScrollWidth > s.InnerWidth {
 				t.Errorf("the index scrolls sideways: %.0f px in %.0f px", s.ScrollWidth, s.InnerWidth)
+			}
+			if known := demoServices(t, d); !slices.Equal(s.Offered, known) {
+				t.Errorf("the service field offers %v\nwant the store's services %v", s.Offered, known)
 			}
 		})
 	}

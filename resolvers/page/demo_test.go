@@ -169,6 +169,13 @@ func (f *failingSource) Event(ctx context.Context, id string) (graph.Event, erro
 	return f.Source.Event(ctx, id)
 }
 
+func (f *failingSource) Services(ctx context.Context, q graph.ServiceFilter) (graph.Page[graph.Service], error) {
+	if f.failing("Services") {
+		return graph.Page[graph.Service]{}, errStoreDown
+	}
+	return f.Source.Services(ctx, q)
+}
+
 func (f *failingSource) Events(ctx context.Context, q graph.EventFilter) (graph.Page[graph.Event], error) {
 	if f.failing("Events") {
 		return graph.Page[graph.Event]{}, errStoreDown

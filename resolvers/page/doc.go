@@ -31,6 +31,20 @@
 // docs/alert-links.md shows how to put the link into Alertmanager
 // notifications, Grafana data links and PagerDuty incidents.
 //
+// The top suspect is drawn once, as the verdict at the top; the ranked
+// list under it carries on from #2. The neighbourhood map orders the
+// services of each column so that call edges cross as little as it can
+// make them, and gives each edge its own ports on the services it joins;
+// where the page is too narrow to draw the map legibly (the stylesheet
+// decides with a container query, from the width the drawing needs), the
+// same services are listed column by column instead, each with what
+// changed on it and the calls it makes, so nothing is cut off on a phone.
+// Every figure of errors says the span it counts: a failing edge's label
+// gives the window it covers, or the error ratio before and after the
+// onset where the errors rose inside it. Nothing needs a hover: each
+// marker on the timeline links to its card, each edge to its row in the
+// table of calls, and every link takes the keyboard focus.
+//
 // Colour is never the only signal: every kind of change has a letter and
 // a shape (D deploy, R rollback, C config, F flag, S scale, T ticket,
 // I incident, B breach, ! anomaly, and O for sregraph's own verdict that a

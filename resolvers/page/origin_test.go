@@ -85,7 +85,7 @@ func TestBreachPageMarksTheOrigin(t *testing.T) {
 	if !strings.Contains(childTitle(marks[0]), sentence) {
 		t.Errorf("onset title %q lacks the evidence %q", childTitle(marks[0]), sentence)
 	}
-	tlv := layoutTimeline(c, linker{base: "/breaches/" + d.current.ID})
+	tlv := layoutTimeline(c, linker{base: "/breaches/" + d.current.ID}, cardAnchors(c.Changes))
 	if tlv.Onset == nil || (o.Onset.Before(c.At) && tlv.Onset.X >= tlv.AtX) || tlv.Onset.X < tlv.PlotX || tlv.Onset.X > tlv.PlotEnd {
 		t.Errorf("onset at %v, breach line at %.1f: the onset must lie inside the plot, before the breach line", tlv.Onset, tlv.AtX)
 	}
@@ -240,7 +240,7 @@ func TestSiblingsAndDegradationDrawn(t *testing.T) {
 	if !slices.Equal(hops, []string{"checkout", "payments", "ledger"}) {
 		t.Errorf("sibling's row shows the path %v, want the calls checkout → payments → ledger", hops)
 	}
-	tl := layoutTimeline(c, linker{base: "/breaches/b1"})
+	tl := layoutTimeline(c, linker{base: "/breaches/b1"}, cardAnchors(c.Changes))
 	for _, ln := range tl.Lanes {
 		if ln.Service == "billing" && ln.Hint != "also calls ledger" {
 			t.Errorf("billing's lane hint %q", ln.Hint)

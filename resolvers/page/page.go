@@ -31,6 +31,9 @@ type Source interface {
 	graph.ContextSource
 	// Event returns one event by ID, or an error wrapping graph.ErrNotFound.
 	Event(ctx context.Context, id string) (graph.Event, error)
+	// Services lists the known services by name; the index offers them
+	// in its service field.
+	Services(ctx context.Context, f graph.ServiceFilter) (graph.Page[graph.Service], error)
 }
 
 // Options configure the pages.
@@ -270,11 +273,15 @@ type breachRow struct {
 }
 
 type indexView struct {
-	Rows      []breachRow
-	More      bool
-	Now       stamp
-	AtExample string
-	Generated stamp
+	Rows []breachRow
+	// Services are the known services the lookup form offers, by name;
+	// ServicesFailed says they could not be read just now.
+	Services       []string
+	ServicesFailed bool
+	More           bool
+	Now            stamp
+	AtExample      string
+	Generated      stamp
 }
 
 func (p *Pages) index(w http.ResponseWriter, r *http.Request) {
@@ -303,8 +310,36 @@ func (p *Pages) index(w http.ResponseWriter, r *http.Request) {
 		p.unavailable(w, r, fmt.Errorf("top suspects of recent breaches: %w", err))
 		return
 	}
+	v.Services, err = p.serviceNames(r.Context())
+	if err != nil {
+		if r.Context().Err() != nil {
+			p.unavailable(w, r, err)
+			return
+		}
+		// The list of breaches stands without the picker; the form still
+		// takes any name typed in.
+		p.log.WarnContext(r.Context(), "services for the lookup form", "err", err)
+		v.ServicesFailed = true
+	}
 	v.AtExample = now.UTC().Truncate(time.Minute).Format(time.RFC3339)
 	p.render(w, r, http.StatusOK, "index", "Recent SLO breaches", v, time.Since(start))
+}
+
+// pickerServices is how many service names the lookup form offers at
+// most; past that, typing filters nothing the browser was not given.
+const pickerServices = graph.MaxFirst
+
+// serviceNames lists the known services for the lookup form's picker.
+func (p *Pages) serviceNames(ctx context.Context) ([]string, error) {
+	page, err := p.src.Services(ctx, graph.ServiceFilter{First: pickerServices})
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	names := make([]string, len(page.Items))
+	for i, s := range page.Items {
+		names[i] = s.Name
+	}
+	return names, nil
 }
 
 // indexWorkers bounds how many breach contexts the index works out at once.

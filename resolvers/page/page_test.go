@@ -78,7 +78,20 @@ func TestBreachPage(t *testing.T) {
 
 	// The ranked suspects are the engine's ranking, causes only, with the
 	// planted culprit first and the breach itself left out.
-	rows := findAll(byID(doc, "suspects"), func(n *html.Node) bool { return n.Data == "li" && hasClass(n, "suspect") })
+	// The top suspect is drawn once, as the verdict; the list carries on
+	// from #2, so every ranked change has exactly one card.
+	rows := suspectCards(doc)
+	cards := map[string]int{}
+	for _, n := range findAll(doc, func(n *html.Node) bool {
+		return hasAttr(n, "data-event-id") && hasAttr(n, "data-rank") && n.Data != "g"
+	}) {
+		cards[attr(n, "data-event-id")]++
+	}
+	for id, n := range cards {
+		if n != 1 {
+			t.Errorf("event %s has %d suspect cards, want one", id, n)
+		}
+	}
 	var wantCauses []graph.RankedChange
 	for _, ch := range want.Changes {
 		if !ch.Symptom {
@@ -300,12 +313,22 @@ func TestBreachPageControls(t *testing.T) {
 	}
 }
 
+// suspectCards returns the suspects' cards in rank order: the verdict's
+// top suspect, then the ranked list, which carries on from #2.
+func suspectCards(doc *html.Node) []*html.Node {
+	var out []*html.Node
+	if top := byID(doc, "top-suspect"); top != nil {
+		out = append(out, top)
+	}
+	return append(out, findAll(byID(doc, "suspects"), func(n *html.Node) bool { return n.Data == "li" && hasClass(n, "suspect") })...)
+}
+
 func TestOlderBreachPage(t *testing.T) {
 	d := openDemo(t)
 	srv := serve(t, d.store)
 	_, body := fetch(t, srv, "/breaches/"+d.older.ID)
 	doc := parseHTML(t, body)
-	rows := byClass(byID(doc, "suspects"), "li", "suspect")
+	rows := suspectCards(doc)
 	if len(rows) == 0 || attr(rows[0], "data-event-id") != d.olderCulprit.ID {
 		t.Fatalf("older breach: top suspect is not %s (%s)", d.olderCulprit.ID, d.olderCulprit.Summary)
 	}
@@ -315,7 +338,7 @@ func TestOlderBreachPage(t *testing.T) {
 		t.Errorf("older breach header lacks its resolve at %s: %s", resolved, summary)
 	}
 	// A change after the breach started reads "after", not "before".
-	if !strings.Contains(text(byID(doc, "suspects")), " after") {
+	if !strings.Contains(text(byID(doc, "verdict"))+text(byID(doc, "suspects")), " after") {
 		t.Errorf("no change is shown as after the breach")
 	}
 }
@@ -376,7 +399,7 @@ func TestContextPage(t *testing.T) {
 			}
 			if tt.at.Equal(at) && tt.depth >= 2 && len(tt.relations) == 2 {
 				// Just after the breach, the culprit is still on top.
-				rows := byClass(byID(doc, "suspects"), "li", "suspect")
+				rows := suspectCards(doc)
 				if len(rows) == 0 || attr(rows[0], "data-event-id") != d.culprit.ID {
 					t.Errorf("top suspect is not the culprit")
 				}
@@ -472,8 +495,43 @@ func TestIndexPage(t *testing.T) {
 	}
 	form := byTag(doc, "form")
 	if len(form) != 1 || attr(form[0], "action") != "/context" || attr(form[0], "method") != "get" {
-		t.Errorf("no lookup form to /context")
+		t.Fatalf("no lookup form to /context")
 	}
+
+	// The service field offers every service the store knows, by name.
+	known := demoServices(t, d)
+	inputs := findAll(form[0], func(n *html.Node) bool { return n.Data == "input" && attr(n, "name") == "service" })
+	if len(inputs) != 1 || attr(inputs[0], "list") == "" {
+		t.Fatalf("the service field offers no list of services")
+	}
+	list := byID(doc, attr(inputs[0], "list"))
+	if list == nil || list.Data != "datalist" {
+		t.Fatalf("the service field's list %q is not a datalist on the page", attr(inputs[0], "list"))
+	}
+	var offered []string
+	for _, o := range byTag(list, "option") {
+		offered = append(offered, attr(o, "value"))
+	}
+	if !slices.Equal(offered, known) {
+		t.Errorf("the service field offers %v\nwant the store's services %v", offered, known)
+	}
+}
+
+// demoServices lists the services the demo store knows, by name.
+func demoServices(t *testing.T, d *demo) []string {
+	t.Helper()
+	page, err := d.store.Services(context.Background(), graph.ServiceFilter{First: graph.MaxFirst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range page.Items {
+		names = append(names, s.Name)
+	}
+	if len(names) < 10 {
+		t.Fatalf("the demo store knows %d services: %v", len(names), names)
+	}
+	return names
 }
 
 func TestBadRequests(t *testing.T) {
@@ -552,6 +610,7 @@ func TestStoreErrors(t *testing.T) {
 		{"EdgesTouching", "/context?service=checkout"},
 		{"Events", "/"},
 		{"EdgesTouching", "/"},
+		{"Services", "/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fail+" "+tt.path, func(t *testing.T) {
@@ -562,13 +621,20 @@ func TestStoreErrors(t *testing.T) {
 			srv := httptest.NewServer(mux)
 			defer srv.Close()
 			res, body := fetch(t, srv, tt.path)
-			if tt.path == "/" && tt.fail == "EdgesTouching" {
+			switch {
+			case tt.path == "/" && tt.fail == "EdgesTouching":
 				// The list still draws; the row says its suspect is unavailable.
 				checkPageHeaders(t, res, http.StatusOK)
 				if !strings.Contains(body, "Top suspect unavailable") {
 					t.Errorf("index does not say the top suspect is unavailable")
 				}
-			} else {
+			case tt.path == "/" && tt.fail == "Services":
+				// The breaches still list; the form takes a typed name.
+				checkPageHeaders(t, res, http.StatusOK)
+				if !strings.Contains(body, "known services is unavailable") || strings.Contains(body, "<datalist") || !strings.Contains(body, `data-breach-id="`+d.current.ID+`"`) {
+					t.Errorf("index without services: want the breaches, no picker and a word why")
+				}
+			default:
 				checkPageHeaders(t, res, http.StatusServiceUnavailable)
 				if res.Header.Get("Retry-After") == "" {
 					t.Errorf("no Retry-After")

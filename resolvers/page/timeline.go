@@ -96,10 +96,13 @@ type marker struct {
 	Rank    int
 	Top     bool
 	Symptom bool
+	// Href leads to the change's card, where its details are.
+	Href string
 }
 
-// layoutTimeline draws c over [c.From, c.To].
-func layoutTimeline(c *graph.Context, l linker) timeline {
+// layoutTimeline draws c over [c.From, c.To]; anchors name, per change,
+// the element of the page its marker links to (cardAnchors).
+func layoutTimeline(c *graph.Context, l linker, anchors []string) timeline {
 	byService := map[string][]int{}
 	for i := range c.Changes {
 		s := c.Changes[i].Event.Service
@@ -156,7 +159,7 @@ func layoutTimeline(c *graph.Context, l linker) timeline {
 			st := styleOf(e.Kind)
 			m := marker{
 				X: mx, Y: ln.Mid + float64(level)*12, Kind: e.Kind, Style: st, EventID: e.ID, Service: e.Service,
-				Rank: ch.Rank, Top: ch.Rank == topRank && !ch.Symptom, Symptom: ch.Symptom,
+				Rank: ch.Rank, Top: ch.Rank == topRank && !ch.Symptom, Symptom: ch.Symptom, Href: "#" + anchors[i],
 				Title: fmt.Sprintf("#%d %s on %s at %s (%s): %s", ch.Rank, st.Label, e.Service, e.At.UTC().Format("15:04 UTC"), relative(e.At, c.At, ""), e.Summary),
 			}
 			t.Markers = append(t.Markers, m)

@@ -179,6 +179,9 @@ type suspectView struct {
 	// FocusHref re-centres the page on the changed service at the same
 	// instant.
 	FocusHref string
+	// Anchor is the id of the element that shows this change on the page
+	// (see cardAnchors); the timeline's marker links to it.
+	Anchor string
 }
 
 // originView is where the telemetry says the degradation starts: the
@@ -212,16 +215,19 @@ type contextView struct {
 	Origin   *originView
 	// Confirmation is what a responder confirmed caused the breach.
 	Confirmation *confirmView
-	Suspects     []suspectView
-	More         []suspectView
-	Human        []suspectView
-	Symptoms     []suspectView
-	Truncated    bool
-	Services     int
-	Timeline     timeline
-	Map          neighbourhood
-	Legend       []legendItem
-	Generated    stamp
+	// Suspects are the ranked changes shown, the top one first; Rest are
+	// those after the top one, which the verdict shows on its own.
+	Suspects  []suspectView
+	Rest      []suspectView
+	More      []suspectView
+	Human     []suspectView
+	Symptoms  []suspectView
+	Truncated bool
+	Services  int
+	Timeline  timeline
+	Map       neighbourhood
+	Legend    []legendItem
+	Generated stamp
 	// Permalink is this view's canonical address (absolute when a public
 	// URL is configured).
 	Permalink string
@@ -325,8 +331,10 @@ func buildView(c *graph.Context, p params, l linker, now time.Time, publicURL st
 	} else {
 		v.Title = fmt.Sprintf("%s around %s", c.Focus, v.At.Text)
 	}
+	anchors := cardAnchors(c.Changes)
 	for i := range c.Changes {
 		s := suspectOf(&c.Changes[i], c.At, l)
+		s.Anchor = anchors[i]
 		switch {
 		case s.Symptom:
 			v.Symptoms = append(v.Symptoms, s)
@@ -338,18 +346,46 @@ func buildView(c *graph.Context, p params, l linker, now time.Time, publicURL st
 			}
 		}
 		if s.Kind == graph.KindTicket || s.Kind == graph.KindIncident {
-			v.Human = append(v.Human, s)
+			// A ticket is a suspect too; its card holds the anchor.
+			h := s
+			h.Anchor = ""
+			v.Human = append(v.Human, h)
 		}
 	}
 	sort.SliceStable(v.Human, func(i, j int) bool { return v.Human[i].At.ISO > v.Human[j].At.ISO })
 	if len(v.Suspects) > 0 {
-		top := v.Suspects[0]
-		v.Top = &top
+		// The top suspect is drawn once, as the verdict; the ranked list
+		// carries on from #2.
+		v.Top = &v.Suspects[0]
+		v.Rest = v.Suspects[1:]
 	}
 	v.Origin = originOf(c, l)
-	v.Timeline = layoutTimeline(c, l)
+	v.Timeline = layoutTimeline(c, l, anchors)
 	v.Map = layoutNeighbourhood(c, l)
 	return v
+}
+
+// cardAnchors returns, for each change, the id of the element that shows
+// it: the verdict for the top suspect, "suspect-N" for the card of rank N,
+// "symptom-N" for the Nth line under other breaches and anomalies. A
+// marker on the timeline links there, so a tap or a key press reaches
+// what a pointer's hover would show.
+func cardAnchors(changes []graph.RankedChange) []string {
+	out := make([]string, len(changes))
+	top, symptoms := true, 0
+	for i, ch := range changes {
+		switch {
+		case ch.Symptom:
+			symptoms++
+			out[i] = "symptom-" + strconv.Itoa(symptoms)
+		case top:
+			top = false
+			out[i] = "top-suspect"
+		default:
+			out[i] = "suspect-" + strconv.Itoa(ch.Rank)
+		}
+	}
+	return out
 }
 
 // firstOrigin is where the degradation the breach belongs to starts (or,
