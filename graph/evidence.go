@@ -294,13 +294,7 @@ func (a *analysis) localise(q ContextQuery, nb *Neighbourhood) {
 		sort.SliceStable(in, func(i, j int) bool { return in[i].severity() > in[j].severity() })
 		o.Evidence = in
 		o.CallerSpecific = a.callerSpecific(s, latest)
-		for _, k := range a.into[s] {
-			for _, e := range a.shifts[k] {
-				if e.Signal == SignalCalls && e.After > e.Before && !e.Onset.After(o.Onset.Add(PropagationSlack)) {
-					o.Surges = append(o.Surges, e)
-				}
-			}
-		}
+		o.Surges = a.surgesInto(s, o.Onset)
 		a.origins = append(a.origins, o)
 	}
 	a.attributeFallbacks(latest)
@@ -341,6 +335,31 @@ func (a *analysis) localise(q ContextQuery, nb *Neighbourhood) {
 		}
 		return x.Onset.Before(y.Onset)
 	})
+}
+
+// surgesInto returns the callers' calls into s that rose no later than
+// PropagationSlack after s's onset. When more than one caller's calls
+// rose, those that rose only once s was failing are retries, a reaction
+// to the failure: only the ones that led it are kept.
+func (a *analysis) surgesInto(s string, onset time.Time) []Evidence {
+	var surges []Evidence
+	for _, k := range a.into[s] {
+		for _, e := range a.shifts[k] {
+			if e.Signal == SignalCalls && e.After > e.Before && !e.Onset.After(onset.Add(PropagationSlack)) {
+				surges = append(surges, e)
+			}
+		}
+	}
+	if len(surges) < 2 {
+		return surges
+	}
+	led := surges[:0]
+	for _, e := range surges {
+		if e.Onset.Before(onset) {
+			led = append(led, e)
+		}
+	}
+	return led
 }
 
 // explainedBelow compares each signal that degraded on calls into s
@@ -612,8 +631,8 @@ func (a *analysis) sharedInputs(latest time.Time) {
 
 // widespreadBeyond reports whether, besides c and the services it feeds
 // (and what those call), enough services began failing within a minute of
-// onset to make c one of Widespread independent origins: then the cause is
-// wider than what c sends.
+// onset to make c one of Widespread independent origins, counted by
+// strength: then the cause is wider than what c sends.
 func (a *analysis) widespreadBeyond(c string, fed []string, onset time.Time) bool {
 	chain := map[string]bool{c: true}
 	for _, s := range fed {
@@ -622,13 +641,14 @@ func (a *analysis) widespreadBeyond(c string, fed []string, onset time.Time) boo
 			chain[a.edges[k].To] = true
 		}
 	}
-	n := 1
+	// Counted by strength, as the common-cause rule counts them.
+	weight := 1.0
 	for _, o := range a.origins {
-		if !chain[o.Service] && o.Strength >= MinOriginStrength && absDuration(o.Onset.Sub(onset)) <= BucketWidth {
-			n++
+		if !chain[o.Service] && absDuration(o.Onset.Sub(onset)) <= BucketWidth {
+			weight += o.Strength
 		}
 	}
-	return n >= Widespread
+	return weight >= Widespread
 }
 
 // degradedTogether returns, per callee of c (those the walk read beyond

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -153,6 +154,11 @@ func (a *analysis) explain(q ContextQuery, e Event, hops int) (explanation, bool
 		case d < -OnsetSlack:
 			t = AfterOnset
 			x.when = fmt.Sprintf("%s after the degradation began at %s: an effect or a mitigation", FormatAgo(-d), onset)
+		case d <= 0 && AddsCapacity(e):
+			// An autoscaler adding replicas as the load rose is answering
+			// the degradation, whatever minute it is dated to.
+			t = AfterOnset
+			x.when = fmt.Sprintf("an autoscaler adding capacity as the degradation began at %s: an effect", onset)
 		case d < 0:
 			// Inside the slack an onset is dated to the minute, and a
 			// change's event may come when its rollout ended.
@@ -291,6 +297,37 @@ func (o *Origin) slowed() bool {
 	return false
 }
 
+// AddsCapacity reports whether e is an autoscaler scaling out on rising
+// load (more replicas, or a metric above its target).
+func AddsCapacity(e Event) bool {
+	if !Automatic(e) {
+		return false
+	}
+	from, okFrom := number(e.Attributes["fromReplicas"])
+	to, okTo := number(e.Attributes["toReplicas"])
+	if okFrom && okTo {
+		return to > from
+	}
+	msg, _ := e.Attributes["message"].(string)
+	return strings.Contains(strings.ToLower(e.Summary+" "+msg), "above target")
+}
+
+// number reads a numeric attribute, as JSON or a decoder stores it.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
 // Automatic reports whether a scale event is an autoscaler acting on its
 // policy (a Kubernetes HorizontalPodAutoscaler rescale, a cloud
 // autoscaling group's policy) rather than a person's change.
@@ -367,12 +404,16 @@ func (a *analysis) widespread() (time.Time, []string) {
 		}
 	}
 	var group []string
+	var weight float64
 	for _, o := range a.origins {
 		if o.Linked && o.Onset.Sub(first) <= BucketWidth {
 			group = append(group, o.Service)
+			weight += o.Strength
 		}
 	}
-	if len(group) < Widespread {
+	// Counted by strength: a strong degradation beside blips elsewhere
+	// is that service's, not a failure spread wide.
+	if weight < Widespread {
 		return time.Time{}, nil
 	}
 	return first, group
