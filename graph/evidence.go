@@ -843,6 +843,18 @@ func (a *analysis) degradedBefore(caller, except string, by, latest time.Time) s
 	return ""
 }
 
+// answerOrigin is the index of the linked origin the answer is about
+// (the first orderByAnswer would put first), or -1.
+func (a *analysis) answerOrigin(explained []float64) int {
+	best, at := -1.0, -1
+	for i, o := range a.origins {
+		if k := math.Max(explained[i], a.weight(o)*DegradationFactor); o.Linked && k > best {
+			best, at = k, i
+		}
+	}
+	return at
+}
+
 // orderByAnswer puts first the origins the answer is about: linked ones
 // first, then by how well a change explains them (or, unexplained, by
 // their verdict's score), then by strength. explained is indexed like

@@ -268,13 +268,21 @@ func (a *analysis) unexplained(e Event) string {
 }
 
 // degradation is the verdict entry for an origin no change explains.
-func (a *analysis) degradation(q ContextQuery, o Origin, n NearbyService) RankedChange {
+// When a change explains the origin better than the verdict scores, the
+// verdict stays in the answer, below it, as the alternative.
+func (a *analysis) degradation(q ContextQuery, o Origin, n NearbyService, explainedBetter bool) RankedChange {
 	onset := o.Onset.UTC().Format("15:04")
 	e := Event{ID: fmt.Sprintf("degradation:%s@%d", o.Service, o.Onset.Unix()), Kind: KindDegradation, Service: o.Service,
 		At: o.Onset, Source: "sregraph",
 		Summary: fmt.Sprintf("%s degraded at %s and no change explains it", o.Service, onset)}
 	rc := RankedChange{Event: e, Hops: n.Hops, Relation: n.Relation, Path: n.Path, Evidence: o.Evidence}
-	rc.Reasons = append(rc.Reasons, fmt.Sprintf("no change explains this: %s", o.Evidence[0].Sentence()))
+	if explainedBetter {
+		e.Summary = fmt.Sprintf("%s degraded at %s: on its own, unless a change ranked above caused it", o.Service, onset)
+		rc.Event = e
+		rc.Reasons = append(rc.Reasons, fmt.Sprintf("if no change ranked above caused it, it degraded on its own: %s", o.Evidence[0].Sentence()))
+	} else {
+		rc.Reasons = append(rc.Reasons, fmt.Sprintf("no change explains this: %s", o.Evidence[0].Sentence()))
+	}
 	rc.Reasons = append(rc.Reasons, o.healthyOut)
 	if len(o.Evidence) > 1 {
 		var more []string

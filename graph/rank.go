@@ -155,6 +155,7 @@ func rank(q ContextQuery, nb *Neighbourhood, a *analysis, events []Event) []Rank
 	if len(group) > 0 {
 		a.creditCommonCause(q, out, onset, group)
 	}
+	main := a.answerOrigin(explained)
 	for i, o := range a.origins {
 		n, inside := where[o.Service]
 		w := a.weight(o)
@@ -163,11 +164,20 @@ func rank(q ContextQuery, nb *Neighbourhood, a *analysis, events []Event) []Rank
 			// broken on its own.
 			w /= math.Sqrt(float64(len(group)))
 		}
-		if !inside || w*DegradationFactor <= explained[i] {
+		better := w*DegradationFactor <= explained[i]
+		if !inside || better && i != main {
 			continue
 		}
-		rc := a.degradation(q, o, n)
+		rc := a.degradation(q, o, n, better)
 		rc.Score = roundScore(w * DegradationFactor)
+		if better {
+			// The degradation the answer is about keeps its verdict
+			// even when a change explains it, so that widening the
+			// window (which lets older changes explain it) never drops
+			// "it degraded on its own" from the answer: scored by the
+			// share the change leaves unexplained.
+			rc.Score = roundScore(w * DegradationFactor * max(0, 1-explained[i]/w))
+		}
 		out = append(out, rc)
 	}
 	a.orderByAnswer(explained)
