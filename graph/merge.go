@@ -61,6 +61,15 @@ func Merge(old, incoming Event) (Event, bool) {
 	return merged, true
 }
 
+// Replace is what a Replace batch does to a stored event: incoming
+// replaces old. It reports whether anything changed.
+func Replace(old, incoming Event) (Event, bool) {
+	if eventEqual(old, incoming) {
+		return old, false
+	}
+	return incoming, true
+}
+
 // mergeChange keeps the first report of a change and fills in the gaps.
 func mergeChange(old, in Event) Event {
 	first, other := old, in
@@ -205,9 +214,8 @@ func summarizeBreach(e *Event, alerts map[string]any) {
 		e.Attributes["status"] = "firing"
 	default:
 		e.Attributes["status"] = "resolved"
-		if end.Before(e.At) {
-			end = e.At
-		}
+		// Every alert ends after it starts (decoders reject the rest), so
+		// the latest end is never before the breach's start.
 		end = end.UTC()
 		e.End = &end
 	}

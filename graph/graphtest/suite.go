@@ -306,6 +306,22 @@ func testMerge(t *testing.T, s Store) {
 		}
 	}
 
+	// A Replace batch (a scenario loaded again, later) moves the deploy
+	// forward; its own repeats still merge.
+	moved := d1
+	moved.At = T0.Add(-5 * time.Minute)
+	repeat := moved
+	repeat.At = T0.Add(-2 * time.Minute)
+	w = MustApply(t, s, graph.Batch{Events: []graph.Event{moved, repeat}, Replace: true})
+	checkWritten(t, "replace batch", w, 0, 1, 1)
+	got, err = s.Event(ctx, d1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.At.Equal(moved.At) {
+		t.Errorf("deploy after a replace batch at %s; want %s", got.At, moved.At)
+	}
+
 	// An SLO breach made of several alerts (Sloth's page and ticket
 	// alerts) is one episode: open while any alert fires, resolved at the
 	// last alert's resolve, with the worst severity and every window.
