@@ -93,9 +93,9 @@ func TestMerge(t *testing.T) {
 			wantAt: 0, wantEnd: ts(25 * time.Minute), wantSummary: "resolved",
 		},
 		{
-			name: "sloth ticket alert joins the page alert's breach: worst severity, both windows",
-			old:  breach(0, map[string]any{"p@0": alert("firing", "page", "page", 0, 0)}),
-			in:   breach(20*time.Minute, map[string]any{"t@20": alert("firing", "ticket", "ticket", 20*time.Minute, 0)}),
+			name:   "sloth ticket alert joins the page alert's breach: worst severity, both windows",
+			old:    breach(0, map[string]any{"p@0": alert("firing", "page", "page", 0, 0)}),
+			in:     breach(20*time.Minute, map[string]any{"t@20": alert("firing", "ticket", "ticket", 20*time.Minute, 0)}),
 			wantAt: 0, wantChanged: true,
 			wantAttrs: map[string]any{"severity": "page", "windows": []any{"page", "ticket"}, "status": "firing"},
 		},

@@ -304,14 +304,14 @@ func newServer(ctx context.Context, cfg serveConfig, extra *componentConfig, log
 	// commits.
 	if err := extra.wire(context.WithoutCancel(ctx), wiring{
 		mux: mux, store: s.store, aliases: aliases,
+		reg: reg, log: log, now: now, publicURL: s.publicURL, ready: &ready,
 		// Breach reports join their episode before they are written.
 		writer: ingest.NewEpisodes(resolvers.Publishing{W: s.store, Feed: feed}, s.store),
 		// Breach services come from the configured labels, then every
 		// service name goes through the aliases.
 		rename: func(items []ingest.Item) []ingest.Item { return aliases.Apply(sloLabels.Apply(items)) },
-		reg: reg, log: log, now: now, publicURL: s.publicURL, ready: &ready,
-		start: func(name string, run func(context.Context) error) { s.tasks = append(s.tasks, task{name, run}) },
-		after: func(f func() error) { s.cleanups = append(s.cleanups, f) },
+		start:  func(name string, run func(context.Context) error) { s.tasks = append(s.tasks, task{name, run}) },
+		after:  func(f func() error) { s.cleanups = append(s.cleanups, f) },
 	}); err != nil {
 		return nil, err
 	}
