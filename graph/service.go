@@ -135,7 +135,7 @@ type Batch struct {
 	// restart): each event replaces the stored one with its ID (Replace)
 	// instead of merging with it as a source's report does (Merge).
 	// Repeats within the batch still merge.
-	Replace bool
+	Replace bool `json:",omitempty"`
 }
 
 // Validate checks what every store relies on: events normalised (with an
