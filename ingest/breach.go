@@ -34,7 +34,7 @@ func ParseServiceLabels(s string) (ServiceLabels, error) {
 		out = append(out, l)
 	}
 	if len(out) == 0 {
-		return ServiceLabels(DefaultSLOServiceLabels), nil
+		return append(ServiceLabels(nil), DefaultSLOServiceLabels...), nil
 	}
 	return out, nil
 }
