@@ -186,33 +186,6 @@ func (e *Event) key() string {
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
-// Merge decides what to store when an event with the same ID as old
-// arrives. It returns the event to keep and whether that differs from old.
-// The rules make writes idempotent and order-tolerant:
-//   - an end time fills in once (a breach's resolve closes it);
-//   - a newer version (later At) of the same source object replaces an older one;
-//   - anything else is a duplicate and old stays.
-func Merge(old, incoming Event) (Event, bool) {
-	if incoming.At.After(old.At) {
-		if incoming.End == nil && old.End != nil && !old.End.Before(incoming.At) {
-			incoming.End = old.End
-		}
-		return incoming, true
-	}
-	if incoming.At.Equal(old.At) && old.End == nil && incoming.End != nil {
-		merged := old
-		merged.End = incoming.End
-		if incoming.Summary != "" {
-			merged.Summary = incoming.Summary
-		}
-		if len(incoming.Attributes) > 0 {
-			merged.Attributes = incoming.Attributes
-		}
-		return merged, true
-	}
-	return old, false
-}
-
 // Age returns how long before ref the event happened; negative when it
 // happened after ref.
 func (e *Event) Age(ref time.Time) time.Duration { return ref.Sub(e.At) }

@@ -75,33 +75,6 @@ func TestEventIDIsTheIdempotencyKey(t *testing.T) {
 	}
 }
 
-func TestMerge(t *testing.T) {
-	at := now.Add(-time.Hour)
-	resolved := at.Add(30 * time.Minute)
-	open := Event{ID: "b", Kind: KindSLOBreach, Service: "p", At: at, Summary: "firing"}
-	closed := open
-	closed.End = &resolved
-	closed.Summary = "resolved"
-	newer := open
-	newer.At = at.Add(time.Minute)
-
-	if got, changed := Merge(open, open); changed || got.End != nil {
-		t.Error("the same event again must be a duplicate")
-	}
-	if got, changed := Merge(open, closed); !changed || got.End == nil || !got.End.Equal(resolved) || got.Summary != "resolved" {
-		t.Errorf("a resolve must close the breach: %+v %v", got, changed)
-	}
-	if got, changed := Merge(closed, open); changed || got.End == nil {
-		t.Error("a late firing redelivery must not reopen a resolved breach")
-	}
-	if got, changed := Merge(open, newer); !changed || !got.At.Equal(newer.At) {
-		t.Error("a newer version must replace the older")
-	}
-	if _, changed := Merge(newer, open); changed {
-		t.Error("an older version must not replace a newer one")
-	}
-}
-
 func TestParseKind(t *testing.T) {
 	for in, want := range map[string]Kind{"DEPLOY": KindDeploy, "slo-breach": KindSLOBreach, " Rollback ": KindRollback} {
 		if got, err := ParseKind(in); err != nil || got != want {

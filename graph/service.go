@@ -130,6 +130,12 @@ type Batch struct {
 	Dependencies []Dependency
 	Calls        []CallBucket
 	Services     []Service
+	// Replace marks a batch that is the whole truth about its events (a
+	// scenario loaded again with a new anchor, such as the demo after a
+	// restart): each event replaces the stored one with its ID (Replace)
+	// instead of merging with it as a source's report does (Merge).
+	// Repeats within the batch still merge.
+	Replace bool `json:",omitempty"`
 }
 
 // Validate checks what every store relies on: events normalised (with an

@@ -36,19 +36,43 @@ type alertmanagerAlert struct {
 	Fingerprint  string            `json:"fingerprint"`
 }
 
-// The labels an alert's service and SLO name are read from, in order.
-// sloth_* are set by Sloth's generated rules; Pyrra's carry "slo".
-var (
-	alertServiceLabels = []string{"service", "sloth_service", "app", "job"}
-	alertSLOLabels     = []string{"slo", "sloth_slo", "alertname"}
-)
+// DefaultSLOServiceLabels are the labels an alert's service is read from,
+// first match wins, unless --slo-service-label says otherwise: "service"
+// (the common convention, and what a Pyrra SLO's "pyrra.dev/service"
+// label becomes), Sloth's "sloth_service", the Kubernetes app labels and
+// Prometheus' "job".
+var DefaultSLOServiceLabels = []string{"service", "sloth_service", "app", "app_kubernetes_io_name", "job"}
+
+// The labels an alert's SLO name is read from, in order. sloth_* are set
+// by Sloth's generated rules; Pyrra's carry "slo".
+var alertSLOLabels = []string{"slo", "sloth_slo", "alertname"}
+
+// breachWindowLabels are the labels in which the alerts of one SLO differ
+// by burn-rate window or severity (Pyrra: long, short, exhaustion,
+// severity; Sloth: sloth_severity, severity; Prometheus' own "for" is not a
+// label). They are left out of a breach's identity.
+var breachWindowLabels = map[string]bool{
+	"severity": true, "sloth_severity": true, "long": true, "short": true,
+	"exhaustion": true, "window": true, "sloth_window": true,
+}
 
 // DecodeAlertmanager decodes an Alertmanager webhook (version 4) into one
-// slo_breach event per alert. The service is the first of the labels
-// service, sloth_service, app, job; the SLO name the first of slo,
-// sloth_slo, alertname. At is startsAt; a resolved alert carries End =
-// endsAt and the same ID as its firing notification (fingerprint +
-// startsAt), so its arrival closes the breach.
+// slo_breach event per alert, each one report of a breach: one firing
+// episode of one SLO on one service, whatever windows and severities the
+// rule generator emits. The service is the first of the labels
+// DefaultSLOServiceLabels names (ServiceLabels.Apply re-reads it with
+// configured labels), else the SLO name; the SLO name the first of slo,
+// sloth_slo, alertname. The breach's identity (attributes.breachKey) is
+// Sloth's sloth_id when the alert has one (its page and ticket alerts
+// share it); otherwise the alert's labels without the window and severity
+// labels (Pyrra: slo plus the grouping labels; plain Alertmanager: the
+// alert rule's own labels). The alert itself is recorded under
+// attributes.alerts (graph.BreachAlertsAttr) with its status, severity
+// and window, so that the stored breach keeps the worst severity and
+// every window that fired, and resolves when its last alert does. At is
+// startsAt; the externalId is the breach key and startsAt, and Episodes
+// joins the reports of one episode into the breach that was first stored
+// for it.
 func DecodeAlertmanager(body []byte, _ Headers, now time.Time) ([]Item, error) {
 	var p alertmanagerPayload
 	if err := decodeJSON("Alertmanager webhook", body, &p); err != nil {
@@ -77,10 +101,14 @@ func alertItem(i int, a alertmanagerAlert, now time.Time) Item {
 	if name := a.Labels["alertname"]; name != "" {
 		what = fmt.Sprintf("alert %d (%s)", i, name)
 	}
-	service := firstLabel(a.Labels, alertServiceLabels)
+	slo := firstLabel(a.Labels, alertSLOLabels)
+	service := firstLabel(a.Labels, DefaultSLOServiceLabels)
 	if service == "" {
-		return Item{Err: graph.Invalidf("%s: no service label: looked for %s; add one of them to the alert rule's labels",
-			what, strings.Join(alertServiceLabels, ", "))}
+		service = firstNonEmpty(strings.TrimSpace(a.Labels["sloth_slo"]), slo)
+	}
+	if service == "" {
+		return Item{Err: graph.Invalidf("%s: no service label and no SLO name: looked for %s, then slo, sloth_slo, alertname",
+			what, strings.Join(DefaultSLOServiceLabels, ", "))}
 	}
 	start, err := parseTime("startsAt", a.StartsAt)
 	if err != nil {
@@ -109,8 +137,19 @@ func alertItem(i int, a alertmanagerAlert, now time.Time) Item {
 	if fingerprint == "" {
 		fingerprint = labelsFingerprint(a.Labels)
 	}
-	slo := firstLabel(a.Labels, alertSLOLabels)
-	attrs := map[string]any{"status": status}
+	key := breachKey(a.Labels)
+	alert := map[string]any{"status": status, "startsAt": start.UTC().Format(time.RFC3339Nano)}
+	if end != nil {
+		alert["endsAt"] = end.UTC().Format(time.RFC3339Nano)
+	}
+	setIf(alert, "severity", firstLabel(a.Labels, []string{"sloth_severity", "severity"}))
+	setIf(alert, "window", alertWindow(a.Labels))
+	setIf(alert, "alertname", a.Labels["alertname"])
+	attrs := map[string]any{
+		"status":               status,
+		"breachKey":            key,
+		graph.BreachAlertsAttr: map[string]any{fingerprint + "@" + start.UTC().Format(time.RFC3339Nano): alert},
+	}
 	setIf(attrs, "slo", slo)
 	setIf(attrs, "generatorURL", a.GeneratorURL)
 	if len(a.Labels) > 0 {
@@ -130,7 +169,7 @@ func alertItem(i int, a alertmanagerAlert, now time.Time) Item {
 		At:          start,
 		End:         end,
 		Source:      "alertmanager",
-		ExternalID:  fingerprint + "@" + start.UTC().Format(time.RFC3339Nano),
+		ExternalID:  key + "@" + start.UTC().Format(time.RFC3339Nano),
 		Summary:     truncate(summary, graph.MaxSummaryLen),
 		URL:         a.GeneratorURL,
 		Attributes:  attrs,
@@ -138,7 +177,35 @@ func alertItem(i int, a alertmanagerAlert, now time.Time) Item {
 	if len(e.URL) > graph.MaxURLLen {
 		e.URL = ""
 	}
+	graph.SummarizeBreach(&e)
 	return eventItem(e, now, what)
+}
+
+// breachKey is the identity of the breach an alert reports: "sloth:" and
+// Sloth's sloth_id, else a hash of the labels that are not about windows
+// or severity.
+func breachKey(labels map[string]string) string {
+	if id := strings.TrimSpace(labels["sloth_id"]); id != "" {
+		return "sloth:" + id
+	}
+	rest := make(map[string]string, len(labels))
+	for k, v := range labels {
+		if !breachWindowLabels[k] {
+			rest[k] = v
+		}
+	}
+	return "slo:" + labelsFingerprint(rest)
+}
+
+// alertWindow names the burn-rate window an alert watches: Pyrra's
+// "long/short" ("1h/5m"), else Sloth's sloth_severity ("page" covers the
+// 1h/5m and 6h/30m windows, "ticket" the 1d/2h and 3d/6h ones), else the
+// severity.
+func alertWindow(labels map[string]string) string {
+	if long, short := labels["long"], labels["short"]; long != "" && short != "" {
+		return long + "/" + short
+	}
+	return firstLabel(labels, []string{"window", "sloth_severity", "severity"})
 }
 
 func firstLabel(labels map[string]string, names []string) string {

@@ -37,16 +37,25 @@ func TestAlertmanagerServiceAndSLO(t *testing.T) {
 	}
 }
 
-func TestAlertmanagerNoServiceSaysWhichLabels(t *testing.T) {
-	body := alertmanagerBody(`{"status":"firing","labels":{"alertname":"Orphan"},"startsAt":"2026-11-21T11:00:00Z","fingerprint":"f1"}`)
-	items := mustDecode(t, DecodeAlertmanager, body, nil)
-	if len(items) != 1 || items[0].Err == nil {
-		t.Fatalf("got %+v, want one error", items)
+// An alert without any service label is a breach of the service its SLO
+// names (Pyrra rules whose selector has no job), not a rejection.
+func TestAlertmanagerNoServiceLabelFallsBackToTheSLO(t *testing.T) {
+	body := alertmanagerBody(`{"status":"firing","labels":{"alertname":"ErrorBudgetBurn","slo":"checkout-errors","long":"1h","short":"5m","severity":"critical","exhaustion":"2d"},"startsAt":"2026-11-21T11:00:00Z","fingerprint":"f1"}`)
+	e := mustEvent(t, mustDecode(t, DecodeAlertmanager, body, nil))
+	if e.Service != "checkout-errors" {
+		t.Errorf("service = %q; want the SLO name checkout-errors", e.Service)
 	}
-	for _, label := range alertServiceLabels {
-		if !strings.Contains(items[0].Err.Error(), label) {
-			t.Errorf("error %q does not name label %q", items[0].Err, label)
-		}
+	sl, err := ParseServiceLabels("team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withTeam := strings.Replace(body, `"slo":`, `"team":"checkout","slo":`, 1)
+	items := sl.Apply(mustDecode(t, DecodeAlertmanager, withTeam, nil))
+	if e := mustEvent(t, items); e.Service != "checkout" {
+		t.Errorf("with --slo-service-label team: service = %q; want checkout", e.Service)
+	}
+	if _, err := ParseServiceLabels("app.kubernetes.io/name"); err == nil {
+		t.Error("a label name with dots and a slash was accepted")
 	}
 }
 
@@ -68,7 +77,8 @@ func TestAlertmanagerResolveClosesBreach(t *testing.T) {
 	if !changed || merged.End == nil || !merged.End.Equal(testNow.Add(-20*60e9)) {
 		t.Errorf("merge = %+v (changed %v), want End 11:40", merged.End, changed)
 	}
-	// A new episode of the same alert (same labels, later start) is a new breach.
+	// A report of the same alert with a later start is another report:
+	// Episodes decides whether it joins a stored breach.
 	again := mustEvent(t, mustDecode(t, DecodeAlertmanager, strings.Replace(alert("firing", ""), "11:00:00.5Z", "11:50:00Z", 1), nil))
 	if again.ID == firing.ID {
 		t.Error("a later firing episode has the ID of the first")

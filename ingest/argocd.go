@@ -14,6 +14,7 @@ type argocdNotification struct {
 	App        string `json:"app"`
 	Namespace  string `json:"namespace"`
 	Revision   string `json:"revision"`
+	StartedAt  string `json:"startedAt"`
 	FinishedAt string `json:"finishedAt"`
 	Phase      string `json:"phase"`
 	Health     string `json:"health"`
@@ -25,7 +26,11 @@ type argocdNotification struct {
 // template sregraph ships: a deploy of service app (environment = the
 // destination namespace) at finishedAt, with externalId app@revision so
 // the notifier's retries and repeated triggers for one revision are
-// duplicates. A sync whose phase is Failed or Error is kept as a deploy
+// duplicates. A multi-source application's revision is the revisions of
+// its sources, comma-separated in source order, so a sync that changes
+// any of them is a new deploy. A field Argo CD could not fill ("<no
+// value>", from older templates) counts as empty. A sync whose phase is
+// Failed or Error is kept as a deploy
 // with attributes.phase saying so (it may have applied part of the
 // change); Running and Terminating syncs yield no items. A body holding a
 // JSON array of such objects is accepted too.
@@ -50,6 +55,9 @@ func DecodeArgoCD(body []byte, _ Headers, now time.Time) ([]Item, error) {
 }
 
 func argocdItem(i int, n argocdNotification, now time.Time) *Item {
+	for _, f := range []*string{&n.App, &n.Namespace, &n.Revision, &n.StartedAt, &n.FinishedAt, &n.Phase, &n.Health, &n.RepoURL} {
+		*f = strings.TrimSpace(strings.ReplaceAll(*f, argocdNoValue, ""))
+	}
 	what := fmt.Sprintf("notification %d", i)
 	app := strings.TrimSpace(n.App)
 	if app == "" {
@@ -75,14 +83,16 @@ func argocdItem(i int, n argocdNotification, now time.Time) *Item {
 	setIf(attrs, "phase", phase)
 	setIf(attrs, "health", n.Health)
 	setIf(attrs, "repoURL", n.RepoURL)
+	setIf(attrs, "startedAt", n.StartedAt)
+	short := argocdShortRevisions(rev)
 	summary := app + " synced"
 	if rev != "" {
-		summary += " to " + shortRevision(rev)
+		summary += " to " + short
 	}
 	if p := strings.ToLower(phase); p == "failed" || p == "error" {
 		summary = app + " sync " + p
 		if rev != "" {
-			summary += " at " + shortRevision(rev)
+			summary += " at " + short
 		}
 	}
 	e := graph.Event{
@@ -100,4 +110,18 @@ func argocdItem(i int, n argocdNotification, now time.Time) *Item {
 	}
 	it := eventItem(e, now, what)
 	return &it
+}
+
+// argocdNoValue is what Go's text/template renders for a field the
+// Application lacks.
+const argocdNoValue = "<no value>"
+
+// argocdShortRevisions shortens each of a comma-separated list of
+// revisions (a multi-source application's).
+func argocdShortRevisions(rev string) string {
+	parts := strings.Split(rev, ",")
+	for i, p := range parts {
+		parts[i] = shortRevision(strings.TrimSpace(p))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"text/template"
@@ -10,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
 
 // The template the README ships renders, for a real Application, a body
@@ -108,3 +111,109 @@ func TestArgoCDRetryIsDuplicate(t *testing.T) {
 }
 
 func FuzzDecodeArgoCD(f *testing.F) { fuzzDecoder(f, FormatArgoCD, DecodeArgoCD) }
+
+// argocdBodyTemplate returns the webhook body template the shipped
+// notification ConfigMap defines, and its on-deployed trigger.
+func argocdBodyTemplate(t *testing.T) (*template.Template, map[string]string) {
+	t.Helper()
+	raw, err := os.ReadFile(samplesDir + "/argocd/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	if err := yaml.Unmarshal(raw, &cm); err != nil {
+		t.Fatal(err)
+	}
+	var tmpl struct {
+		Webhook map[string]struct {
+			Body string `yaml:"body"`
+		} `yaml:"webhook"`
+	}
+	if err := yaml.Unmarshal([]byte(cm.Data["template.app-deployed-sregraph"]), &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	var triggers []map[string]any
+	if err := yaml.Unmarshal([]byte(cm.Data["trigger.on-deployed"]), &triggers); err != nil || len(triggers) != 1 {
+		t.Fatalf("trigger.on-deployed: %v (%d conditions)", err, len(triggers))
+	}
+	trigger := map[string]string{}
+	for _, k := range []string{"when", "oncePer"} {
+		trigger[k], _ = triggers[0][k].(string)
+	}
+	// Argo CD's notifications engine renders with text/template (plus
+	// Sprig functions, which the shipped body does not need) over the
+	// Application as an unstructured map.
+	return template.Must(template.New("body").Parse(tmpl.Webhook["sregraph"].Body)), trigger
+}
+
+// Application objects shaped as Argo CD stores them, single- and
+// multi-source, rendered through the shipped template and decoded: every
+// field is rendered (never "<no value>"), a multi-source application's
+// deploy is keyed by the revisions of all its sources, so each sync of a
+// new values commit is its own deploy.
+func TestArgoCDApplications(t *testing.T) {
+	body, _ := argocdBodyTemplate(t)
+	files, err := filepath.Glob(samplesDir + "/argocd/applications/*.yaml")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("applications: %v, %d files", err, len(files))
+	}
+	ids := map[string]string{}
+	for _, path := range files {
+		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var app map[string]any
+			if err := yaml.Unmarshal(raw, &app); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			vars := map[string]any{"app": app, "context": map[string]any{"argocdUrl": "https://argocd.acme.example"}}
+			if err := body.Execute(&out, vars); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out.String(), "<no value>") {
+				t.Errorf("rendered body has a field Argo CD could not fill:\n%s", out.String())
+			}
+			e := mustEvent(t, mustDecode(t, DecodeArgoCD, out.String(), nil))
+			if prev, ok := ids[e.ID]; ok {
+				t.Errorf("%s has the ID of %s: two syncs are one deploy", name, prev)
+			}
+			ids[e.ID] = name
+			var rendered map[string]any
+			if err := json.Unmarshal(out.Bytes(), &rendered); err != nil {
+				t.Fatalf("rendered body is not JSON: %v\n%s", err, out.String())
+			}
+			ingesttest.CheckGoldenJSON(t, strings.TrimSuffix(path, ".yaml")+".golden.json",
+				map[string]any{"rendered": rendered, "event": e})
+		})
+	}
+}
+
+// The shipped trigger is upstream's current on-deployed condition
+// (upstream/on-deployed.yaml is argoproj/argo-cd's
+// notifications_catalog/triggers/on-deployed.yaml): the older one skipped
+// syncs whose health never changed.
+func TestArgoCDTriggerIsUpstreams(t *testing.T) {
+	_, ours := argocdBodyTemplate(t)
+	raw, err := os.ReadFile(samplesDir + "/argocd/upstream/on-deployed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upstream []map[string]any
+	if err := yaml.Unmarshal(raw, &upstream); err != nil || len(upstream) != 1 {
+		t.Fatalf("upstream trigger: %v", err)
+	}
+	for _, k := range []string{"when", "oncePer"} {
+		if want, _ := upstream[0][k].(string); strings.TrimSpace(ours[k]) != strings.TrimSpace(want) {
+			t.Errorf("trigger %s:\n ours     %s\n upstream %s", k, ours[k], want)
+		}
+	}
+	if !strings.Contains(ours["when"], "operationState.startedAt") {
+		t.Error("the trigger does not fire for syncs whose health stayed Healthy (lastTransitionTime before startedAt)")
+	}
+}

@@ -81,10 +81,13 @@ const cdeventsPrefix = "dev.cdevents."
 // .service.rolledback a rollback (service = last path segment of
 // subject.id, at = context.timestamp, externalId = context.id);
 // dev.cdevents.incident.detected, .reported and .resolved become incidents
-// (service = subject.content.service.id; resolved sets End);
+// (service = subject.content.service.id; every report of one incident
+// shares the externalId "incident:" + subject.id, so the incident starts
+// at the first and the resolve sets its End);
 // dev.cdevents.ticket.created, .updated and .closed become tickets (service
 // from a "service:<name>" label; every version of a ticket shares one
-// externalId, so a later one replaces an earlier one). Other CDEvents
+// externalId, so they are one ticket that keeps its start and takes the
+// newest state). Other CDEvents
 // (pipeline runs, builds, ...) yield no items; a CloudEvent that is not a
 // CDEvent is an item error.
 func DecodeCloudEvents(body []byte, h Headers, now time.Time) ([]Item, error) {
@@ -198,7 +201,7 @@ func cdeventItem(i int, env cloudEvent, data []byte, now time.Time) *Item {
 	case "service":
 		problem = cdServiceEvent(&e, predicate, subjectID, content)
 	case "incident":
-		problem = cdIncidentEvent(&e, predicate, content)
+		problem = cdIncidentEvent(&e, predicate, subjectID, content)
 	case "ticket":
 		problem = cdTicketEvent(&e, predicate, subjectID, content)
 	}
@@ -268,10 +271,14 @@ func cdServiceEvent(e *graph.Event, predicate, subjectID string, content cdConte
 
 // cdIncidentEvent fills in an incident event: the service is the one the
 // content names, and a resolve ends it. It returns what is wrong, or "".
-func cdIncidentEvent(e *graph.Event, predicate string, content cdContent) string {
+func cdIncidentEvent(e *graph.Event, predicate, subjectID string, content cdContent) string {
 	e.Service = lastSegment(content.Service.ID)
 	if e.Service == "" {
 		return "incident has no subject.content.service.id naming the affected service"
+	}
+	if subjectID != "" {
+		// detected, reported and resolved are reports of one incident.
+		e.ExternalID = "incident:" + subjectID
 	}
 	e.Attributes["state"] = predicate
 	e.Summary = firstNonEmpty(content.Description, "incident "+predicate)

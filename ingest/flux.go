@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -45,8 +46,14 @@ var fluxReasons = map[string]graph.Kind{
 // environment named by its namespace, at timestamp. The revision comes
 // from the metadata key "revision" or one ending in "/revision"; the
 // externalId is the object's uid (or namespace/name) and the revision, so
-// repeated notifications for one revision are duplicates. Other events
-// yield no items.
+// kustomize-controller's ReconciliationSucceeded, sent after every
+// reconcile of one revision, is a repeat of the first (which keeps its
+// time: see graph.Merge). A HelmRelease's revision is its chart version,
+// which a values-only upgrade keeps, so its externalId adds the values
+// digest (metadata "token") and the Helm release version the message
+// names ("release prod/payments.v13"): each upgrade is its own deploy,
+// and the controller's repeats of one are duplicates. Other events yield
+// no items.
 func DecodeFlux(body []byte, _ Headers, now time.Time) ([]Item, error) {
 	var ev fluxEvent
 	if err := decodeJSON("Flux event", body, &ev); err != nil {
@@ -100,6 +107,18 @@ func DecodeFlux(body []byte, _ Headers, now time.Time) ([]Item, error) {
 			id = fmt.Sprintf("%s/%s/%s", obj.Kind, obj.Namespace, obj.Name)
 		}
 		e.ExternalID = id + "@" + rev
+		if obj.Kind == "HelmRelease" {
+			token := fluxMetadata(ev.Metadata, "token")
+			release := helmReleaseVersion(ev.Message)
+			setIf(attrs, "valuesDigest", token)
+			setIf(attrs, "releaseVersion", release)
+			if token != "" {
+				e.ExternalID += "+" + token
+			}
+			if release != "" {
+				e.ExternalID += "." + release
+			}
+		}
 		if kind == graph.KindRollback {
 			e.ExternalID += "#rollback"
 		}
@@ -110,13 +129,32 @@ func DecodeFlux(body []byte, _ Headers, now time.Time) ([]Item, error) {
 // fluxRevision finds the revision in event metadata: the key "revision",
 // else a group-qualified key such as "kustomize.toolkit.fluxcd.io/revision"
 // (first in key order, for determinism).
-func fluxRevision(md map[string]string) string {
-	if v := strings.TrimSpace(md["revision"]); v != "" {
+func fluxRevision(md map[string]string) string { return fluxMetadata(md, "revision") }
+
+// helmReleaseVersionRE finds the Helm release version in helm-controller's
+// messages: "Helm upgrade succeeded for release prod/payments.v13 with
+// chart payments@3.7.1".
+var helmReleaseVersionRE = regexp.MustCompile(`release [^\s/]+/\S+\.(v[0-9]+)\b`)
+
+// helmReleaseVersion returns the release version ("v13") a
+// helm-controller message names, or "".
+func helmReleaseVersion(msg string) string {
+	if m := helmReleaseVersionRE.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// fluxMetadata finds a metadata value by its key, bare ("revision") or
+// group-qualified ("helm.toolkit.fluxcd.io/revision"; the first in key
+// order, for determinism).
+func fluxMetadata(md map[string]string, key string) string {
+	if v := strings.TrimSpace(md[key]); v != "" {
 		return v
 	}
 	keys := make([]string, 0, len(md))
 	for k := range md {
-		if strings.HasSuffix(k, "/revision") {
+		if strings.HasSuffix(k, "/"+key) {
 			keys = append(keys, k)
 		}
 	}

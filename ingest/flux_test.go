@@ -51,7 +51,7 @@ func TestFluxRevision(t *testing.T) {
 		wantID   string
 	}{
 		{`{"revision":"6.5.4"}`, "6.5.4", "u-1@6.5.4"},
-		{`{"helm.toolkit.fluxcd.io/revision":"6.5.4","token":"x"}`, "6.5.4", "u-1@6.5.4"},
+		{`{"helm.toolkit.fluxcd.io/revision":"6.5.4","token":"x"}`, "6.5.4", "u-1@6.5.4+x"},
 		{`{"kustomize.toolkit.fluxcd.io/revision":"main/731f7ead"}`, "main/731f7ead", "u-1@main/731f7ead"},
 		{`{"commit_status":"update"}`, "", ""},
 		{`null`, "", ""},

@@ -79,8 +79,11 @@ type githubIssuesPayload struct {
 // deployment_status.id.
 //
 // issues: a ticket; service is the issue's first "service:<name>" label,
-// else repository.name; at is issue.updated_at; externalId is
-// "<owner>/<repo>#<number>", so every update replaces the one before.
+// else repository.name; at is issue.created_at (issue.updated_at if it
+// is absent), the update time kept as attributes.updatedAt; a closed
+// issue ends at issue.closed_at; externalId is "<owner>/<repo>#<number>",
+// so every delivery about one issue is one ticket, which keeps its start
+// and takes the state of the newest update (graph.Merge).
 //
 // ping and deployment deliveries yield no items; any other event is an
 // error telling the user which events to send.
@@ -224,11 +227,28 @@ func githubIssueItem(p githubIssuesPayload, now time.Time) Item {
 	if service == "" {
 		return Item{Err: graph.Invalidf("%s: no service: add a \"service:<name>\" label or send the repository object", what)}
 	}
-	at, err := parseTime("issue.updated_at", is.UpdatedAt)
+	updated, err := parseTime("issue.updated_at", is.UpdatedAt)
 	if err != nil {
 		return Item{Err: itemError(what, err)}
 	}
+	created, err := parseTime("issue.created_at", is.CreatedAt)
+	if err != nil {
+		return Item{Err: itemError(what, err)}
+	}
+	closed, err := parseTime("issue.closed_at", is.ClosedAt)
+	if err != nil {
+		return Item{Err: itemError(what, err)}
+	}
+	// The ticket starts when the issue was opened; the update orders the
+	// reports (graph.Merge).
+	at := created
+	if at.IsZero() || (!updated.IsZero() && updated.Before(at)) {
+		at = updated
+	}
 	attrs := map[string]any{"number": int64(is.Number)}
+	if !updated.IsZero() {
+		attrs[graph.UpdatedAttr] = updated.UTC().Format(time.RFC3339Nano)
+	}
 	setIf(attrs, "action", p.Action)
 	setIf(attrs, "state", is.State)
 	setIf(attrs, "repository", repo)
@@ -253,6 +273,9 @@ func githubIssueItem(p githubIssuesPayload, now time.Time) Item {
 		Summary:    truncate("#"+itoa(int64(is.Number))+" "+is.Title, graph.MaxSummaryLen),
 		URL:        is.HTMLURL,
 		Attributes: attrs,
+	}
+	if is.State == "closed" && !closed.IsZero() && !closed.Before(at) {
+		e.End = &closed
 	}
 	if repo != "" && is.Number != 0 {
 		e.ExternalID = repo + "#" + itoa(int64(is.Number))

@@ -63,13 +63,20 @@ func TestGitHubIssues(t *testing.T) {
 	if e.Kind != graph.KindTicket || e.Service != "checkout" || e.ExternalID != "acme/shop#12" || e.URL != "https://github.com/acme/shop/issues/12" {
 		t.Errorf("got %+v", e)
 	}
-	// A later update of the same issue replaces the earlier one.
-	later := mustEvent(t, mustDecode(t, DecodeGitHub, replaceOnce(body, "11:00:00Z", "11:30:00Z"), map[string]string{"X-GitHub-Event": "issues"}))
-	if later.ID != e.ID {
+	// A later update of the same issue (closing it) updates its state
+	// and end; the ticket keeps the time it was opened.
+	opened := replaceOnce(body, `"updated_at"`, `"created_at":"2026-11-21T10:40:00Z","updated_at"`)
+	first := mustEvent(t, mustDecode(t, DecodeGitHub, opened, map[string]string{"X-GitHub-Event": "issues"}))
+	closed := replaceOnce(replaceOnce(replaceOnce(opened, "11:00:00Z", "11:30:00Z"), `"state":"open"`, `"state":"closed","closed_at":"2026-11-21T11:30:00Z"`), `"opened"`, `"closed"`)
+	later := mustEvent(t, mustDecode(t, DecodeGitHub, closed, map[string]string{"X-GitHub-Event": "issues"}))
+	if later.ID != first.ID {
 		t.Fatal("an update of the same issue has a different ID")
 	}
-	if kept, changed := graph.Merge(e, later); !changed || !kept.At.Equal(later.At) {
-		t.Error("the later update did not replace the earlier one")
+	for _, order := range [][2]graph.Event{{first, later}, {later, first}} {
+		kept, _ := graph.Merge(order[0], order[1])
+		if !kept.At.Equal(first.At) || kept.At.Format("15:04") != "10:40" || kept.End == nil || kept.End.Format("15:04") != "11:30" || kept.Attributes["state"] != "closed" {
+			t.Errorf("stored ticket: at %v end %v state %v; want opened 10:40, closed 11:30", kept.At, kept.End, kept.Attributes["state"])
+		}
 	}
 }
 

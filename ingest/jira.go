@@ -46,9 +46,11 @@ type jiraWebhook struct {
 // jira:issue_updated, jira:issue_deleted) into a ticket. The service is
 // the issue's first component, else its first "service:<name>" label,
 // else its project key; at is the webhook's timestamp (epoch
-// milliseconds); the externalId is the issue key, so a later update of the
-// same issue replaces the earlier one. Other webhook events (comments,
-// sprints, projects) yield no items.
+// milliseconds), also kept as attributes.updatedAt; the externalId is the
+// issue key, so every webhook of one issue is one ticket, which keeps the
+// time of the first webhook seen (its start) and the state of the newest
+// (graph.Merge). Other webhook events (comments, sprints, projects) yield
+// no items.
 func DecodeJira(body []byte, _ Headers, now time.Time) ([]Item, error) {
 	var w jiraWebhook
 	if err := decodeJSON("Jira webhook", body, &w); err != nil {
@@ -84,7 +86,8 @@ func DecodeJira(body []byte, _ Headers, now time.Time) ([]Item, error) {
 	if w.Timestamp == nil {
 		return []Item{{Err: graph.Invalidf("%s: timestamp (epoch milliseconds) is missing", what)}}, nil
 	}
-	attrs := map[string]any{"webhookEvent": w.WebhookEvent}
+	at := time.UnixMilli(int64(*w.Timestamp)).UTC()
+	attrs := map[string]any{"webhookEvent": w.WebhookEvent, graph.UpdatedAttr: at.Format(time.RFC3339Nano)}
 	setIf(attrs, "status", is.Fields.Status.Name)
 	setIf(attrs, "statusCategory", is.Fields.Status.StatusCategory.Key)
 	setIf(attrs, "priority", is.Fields.Priority.Name)
@@ -98,7 +101,7 @@ func DecodeJira(body []byte, _ Headers, now time.Time) ([]Item, error) {
 	e := graph.Event{
 		Kind:       graph.KindTicket,
 		Service:    service,
-		At:         time.UnixMilli(int64(*w.Timestamp)),
+		At:         at,
 		Source:     "jira",
 		ExternalID: is.Key,
 		Summary:    truncate(is.Key+" "+is.Fields.Summary, graph.MaxSummaryLen),

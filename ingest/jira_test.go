@@ -30,7 +30,8 @@ func TestJiraService(t *testing.T) {
 	}
 }
 
-// A later update of the same issue is a newer version of the same event.
+// A later update of the same issue updates the ticket's state; the ticket
+// keeps the time of its first webhook, in whatever order they arrive.
 func TestJiraUpdateReplaces(t *testing.T) {
 	fields := `{"status":{"name":"To Do"},"priority":{"name":"High"},"issuetype":{"name":"Bug"},"project":{"key":"PAY"}}`
 	created := mustEvent(t, mustDecode(t, DecodeJira, jiraBody("jira:issue_created", 1795260800512, fields), nil))
@@ -39,11 +40,12 @@ func TestJiraUpdateReplaces(t *testing.T) {
 		t.Fatal("an update of the same issue got a different ID")
 	}
 	kept, changed := graph.Merge(created, updated)
-	if !changed || kept.Attributes["status"] != "Done" || kept.Attributes["webhookEvent"] != "jira:issue_updated" {
-		t.Errorf("merge kept %+v (changed %v)", kept.Attributes, changed)
+	if !changed || kept.Attributes["status"] != "Done" || kept.Attributes["webhookEvent"] != "jira:issue_updated" || !kept.At.Equal(created.At) {
+		t.Errorf("merge kept at %v %+v (changed %v)", kept.At, kept.Attributes, changed)
 	}
-	if _, changed := graph.Merge(updated, created); changed {
-		t.Error("a late-arriving older version replaced the newer one")
+	late, _ := graph.Merge(updated, created)
+	if late.Attributes["status"] != "Done" || !late.At.Equal(created.At) {
+		t.Errorf("the created webhook arriving late: at %v status %v; want the created time and status Done", late.At, late.Attributes["status"])
 	}
 	for _, k := range []string{"status", "priority", "issuetype", "webhookEvent"} {
 		if created.Attributes[k] == nil {

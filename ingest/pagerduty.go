@@ -50,10 +50,13 @@ type pagerdutyIncident struct {
 // incident.resolved sets End to event.occurred_at. At is the incident's
 // start: event.data.created_at, which for incident.triggered is its
 // occurred_at, and which stays the same on every later update so that the
-// resolve closes the incident instead of moving it; event.occurred_at is
-// used when created_at is absent and is kept as attributes.occurredAt.
-// Events about other resources (services, notes, responders) yield no
-// items.
+// resolve closes the incident instead of moving it. Older v3 payloads
+// have no created_at: At is then event.occurred_at, and since the stored
+// incident keeps the earliest At (graph.Merge), it starts at the first
+// incident.triggered seen while acknowledged and resolved update only its
+// status and end. event.occurred_at is kept as attributes.occurredAt and
+// attributes.updatedAt, which orders the updates. Events about other
+// resources (services, notes, responders) yield no items.
 func DecodePagerDuty(body []byte, _ Headers, now time.Time) ([]Item, error) {
 	var w pagerdutyWebhook
 	if err := decodeJSON("PagerDuty webhook", body, &w); err != nil {
@@ -101,6 +104,9 @@ func DecodePagerDuty(body []byte, _ Headers, now time.Time) ([]Item, error) {
 	setIf(attrs, "incidentKey", inc.IncidentKey)
 	setIf(attrs, "serviceId", inc.Service.ID)
 	setIf(attrs, "occurredAt", ev.OccurredAt)
+	if !occurred.IsZero() {
+		attrs[graph.UpdatedAttr] = occurred.UTC().Format(time.RFC3339Nano)
+	}
 	if inc.Number != 0 {
 		attrs["number"] = int64(inc.Number)
 	}

@@ -48,8 +48,11 @@ type wiring struct {
 	store store
 	// writer is the durable, publishing write side every ingest path
 	// uses.
-	writer    graph.Applier
-	aliases   ingest.Aliases
+	writer  graph.Applier
+	aliases ingest.Aliases
+	// rename is what every decoded item goes through before it is
+	// written: breach services, then aliases.
+	rename    func([]ingest.Item) []ingest.Item
 	reg       prometheus.Registerer
 	log       *slog.Logger
 	now       func() time.Time
@@ -65,7 +68,7 @@ type wiring struct {
 // wire starts the Kafka consumers (and the embedded broker when asked
 // for) and registers the ingest endpoints.
 func (c *componentConfig) wire(ctx context.Context, w wiring) error {
-	kopts := kafka.Options{Logger: w.log, Registerer: w.reg, Now: w.now, Rename: w.aliases.Apply}
+	kopts := kafka.Options{Logger: w.log, Registerer: w.reg, Now: w.now, Rename: w.rename}
 	if c.kafka.Embedded {
 		brokers, stop, err := embedded.Start(ctx, c.kafka.EmbeddedAddr, c.kafka.TopicNames())
 		if err != nil {
@@ -88,7 +91,7 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 		// have stopped.
 		w.after(p.Close)
 	}
-	h, err := webhook.New(c.http, w.writer, webhook.Options{Now: w.now, Logger: w.log, Rename: w.aliases.Apply, Registerer: w.reg, Publisher: pub})
+	h, err := webhook.New(c.http, w.writer, webhook.Options{Now: w.now, Logger: w.log, Rename: w.rename, Registerer: w.reg, Publisher: pub})
 	if err != nil {
 		return err
 	}

@@ -452,3 +452,74 @@ func TestBacktestConfirmed(t *testing.T) {
 		t.Errorf("empty store: exit %d, %s", code, stderr.String())
 	}
 }
+
+// TestSLOBreachEpisodesFromPyrra sends a Pyrra SLO's burn-rate alerts
+// (two windows firing, then resolving one by one, as Alertmanager
+// delivers them) to a server started with --slo-service-label: one
+// breach of the service the configured label names, resolved when the
+// last window resolves, with both windows and the worst severity.
+func TestSLOBreachEpisodesFromPyrra(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--slo-service-label", "team,service")
+	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	alert := func(status, long, short, severity string, starts, ends time.Duration) string {
+		end := "0001-01-01T00:00:00Z"
+		if status == "resolved" {
+			end = t0.Add(ends).Format(time.RFC3339)
+		}
+		return fmt.Sprintf(`{"status":%q,"labels":{"alertname":"ErrorBudgetBurn","exhaustion":"2d","long":%q,"short":%q,"severity":%q,"slo":"cart-errors","team":"shop","handler":"/api/cart"},
+			"annotations":{"description":"The error budget of cart-errors is burning too fast."},"startsAt":%q,"endsAt":%q,
+			"generatorURL":"http://prometheus.monitoring.svc:9090/graph?g0.expr=x","fingerprint":"%016x"}`,
+			status, long, short, severity, t0.Add(starts).Format(time.RFC3339), end, len(long)*7+len(short))
+	}
+	deliver := func(status string, alerts ...string) {
+		body := fmt.Sprintf(`{"version":"4","groupKey":"{}:{alertname=\"ErrorBudgetBurn\"}","status":%q,"receiver":"sregraph","groupLabels":{"alertname":"ErrorBudgetBurn"},"alerts":[%s]}`,
+			status, strings.Join(alerts, ","))
+		resp, err := http.Post(srv.url+"/v1/webhooks/alertmanager", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("delivery: %s %s", resp.Status, raw)
+		}
+	}
+	deliver("firing", alert("firing", "1h", "5m", "critical", 0, 0))
+	deliver("firing", alert("firing", "1h", "5m", "critical", 0, 0), alert("firing", "1d", "2h", "warning", 10*time.Minute, 0))
+	deliver("resolved", alert("resolved", "1h", "5m", "critical", 0, 30*time.Minute), alert("firing", "1d", "2h", "warning", 10*time.Minute, 0))
+	var open struct {
+		Breaches struct {
+			TotalCount int
+			Nodes      []struct{ ResolvedAt *string }
+		}
+	}
+	srv.graphql(t, `{ breaches(service: "shop") { totalCount nodes { resolvedAt } } }`, nil, &open)
+	if open.Breaches.TotalCount != 1 || open.Breaches.Nodes[0].ResolvedAt != nil {
+		t.Fatalf("after the first window resolved: %+v; want one open breach of shop", open)
+	}
+	deliver("resolved", alert("resolved", "1h", "5m", "critical", 0, 30*time.Minute), alert("resolved", "1d", "2h", "warning", 10*time.Minute, 45*time.Minute))
+	var r struct {
+		Breaches struct {
+			TotalCount int
+			Nodes      []struct {
+				StartedAt  string
+				ResolvedAt *string
+				Slo        string
+			}
+		}
+		Events struct {
+			Nodes []struct{ Attributes map[string]any }
+		}
+	}
+	srv.graphql(t, `{ breaches(service: "shop") { totalCount nodes { startedAt resolvedAt slo } }
+		events(services: ["shop"], kinds: [SLO_BREACH]) { nodes { attributes } } }`, nil, &r)
+	if r.Breaches.TotalCount != 1 || len(r.Events.Nodes) != 1 {
+		t.Fatalf("breaches of shop: %+v; want one", r)
+	}
+	b, attrs := r.Breaches.Nodes[0], r.Events.Nodes[0].Attributes
+	if b.ResolvedAt == nil || *b.ResolvedAt != t0.Add(45*time.Minute).Format(time.RFC3339) || b.StartedAt != t0.Format(time.RFC3339) || b.Slo != "cart-errors" ||
+		attrs["severity"] != "critical" || fmt.Sprint(attrs["windows"]) != "[1d/2h 1h/5m]" {
+		t.Fatalf("breach %+v attributes severity %v windows %v; want cart-errors from %s to %s, critical, [1d/2h 1h/5m]",
+			b, attrs["severity"], attrs["windows"], t0.Format(time.RFC3339), t0.Add(45*time.Minute).Format(time.RFC3339))
+	}
+}

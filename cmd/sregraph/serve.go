@@ -33,6 +33,7 @@ type serveConfig struct {
 	Neo4jPassword   string
 	Neo4jDatabase   string
 	Aliases         string
+	SLOServiceLabel string
 	Tokens          string
 	InsecureListen  bool
 	Retention       durationFlag
@@ -78,6 +79,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Neo4jPassword, "neo4j-password", "", "Neo4j password")
 	fs.StringVar(&c.Neo4jDatabase, "neo4j-database", "neo4j", "Neo4j database name")
 	fs.StringVar(&c.Aliases, "aliases", "", "YAML file mapping service aliases to service names")
+	fs.StringVar(&c.SLOServiceLabel, "slo-service-label", strings.Join(ingest.DefaultSLOServiceLabels, ","),
+		"comma-separated alert labels naming an SLO breach's service, first match wins (else the SLO name)")
 	fs.StringVar(&c.Tokens, "tokens", "", "YAML file of API tokens with read and ingest scopes")
 	fs.BoolVar(&c.InsecureListen, "insecure-listen", false, "allow listening beyond loopback without tokens (anyone who can reach the port can read and write)")
 	c.Retention = durationFlag(30 * 24 * time.Hour)
@@ -278,6 +281,10 @@ func newServer(ctx context.Context, cfg serveConfig, extra *componentConfig, log
 	if err != nil {
 		return nil, fmt.Errorf("--aliases: %w", err)
 	}
+	sloLabels, err := ingest.ParseServiceLabels(cfg.SLOServiceLabel)
+	if err != nil {
+		return nil, fmt.Errorf("--slo-service-label: %w", err)
+	}
 	ready := readiness{func(ctx context.Context) error {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
@@ -296,10 +303,15 @@ func newServer(ctx context.Context, cfg serveConfig, extra *componentConfig, log
 	// embedded broker lives until Close, after the consumers' final
 	// commits.
 	if err := extra.wire(context.WithoutCancel(ctx), wiring{
-		mux: mux, store: s.store, writer: resolvers.Publishing{W: s.store, Feed: feed}, aliases: aliases,
+		mux: mux, store: s.store, aliases: aliases,
 		reg: reg, log: log, now: now, publicURL: s.publicURL, ready: &ready,
-		start: func(name string, run func(context.Context) error) { s.tasks = append(s.tasks, task{name, run}) },
-		after: func(f func() error) { s.cleanups = append(s.cleanups, f) },
+		// Breach reports join their episode before they are written.
+		writer: ingest.NewEpisodes(resolvers.Publishing{W: s.store, Feed: feed}, s.store),
+		// Breach services come from the configured labels, then every
+		// service name goes through the aliases.
+		rename: func(items []ingest.Item) []ingest.Item { return aliases.Apply(sloLabels.Apply(items)) },
+		start:  func(name string, run func(context.Context) error) { s.tasks = append(s.tasks, task{name, run}) },
+		after:  func(f func() error) { s.cleanups = append(s.cleanups, f) },
 	}); err != nil {
 		return nil, err
 	}

@@ -247,40 +247,115 @@ func testMerge(t *testing.T, s Store) {
 		t.Errorf("open breaches after resolve: %v, %v; want none", ids(openOnly.Items), err)
 	}
 
-	// A newer revision of one source object replaces the older one; the
-	// older one arriving late is ignored.
+	// A ticket keeps its start; a newer report updates its state and an
+	// older one arriving late changes nothing but what it alone said.
 	v1 := MustEvent(t, graph.KindTicket, "payments", T0.Add(-time.Hour), "JIRA-1")
 	v1.Summary = "opened"
+	v1.Attributes["status"] = "To Do"
 	v2 := v1
 	v2.At = T0.Add(-30 * time.Minute)
 	v2.Summary = "in progress"
+	v2.Attributes = map[string]any{"ext": "JIRA-1", "n": 1.0, "status": "In Progress"}
 	MustApply(t, s, graph.Batch{Events: []graph.Event{v1}})
 	w = MustApply(t, s, graph.Batch{Events: []graph.Event{v2}})
-	checkWritten(t, "newer revision", w, 0, 1, 0)
+	checkWritten(t, "newer report", w, 0, 1, 0)
 	w = MustApply(t, s, graph.Batch{Events: []graph.Event{v1}})
-	checkWritten(t, "older revision late", w, 0, 0, 1)
+	checkWritten(t, "older report late", w, 0, 0, 1)
 	got, err = s.Event(ctx, v1.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if eventJSON(got) != eventJSON(v2) {
-		t.Errorf("stored %s; want %s", eventJSON(got), eventJSON(v2))
+	if !got.At.Equal(v1.At) || got.Summary != "in progress" || got.Attributes["status"] != "In Progress" {
+		t.Errorf("ticket stored as %s; want the start of the first report and the state of the newer", eventJSON(got))
 	}
-	// The revision moved in time: every index must follow it.
+
+	// A deploy happened when it first happened: a repeat (Flux's
+	// reconcile loop) never moves it, an earlier copy arriving late does.
+	d1 := MustEvent(t, graph.KindDeploy, "ledger", T0.Add(-20*time.Minute), "ledger@731f7ea")
+	d2 := d1
+	d2.At = T0.Add(-9 * time.Minute)
+	d2.Attributes = map[string]any{"ext": "ledger@731f7ea", "n": 2.0}
+	MustApply(t, s, graph.Batch{Events: []graph.Event{d1}})
+	w = MustApply(t, s, graph.Batch{Events: []graph.Event{d2, d2}})
+	checkWritten(t, "deploy repeats", w, 0, 0, 2)
+	got, err = s.Event(ctx, d1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eventJSON(got) != eventJSON(d1) {
+		t.Errorf("deploy after its repeats: %s; want the first report %s", eventJSON(got), eventJSON(d1))
+	}
+	d0 := d1
+	d0.At = T0.Add(-40 * time.Minute)
+	w = MustApply(t, s, graph.Batch{Events: []graph.Event{d0}})
+	checkWritten(t, "deploy's earlier report late", w, 0, 1, 0)
+	// The deploy moved back in time: every index must follow it.
 	for _, f := range []graph.EventFilter{
-		{Services: []string{"payments"}, To: T0.Add(-45 * time.Minute)},
-		{Kinds: []graph.Kind{graph.KindTicket}, To: T0.Add(-45 * time.Minute)},
-		{To: T0.Add(-45 * time.Minute)},
+		{Services: []string{"ledger"}, From: T0.Add(-30 * time.Minute)},
+		{Kinds: []graph.Kind{graph.KindDeploy}, From: T0.Add(-30 * time.Minute)},
+		{From: T0.Add(-30 * time.Minute)},
 	} {
 		p, err := s.Events(ctx, f)
-		if err != nil || len(p.Items) != 0 {
-			t.Errorf("events %+v before the revision's new time: %v, %v; want none", f, ids(p.Items), err)
+		if err != nil || containsID(p.Items, d1.ID) {
+			t.Errorf("events %+v after the deploy's first time: %v, %v; want it absent", f, ids(p.Items), err)
 		}
-		f.To, f.From = time.Time{}, T0.Add(-30*time.Minute)
+		f.From, f.To = time.Time{}, T0.Add(-30*time.Minute)
 		p, err = s.Events(ctx, f)
-		if err != nil || !containsID(p.Items, v1.ID) {
-			t.Errorf("events %+v: %v, %v; want the revision", f, ids(p.Items), err)
+		if err != nil || !containsID(p.Items, d1.ID) {
+			t.Errorf("events %+v: %v, %v; want the deploy", f, ids(p.Items), err)
 		}
+	}
+
+	// A Replace batch (a scenario loaded again, later) moves the deploy
+	// forward; its own repeats still merge.
+	moved := d1
+	moved.At = T0.Add(-5 * time.Minute)
+	repeat := moved
+	repeat.At = T0.Add(-2 * time.Minute)
+	w = MustApply(t, s, graph.Batch{Events: []graph.Event{moved, repeat}, Replace: true})
+	checkWritten(t, "replace batch", w, 0, 1, 1)
+	got, err = s.Event(ctx, d1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.At.Equal(moved.At) {
+		t.Errorf("deploy after a replace batch at %s; want %s", got.At, moved.At)
+	}
+
+	// An SLO breach made of several alerts (Sloth's page and ticket
+	// alerts) is one episode: open while any alert fires, resolved at the
+	// last alert's resolve, with the worst severity and every window.
+	alert := func(status, sev string, starts, ends time.Duration) map[string]any {
+		a := map[string]any{"status": status, "severity": sev, "window": sev, "startsAt": T0.Add(starts).Format(time.RFC3339Nano)}
+		if status == "resolved" {
+			a["endsAt"] = T0.Add(ends).Format(time.RFC3339Nano)
+		}
+		return a
+	}
+	report := func(at time.Duration, alerts map[string]any) graph.Event {
+		e := MustEvent(t, graph.KindSLOBreach, "search", T0.Add(at), "sloth:search-availability")
+		e.Attributes = map[string]any{graph.BreachAlertsAttr: alerts}
+		return e
+	}
+	page := report(-50*time.Minute, map[string]any{"page": alert("firing", "page", -50*time.Minute, 0)})
+	ticket := report(-35*time.Minute, map[string]any{"ticket": alert("firing", "ticket", -35*time.Minute, 0)})
+	pageResolved := report(-50*time.Minute, map[string]any{"page": alert("resolved", "page", -50*time.Minute, -20*time.Minute)})
+	ticketResolved := report(-35*time.Minute, map[string]any{"ticket": alert("resolved", "ticket", -35*time.Minute, -10*time.Minute)})
+	MustApply(t, s, graph.Batch{Events: []graph.Event{page, ticket}})
+	w = MustApply(t, s, graph.Batch{Events: []graph.Event{pageResolved, page}})
+	checkWritten(t, "page resolved, then its firing again", w, 0, 1, 1)
+	stillOpen, err := s.Events(ctx, graph.EventFilter{Services: []string{"search"}, OpenOnly: true})
+	if err != nil || !containsID(stillOpen.Items, page.ID) {
+		t.Errorf("open breaches of search while the ticket alert fires: %v, %v; want %s", ids(stillOpen.Items), err, page.ID)
+	}
+	MustApply(t, s, graph.Batch{Events: []graph.Event{ticketResolved}})
+	got, err = s.Event(ctx, page.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.At.Equal(T0.Add(-50*time.Minute)) || got.End == nil || !got.End.Equal(T0.Add(-10*time.Minute)) ||
+		got.Attributes["severity"] != "page" || fmt.Sprint(got.Attributes["windows"]) != "[page ticket]" {
+		t.Errorf("breach after both resolves: %s; want 13:10..13:50, severity page, windows page and ticket", eventJSON(got))
 	}
 }
 

@@ -72,7 +72,7 @@ func (s *Store) apply(ctx context.Context, b graph.Batch, ids []string, services
 		if err != nil {
 			return graph.Written{}, err
 		}
-		w, changed := mergeEvents(stored, b.Events)
+		w, changed := mergeEvents(stored, b.Events, b.Replace)
 		var created, updated []map[string]any
 		for _, e := range changed {
 			row, err := eventRow(e)
@@ -154,15 +154,18 @@ func (s *Store) lockEvents(ctx context.Context, tx driver.ManagedTransaction, id
 
 // mergeEvents applies the batch's events, in order, to what is stored, and
 // returns what the write does and the events to store (each once, as it
-// ends up).
-func mergeEvents(stored map[string]graph.Event, events []graph.Event) (graph.Written, []graph.Event) {
+// ends up). With replace (graph.Batch.Replace), an event's first copy in
+// the batch replaces the stored one rather than merging with it.
+func mergeEvents(stored map[string]graph.Event, events []graph.Event, replace bool) (graph.Written, []graph.Event) {
 	var w graph.Written
 	current := make(map[string]graph.Event, len(stored)+len(events))
 	for id, e := range stored {
 		current[id] = e
 	}
 	var order []string
+	// dirty: changed by this batch; seen: met in this batch.
 	dirty := make(map[string]bool)
+	seen := make(map[string]bool)
 	for _, e := range events {
 		e.At = e.At.UTC()
 		if e.End != nil {
@@ -170,11 +173,16 @@ func mergeEvents(stored map[string]graph.Event, events []graph.Event) (graph.Wri
 			e.End = &end
 		}
 		old, ok := current[e.ID]
+		merge := graph.Merge
+		if replace && !seen[e.ID] {
+			merge = graph.Replace
+		}
+		seen[e.ID] = true
 		if !ok {
 			current[e.ID] = e
 			w.Inserted++
 			w.New = append(w.New, e)
-		} else if merged, changed := graph.Merge(old, e); changed {
+		} else if merged, changed := merge(old, e); changed {
 			current[e.ID] = merged
 			w.Updated++
 			w.New = append(w.New, merged)

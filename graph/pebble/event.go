@@ -27,7 +27,9 @@ func indexEntries(e *graph.Event) ([][]byte, []byte) {
 }
 
 // applyEvents merges events into the batch. Called with s.mu held.
-func (s *Store) applyEvents(batch *writes, events []graph.Event, w *graph.Written, seen *sightings) error {
+// With replace (graph.Batch.Replace), an event's first copy in the batch
+// replaces the stored one rather than merging with it.
+func (s *Store) applyEvents(batch *writes, events []graph.Event, replace bool, w *graph.Written, seen *sightings) error {
 	type state struct {
 		stored  *graph.Event // as on disk before this batch
 		current graph.Event
@@ -61,6 +63,17 @@ func (s *Store) applyEvents(batch *writes, events []graph.Event, w *graph.Writte
 			st = &state{stored: &old, current: old}
 			touched[in.ID] = st
 			order = append(order, in.ID)
+			if replace {
+				merged, changed := graph.Replace(old, in)
+				if !changed {
+					w.Duplicates++
+					continue
+				}
+				st.current, st.changed = merged, true
+				w.Updated++
+				w.New = append(w.New, merged)
+				continue
+			}
 		}
 		merged, changed := graph.Merge(st.current, in)
 		if !changed {

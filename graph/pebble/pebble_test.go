@@ -125,15 +125,15 @@ func TestEventsStoredWholeStillRead(t *testing.T) {
 	if err != nil || len(page.Items) != 1 || page.Items[0].ID != old.ID {
 		t.Fatalf("legacy event listed as %+v, %v", page.Items, err)
 	}
-	// A resend is a duplicate; a newer version (later, so its index entries
-	// move) is stored in the current layout.
+	// A resend is a duplicate; a replacing version (later, so its index
+	// entries move) is stored in the current layout.
 	if w := graphtest.MustApply(t, s, graph.Batch{Events: []graph.Event{old}}); w.Duplicates != 1 {
 		t.Fatalf("resend of a legacy event: %+v; want a duplicate", w)
 	}
 	changed := old
 	changed.Summary = "deployed again"
 	changed.At = old.At.Add(10 * time.Minute)
-	if w := graphtest.MustApply(t, s, graph.Batch{Events: []graph.Event{changed}}); w.Updated != 1 {
+	if w := graphtest.MustApply(t, s, graph.Batch{Events: []graph.Event{changed}, Replace: true}); w.Updated != 1 {
 		t.Fatalf("change of a legacy event: %+v; want an update", w)
 	}
 	raw, _, err := get(s.db, eventKey(old.ID))

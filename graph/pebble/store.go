@@ -238,7 +238,7 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (_ graph.Written, err 
 	}
 	batch := &writes{}
 	seen := newSightings()
-	if err := s.applyEvents(batch, b.Events, &w, seen); err != nil {
+	if err := s.applyEvents(batch, b.Events, b.Replace, &w, seen); err != nil {
 		return graph.Written{}, err
 	}
 	now := s.now().UTC()

@@ -162,7 +162,7 @@ type Event struct {
 }
 
 // Load reads a scenario file (or the File in a directory)
-// and expands it with Expand. breachAt is the instant offset zero
+// and expands it with Expand, into a Replace batch. breachAt is the instant offset zero
 // stands for; nothing later than now is produced.
 func Load(path string, breachAt, now time.Time) (graph.Batch, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
@@ -176,6 +176,9 @@ func Load(path string, breachAt, now time.Time) (graph.Batch, error) {
 	if err != nil {
 		return graph.Batch{}, fmt.Errorf("%s: %w", path, err)
 	}
+	// A scenario is the whole truth about its events: loaded again with
+	// a new anchor (the demo after a restart), it moves them.
+	b.Replace = true
 	return b, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/ingest"
 	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
 
@@ -236,5 +238,85 @@ func TestAlertmanagerWebhookIntegration(t *testing.T) {
 	}
 	if n := refused.GetCounter().GetValue(); n != 0 {
 		t.Errorf("%v Alertmanager deliveries were refused as unauthenticated", n)
+	}
+}
+
+// TestAlertmanagerSlothEpisodeIntegration has a real Alertmanager deliver
+// the page and the ticket alert of one Sloth SLO (the labels Sloth's
+// generated rules give them), fire and resolve at different times, to a
+// handler writing through ingest.Episodes as sregraph serve does: one
+// breach, open until the last alert resolves, with the worst severity and
+// both windows.
+func TestAlertmanagerSlothEpisodeIntegration(t *testing.T) {
+	bin := findAlertmanager(t)
+	const token = "am-test-token-0123456789abcdef"
+	cfg := DefaultConfig()
+	cfg.WebhookToken = token
+	store := mustOpenHTTPStore(t)
+	rig := mustStartHTTPOn(t, cfg, store, ingest.NewEpisodes(store, store), func(o *Options) { o.Now = time.Now })
+	base := startAlertmanager(t, bin, rig.srv.URL+"/v1/webhooks/alertmanager", token)
+
+	sloth := map[string]string{"alertname": "MyServiceHighErrorRate", "category": "availability",
+		"sloth_id": "myservice-requests-availability", "sloth_service": "myservice", "sloth_slo": "requests-availability"}
+	with := func(extra map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range sloth {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	page := with(map[string]string{"routing_key": "myteam", "severity": "pageteam", "sloth_severity": "page"})
+	ticket := with(map[string]string{"severity": "slack", "slack_channel": "#alerts-myteam", "sloth_severity": "ticket"})
+	pageStart := time.Now().Add(-3 * time.Minute).UTC().Truncate(time.Second)
+	ticketStart := pageStart.Add(time.Minute)
+	postAlert(t, base, page, pageStart, time.Now().Add(10*time.Minute))
+
+	breaches := func() []graph.Event {
+		p, err := rig.store.Events(context.Background(), graph.EventFilter{Kinds: []graph.Kind{graph.KindSLOBreach}, First: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Items
+	}
+	alerts := func(e graph.Event) int {
+		m, _ := e.Attributes[graph.BreachAlertsAttr].(map[string]any)
+		return len(m)
+	}
+	ingesttest.Wait(t, 30*time.Second, "the page alert's breach", func() bool { return len(breaches()) == 1 })
+	postAlert(t, base, ticket, ticketStart, time.Now().Add(10*time.Minute))
+	ingesttest.Wait(t, 30*time.Second, "the ticket alert joining the breach", func() bool {
+		b := breaches()
+		if len(b) != 1 {
+			t.Fatalf("%d breaches for one SLO: %+v", len(b), b)
+		}
+		return alerts(b[0]) == 2
+	})
+
+	pageEnd := time.Now().Add(-2 * time.Second).UTC().Truncate(time.Millisecond)
+	postAlert(t, base, page, pageStart, pageEnd)
+	ingesttest.Wait(t, 30*time.Second, "the page alert's resolve", func() bool {
+		b := breaches()
+		if len(b) != 1 {
+			t.Fatalf("%d breaches for one SLO: %+v", len(b), b)
+		}
+		return b[0].Attributes["status"] == "firing" && strings.Contains(fmt.Sprint(b[0].Attributes[graph.BreachAlertsAttr]), "resolved")
+	})
+	if b := breaches()[0]; b.End != nil {
+		t.Fatalf("breach closed at %v while its ticket alert still fires", b.End)
+	}
+	ticketEnd := time.Now().Add(-time.Second).UTC().Truncate(time.Millisecond)
+	postAlert(t, base, ticket, ticketStart, ticketEnd)
+	ingesttest.Wait(t, 30*time.Second, "the ticket alert's resolve", func() bool {
+		b := breaches()
+		return len(b) == 1 && b[0].End != nil
+	})
+	b := breaches()[0]
+	if !b.At.Equal(pageStart) || !b.End.Equal(ticketEnd) || b.Service != "myservice" ||
+		b.Attributes["severity"] != "page" || fmt.Sprint(b.Attributes["windows"]) != "[page ticket]" {
+		t.Fatalf("breach stored as at %s end %v service %s severity %v windows %v; want %s..%s on myservice, page, [page ticket]",
+			b.At, b.End, b.Service, b.Attributes["severity"], b.Attributes["windows"], pageStart, ticketEnd)
 	}
 }
