@@ -790,13 +790,6 @@ func (a *analysis) passOn(c string, fed []string, at map[string]int, onset time.
 	return out
 }
 
-func minTime(x, y time.Time) time.Time {
-	if y.Before(x) {
-		return y
-	}
-	return x
-}
-
 // joinAnd lists names the way a sentence does: "a", "a and b", "a, b and c".
 func joinAnd(names []string) string {
 	switch len(names) {

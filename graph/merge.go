@@ -27,8 +27,10 @@ const BreachAlertsAttr = "alerts"
 // It is what both stores apply, so a source's repeats, retries and
 // status updates mean the same on either. The rules depend on the kind:
 //
-//   - A change (deploy, rollback, config, flag, scale, anomaly,
-//     confirmation) happened when it first happened: the copy with the
+//   - A confirmation (a responder's record of a breach's cause) is
+//     replaced by a later one: the copy with the later At is kept.
+//   - A change (deploy, rollback, config, flag, scale, anomaly) happened
+//     when it first happened: the copy with the
 //     earlier At is kept, a repeat never moves its time, and the other copy
 //     only fills in what the kept one lacks (an attribute key it does not
 //     have, an end, a summary or link).
@@ -52,6 +54,13 @@ func Merge(old, incoming Event) (Event, bool) {
 		merged = mergeLasting(old, incoming)
 	case KindSLOBreach:
 		merged = mergeBreach(old, incoming)
+	case KindConfirmation:
+		// A responder's later word on a breach's cause replaces the
+		// earlier one.
+		merged = old
+		if !incoming.At.Before(old.At) {
+			merged = incoming
+		}
 	default:
 		merged = mergeChange(old, incoming)
 	}
@@ -282,6 +291,7 @@ func firstText(a, b string) string {
 	return b
 }
 
+// minTime is the earlier of a and b.
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b

@@ -50,6 +50,12 @@ func TestMerge(t *testing.T) {
 			wantAt: 0, wantChanged: true, wantEnd: ts(2 * time.Minute), wantAttrs: map[string]any{"by": "ann", "ticket": "OPS-1"},
 		},
 		{
+			name:   "a responder's later confirmation replaces the earlier one",
+			old:    ev(KindConfirmation, 0, nil, "cause: ledger deploy", map[string]any{"cause": "d1"}),
+			in:     ev(KindConfirmation, 20*time.Minute, nil, "cause: ledger degraded", map[string]any{"cause": "deg"}),
+			wantAt: 20 * time.Minute, wantChanged: true, wantAttrs: map[string]any{"cause": "deg"}, wantSummary: "cause: ledger degraded",
+		},
+		{
 			name:   "an exact duplicate changes nothing, whatever the number types",
 			old:    ev(KindRollback, 0, nil, "back", map[string]any{"n": 1.0}),
 			in:     ev(KindRollback, 0, nil, "back", map[string]any{"n": int64(1)}),
