@@ -20,10 +20,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,8 +38,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
+	"github.com/sregraph/sregraph/resolvers"
 )
 
 // chaosInt reads a positive count from the environment, or def.
@@ -407,4 +413,201 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// gqlErrors posts a GraphQL query and returns the HTTP status and the
+// extension codes of its errors.
+func gqlErrors(t *testing.T, url, query string) (int, []string, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query})
+	resp, err := http.Post(url+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("graphql: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Errors []struct {
+			Message    string
+			Extensions struct{ Code string }
+		}
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("graphql answer %q is not JSON: %v", raw, err)
+	}
+	var codes []string
+	for _, e := range out.Errors {
+		codes = append(codes, e.Extensions.Code)
+	}
+	return resp.StatusCode, codes, string(raw)
+}
+
+// TestChaosCorruptFile serves a store with 4 KiB zeroed in the middle of
+// its largest table file: a query over the damage answers an INTERNAL
+// error, never a shorter count; /readyz then says the store is damaged
+// while /healthz still answers; and `sregraph check` names the file and
+// exits 1.
+func TestChaosCorruptFile(t *testing.T) {
+	dir, file := pebbletest.MustCorruptStore(t)
+	bin := buildSregraph(t)
+	p := serveProc(t, bin, "--data-dir", dir)
+	if code, body := readyz(t, p.URL()); code != 200 {
+		t.Fatalf("/readyz before any read met the damage: %d %s", code, body)
+	}
+	_, codes, raw := gqlErrors(t, p.URL(), `{ events(services: ["x"], first: 1) { totalCount } }`)
+	if len(codes) == 0 || codes[0] != "INTERNAL" {
+		t.Fatalf("count over a damaged table: %s; want an INTERNAL error, not a count", raw)
+	}
+	code, body := readyz(t, p.URL())
+	if code != 503 || !strings.Contains(body, "damaged") {
+		t.Errorf("/readyz after the damage was read: %d %q; want 503 saying the store is damaged", code, body)
+	}
+	if resp, err := http.Get(p.URL() + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/healthz on a damaged store: %v %v; want the process alive", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if !strings.Contains(p.log(), filepath.Base(file)) && !strings.Contains(p.log(), strings.TrimSuffix(filepath.Base(file), ".sst")) {
+		t.Errorf("the log does not name the damaged file %s:\n%s", filepath.Base(file), p.log())
+	}
+	p.stop()
+	out, err := exec.Command(bin, "check", "--data-dir", dir).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), strings.TrimSuffix(filepath.Base(file), ".sst")) {
+		t.Errorf("sregraph check: %v\n%s\nwant exit 1 naming %s", err, out, filepath.Base(file))
+	}
+	figures(t, "faults 1 (4 KiB zeroed in %s), query answered INTERNAL (not a shorter count), /readyz 503 damaged, check exit 1", filepath.Base(file))
+}
+
+// TestChaosHostileClients sends what hostile or broken clients send —
+// oversized bodies, trickled bodies, hundreds of aliased deep queries,
+// more subscriptions than allowed — and checks each is refused the way
+// it should be, and that the server still answers a good request after
+// each.
+func TestChaosHostileClients(t *testing.T) {
+	bin := buildSregraph(t)
+	p := serveProc(t, bin, "--data-dir", t.TempDir(), "--max-body", "64KiB", "--http-read-timeout", "1s", "--http-write-timeout", "5s")
+	url := p.URL()
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	good := 0
+	stillAnswers := func(after string) {
+		t.Helper()
+		l := newLedger()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		id := fmt.Sprintf("good-%d", good)
+		if !postUntilAcked(ctx, t, l, p.URL, "chaos-hostile", []string{id}, at) || l.requests != 1 {
+			t.Fatalf("after %s: a good post took %d requests (acknowledged: %v)", after, l.requests, l.acked[id])
+		}
+		good++
+		if _, codes, raw := gqlErrors(t, url, `{ events(services: ["chaos-hostile"], first: 1) { totalCount } }`); len(codes) != 0 || !strings.Contains(raw, fmt.Sprintf(`"totalCount":%d`, good)) {
+			t.Fatalf("after %s: a good query answered %s; want totalCount %d", after, raw, good)
+		}
+	}
+	tried, refused := 0, 0
+	refuse := func(what string, ok bool, detail string) {
+		t.Helper()
+		tried++
+		if ok {
+			refused++
+		} else {
+			t.Errorf("%s: %s", what, detail)
+		}
+		stillAnswers(what)
+	}
+
+	// Oversized bodies: 413 with a JSON body, on ingest and on /graphql.
+	for _, c := range []struct {
+		path, ctype string
+		size        int
+	}{
+		{"/v1/events", "application/x-ndjson", 1 << 20},
+		{"/v1/traces", "application/json", 1 << 20},
+		{"/graphql", "application/json", 4 << 20},
+	} {
+		body := `{"query":"` + strings.Repeat(" ", c.size) + `{ __typename }"}`
+		resp, err := http.Post(url+c.path, c.ctype, strings.NewReader(body))
+		if err != nil {
+			refuse("oversized body to "+c.path, false, err.Error())
+			continue
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		refuse("oversized body to "+c.path, resp.StatusCode == http.StatusRequestEntityTooLarge && json.Valid(raw), fmt.Sprintf("%s %q; want 413 with a JSON body", resp.Status, raw))
+	}
+
+	// A trickled body: cut off with 408 after --http-read-timeout.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: 10000\r\n\r\n{")
+	start := time.Now()
+	got := make(chan string, 1)
+	go func() { raw, _ := io.ReadAll(conn); got <- string(raw) }()
+	var answer string
+trickle:
+	for {
+		select {
+		case answer = <-got:
+			break trickle
+		case <-time.After(100 * time.Millisecond):
+			if time.Since(start) > 10*time.Second {
+				break trickle
+			}
+			_, _ = conn.Write([]byte(" "))
+		}
+	}
+	conn.Close()
+	took := time.Since(start)
+	refuse("trickled body", strings.HasPrefix(answer, "HTTP/1.1 408") && took < 5*time.Second, fmt.Sprintf("after %s: %q; want 408 after about 1s", took, answer))
+
+	// 300 aliases of a deep neighbourhood read: refused for complexity.
+	var q strings.Builder
+	q.WriteString("{")
+	for i := range 300 {
+		fmt.Fprintf(&q, ` a%d: changesNear(service: "chaos-hostile", at: %q, depth: 6, first: 1) { at }`, i, at.Format(time.RFC3339))
+	}
+	q.WriteString(" }")
+	start = time.Now()
+	_, codes, raw := gqlErrors(t, url, q.String())
+	refuse("300 aliased changesNear(depth: 6)", len(codes) > 0 && codes[0] == "COMPLEXITY_LIMIT_EXCEEDED" && time.Since(start) < 2*time.Second,
+		fmt.Sprintf("%.300s; want refused for complexity at once", raw))
+
+	// More subscriptions on one websocket than allowed: the one past the
+	// limit is refused, the connection and the server go on.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	send := func(msg string) {
+		if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(`{"type":"connection_init"}`)
+	if _, raw, err := ws.Read(ctx); err != nil || !strings.Contains(string(raw), "connection_ack") {
+		t.Fatalf("connection_init: %s %v", raw, err)
+	}
+	limit := resolvers.DefaultMaxSubscriptionsPerConnection
+	for i := 0; i <= limit; i++ {
+		send(fmt.Sprintf(`{"id":"%d","type":"subscribe","payload":{"query":"subscription { changes { id } }"}}`, i))
+	}
+	var refusal string
+	for refusal == "" {
+		_, raw, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for the refusal of subscription %d: %v", limit+1, err)
+		}
+		if s := string(raw); strings.Contains(s, `"errors"`) || strings.Contains(s, `"type":"error"`) {
+			refusal = s
+		}
+	}
+	refuse(fmt.Sprintf("%d subscriptions on one connection", limit+1), strings.Contains(refusal, "SUBSCRIPTION_LIMIT"),
+		fmt.Sprintf("%s; want one of %d subscriptions refused with SUBSCRIPTION_LIMIT", refusal, limit+1))
+
+	figures(t, "hostile requests %d, refused as they should be %d, good requests answered after each %d", tried, refused, good)
 }
