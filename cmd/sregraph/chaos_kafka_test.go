@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -95,9 +97,18 @@ func newProducer(broker, topic, svc, pad string) *producer {
 	}
 }
 
-// produce writes n records with IDs prefix-0 … prefix-(n-1).
+// produce writes n records with IDs prefix-0 … prefix-(n-1), failing the
+// test if the broker does not acknowledge them.
 func (p *producer) produce(t *testing.T, ctx context.Context, prefix string, n int) {
 	t.Helper()
+	if err := p.tryProduce(ctx, prefix, n); err != nil {
+		t.Fatalf("producing %d records: %v", n, err)
+	}
+}
+
+// tryProduce is produce that returns the error of a write the broker did
+// not acknowledge; nothing of it counts as acknowledged then.
+func (p *producer) tryProduce(ctx context.Context, prefix string, n int) error {
 	msgs := make([]kafka.Message, n)
 	ids := make([]string, n)
 	for i := range msgs {
@@ -106,13 +117,18 @@ func (p *producer) produce(t *testing.T, ctx context.Context, prefix string, n i
 			"source": "chaos", "summary": "deploy " + ids[i], "attributes": map[string]any{"pad": p.pad}})
 		msgs[i] = kafka.Message{Key: []byte(ids[i]), Value: v}
 	}
-	p.tried += n
+	return p.write(ctx, ids, msgs)
+}
+
+func (p *producer) write(ctx context.Context, ids []string, msgs []kafka.Message) error {
+	p.tried += len(msgs)
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatalf("producing %d records: %v", n, err)
+		return err
 	}
 	for _, id := range ids {
 		p.acked[id] = true
 	}
+	return nil
 }
 
 // totalCount asks the server how many events svc has; -1 when it cannot
@@ -270,4 +286,188 @@ func TestChaosLateTopic(t *testing.T) {
 	lost, dup := lostAndDuplicated(t, prod.acked, seen)
 	figures(t, "faults 1 (a topic created after the start), records %d, consumed within %s, lost %d, duplicated %d",
 		len(prod.acked), took.Round(100*time.Millisecond), lost, dup)
+}
+
+// privateBroker is an Apache Kafka broker of the test's own (KRaft, one
+// node), from the jars scripts/kafka/start.sh fetched, so that the test
+// can stop and start it without disturbing the tests that share the
+// suite's broker.
+type privateBroker struct {
+	t          *testing.T
+	lib, props string
+	addr       string
+	cmd        *exec.Cmd
+	done       chan error
+}
+
+// startPrivateBroker formats a fresh log directory and starts a broker on
+// a free port; Cleanup kills it.
+func startPrivateBroker(t *testing.T) *privateBroker {
+	t.Helper()
+	root, _ := filepath.Abs("../..")
+	lib := filepath.Join(root, ".cache", "kafka", "lib")
+	if _, err := os.Stat(filepath.Join(lib, ".complete")); err != nil {
+		msg := "the Kafka jars are not in .cache/kafka/lib: run scripts/kafka/start.sh once"
+		if os.Getenv("SREGRAPH_REQUIRE_KAFKA") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		t.Fatal("java is not installed: ", err)
+	}
+	dir := t.TempDir()
+	port, controller := freePort(t), freePort(t)
+	props := filepath.Join(dir, "server.properties")
+	conf := fmt.Sprintf(`process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:%d
+listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d
+advertised.listeners=PLAINTEXT://127.0.0.1:%d
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=%s
+num.partitions=3
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+min.insync.replicas=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+`, controller, port, controller, port, filepath.Join(dir, "data"))
+	if err := os.WriteFile(props, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := &privateBroker{t: t, lib: lib, props: props, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	format := exec.Command("java", "-cp", lib+"/*", "-Xmx256m", "kafka.tools.StorageTool", "format", "-t", "c2hhb3Mtc3VpdGUtMDAwMQ", "-c", props)
+	if out, err := format.CombinedOutput(); err != nil {
+		t.Fatalf("formatting the private broker's storage: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if b.cmd != nil {
+			_ = b.cmd.Process.Kill()
+			<-b.done
+		}
+	})
+	b.start()
+	return b
+}
+
+// start starts the broker and waits until it answers a metadata request.
+func (b *privateBroker) start() {
+	b.t.Helper()
+	b.cmd = exec.Command("java", "-cp", b.lib+"/*", "-Xms128m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+		"-Dlog4j.configuration=file:/dev/null", "kafka.Kafka", b.props)
+	if err := b.cmd.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	b.done = make(chan error, 1)
+	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(b.cmd, b.done)
+	client := &kafka.Client{Addr: kafka.TCP(b.addr), Timeout: 2 * time.Second}
+	waitUntil(b.t, 120*time.Second, "the private broker answering", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := client.Metadata(ctx, &kafka.MetadataRequest{})
+		return err == nil
+	})
+}
+
+// kill SIGKILLs the broker.
+func (b *privateBroker) kill() {
+	b.t.Helper()
+	if err := b.cmd.Process.Kill(); err != nil {
+		b.t.Fatal(err)
+	}
+	<-b.done
+	b.cmd = nil
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestChaosBrokerRestart produces to a private broker that is SIGKILLed
+// and started again SREGRAPH_CHAOS_BROKER_RESTARTS times (default 1)
+// while the server consumes from it; the producer retries what the
+// broker did not acknowledge. Once the broker is back the server must
+// catch up on its own, without a restart, and store every acknowledged
+// record exactly once.
+func TestChaosBrokerRestart(t *testing.T) {
+	chaosBroker(t) // the suite's broker says Kafka is wanted; this test runs its own
+	restarts := chaosInt(t, "SREGRAPH_CHAOS_BROKER_RESTARTS", 1)
+	kb := startPrivateBroker(t)
+	topic := chaosTopic("broker")
+	createTopics(t, kb.addr, topic, topic+".dlq")
+	bin := buildSregraph(t)
+	dir := t.TempDir()
+	p := serveProc(t, bin, append([]string{"--data-dir", dir}, kafkaServeArgs(kb.addr, topic, "chaos-broker")...)...)
+	pid := p.cmd.Process.Pid
+	prod := newProducer(kb.addr, topic, "chaos-broker", "")
+	prod.w.MaxAttempts = 1
+	defer prod.w.Close()
+	var mu sync.Mutex
+	failed := 0
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			prefix := fmt.Sprintf("b%d", i)
+			// Retry the batch until the broker acknowledges it.
+			for {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err := prod.tryProduce(ctx, prefix, 200)
+				cancel()
+				if err == nil {
+					break
+				}
+				mu.Lock()
+				failed++
+				mu.Unlock()
+				select {
+				case <-stop:
+					return
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	for r := 0; r < restarts; r++ {
+		time.Sleep(2 * time.Second)
+		kb.kill()
+		time.Sleep(2 * time.Second)
+		kb.start()
+	}
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	want := len(prod.acked)
+	waitUntil(t, 120*time.Second, fmt.Sprintf("the server catching up with %d records after the broker restart", want), func() bool {
+		return totalCount(p.URL(), "chaos-broker") >= want
+	})
+	waitUntil(t, 60*time.Second, "/readyz ready", func() bool { code, _ := readyz(t, p.URL()); return code == 200 })
+	if p.cmd == nil || p.cmd.Process.Pid != pid {
+		t.Fatal("the server was restarted; it must ride out the broker restart")
+	}
+	p.stop()
+	seen := storeCount(t, dir, "chaos-broker")
+	lost, dup := lostAndDuplicated(t, prod.acked, seen)
+	figures(t, "broker restarts %d, records produced %d (acknowledged %d, failed attempts %d), present %d, lost %d, duplicated %d, no server restart",
+		restarts, prod.tried, want, failed, len(seen), lost, dup)
 }

@@ -81,16 +81,39 @@ func figures(t *testing.T, format string, args ...any) {
 	}
 }
 
-// buildSregraph builds the binary with go build into a temporary
-// directory and returns its path.
+// chaosBinary is the binary the chaos tests run, built once per test
+// binary by buildSregraph and removed by TestMain.
+var chaosBinary struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// buildSregraph builds the binary with go build (once for all the chaos
+// tests) and returns its path.
 func buildSregraph(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sregraph")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	chaosBinary.once.Do(func() {
+		if chaosBinary.dir, chaosBinary.err = os.MkdirTemp("", "sregraph-chaos-"); chaosBinary.err != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(chaosBinary.dir, "sregraph"), ".").CombinedOutput()
+		if err != nil {
+			chaosBinary.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if chaosBinary.err != nil {
+		t.Fatal(chaosBinary.err)
 	}
-	return bin
+	return filepath.Join(chaosBinary.dir, "sregraph")
+}
+
+// removeChaosBinary removes what buildSregraph built, if anything.
+func removeChaosBinary() error {
+	if chaosBinary.dir == "" {
+		return nil
+	}
+	return os.RemoveAll(chaosBinary.dir)
 }
 
 // proc is `sregraph serve` run from a built binary, started again and
