@@ -386,11 +386,12 @@ func (l logger) Infof(format string, args ...any) {
 
 // Fatalf is called by Pebble on an unrecoverable error (a failed commit,
 // say on a full disk, or corruption); Pebble requires that it does not
-// return. It marks the store stopped (Ping and every later call say why,
-// Options.Fatal is told) and panics with a fatalPanic, which the store's
-// write paths recover into an error for their caller. In one of Pebble's
-// own goroutines (a background flush or compaction) nothing recovers it
-// and the process exits with the message, which is logged first.
+// return. It marks the store stopped (Ping and every later write say why,
+// and the reopen starts: see reopen.go) and panics with a fatalPanic,
+// which the store's write paths recover into an error for their caller.
+// In one of Pebble's own goroutines (a background flush or compaction, a
+// MANIFEST write) nothing recovers it and the process exits with the
+// message, which is logged first.
 func (l logger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if l.h != nil {
