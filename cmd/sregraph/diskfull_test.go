@@ -18,7 +18,8 @@ import (
 // 16 MiB tmpfs that also holds an 8 MiB ballast file) while clients post
 // events until the disk fills: ingest must answer 503 with Retry-After
 // and a JSON body (never acknowledge what it cannot keep), /readyz must
-// say the data dir is full and how many bytes are free, and once the
+// say the data dir is full and how many bytes are free, reads must still
+// be answered, and once the
 // ballast is deleted ingest must resume in the same process, without a
 // restart. The clients retry every refused batch until acknowledged;
 // at the end every acknowledged event is present exactly once.
@@ -64,6 +65,7 @@ func TestChaosDiskFull(t *testing.T) {
 		t.Errorf("/readyz on a full disk: %d %q; want 503 saying the data dir is full and how many bytes are free", code, body)
 	}
 	t.Logf("readyz: %s", strings.TrimSpace(body))
+	waitUntil(t, 10*time.Second, "GraphQL reads answered while the disk is full", func() bool { return totalCount(p.URL(), "chaos-disk") > 0 })
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}

@@ -164,7 +164,11 @@ func TestDiskFullThenResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	all := map[string]bool{}
+	sentinel := graphtest.MustEvent(t, graph.KindDeploy, "x", graphtest.T0, "sentinel")
+	if _, err := s.Apply(ctx, graph.Batch{Events: []graph.Event{sentinel}}); err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]bool{sentinel.ID: true}
 	for round := 0; round < 3; round++ {
 		stop := make(chan struct{})
 		var acked map[string]bool
@@ -180,8 +184,14 @@ func TestDiskFullThenResume(t *testing.T) {
 			err := s.Ping(ctx)
 			return err != nil && strings.Contains(err.Error(), "data dir full") && strings.Contains(err.Error(), "bytes free")
 		})
-		if _, err := s.Event(ctx, "no-such-event"); err == nil || !errors.Is(err, graph.ErrUnavailable) && !errors.Is(err, graph.ErrNotFound) {
-			t.Errorf("read while the disk is full = %v, want unavailable (reopening) or not found", err)
+		// Reads go on while writes are refused (the database is open
+		// read-only once the failed one is closed).
+		waitFor(t, 10*time.Second, "reads answered while the disk is full", func() bool {
+			_, err := s.Event(ctx, sentinel.ID)
+			return err == nil
+		})
+		if _, err := s.Apply(ctx, graph.Batch{Events: []graph.Event{graphtest.MustEvent(t, graph.KindDeploy, "x", graphtest.T0, "refused")}}); !errors.Is(err, graph.ErrUnavailable) {
+			t.Errorf("write while the disk is full and reads are answered = %v, want unavailable", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 		full.Store(false)
@@ -311,7 +321,10 @@ func TestRealDiskFullThenResume(t *testing.T) {
 		return pingErr != nil && strings.Contains(pingErr.Error(), "data dir full") && strings.Contains(pingErr.Error(), "bytes free")
 	})
 	t.Logf("ping: %v", pingErr)
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, 10*time.Second, "reads answered while the disk is full", func() bool {
+		_, err := s.CountEvents(ctx, graph.EventFilter{First: 1})
+		return err == nil
+	})
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}

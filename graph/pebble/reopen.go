@@ -113,26 +113,19 @@ func (s *Store) startReopen() {
 	}()
 }
 
-// reopen closes the failed database and, whenever the data directory has
-// at least Options.ReopenMinFree bytes free (looking every
-// Options.ReopenEvery), opens it again; once that works, writes resume.
-// It ends when ctx does (Close), or when the store cannot go on, after
-// telling Options.Fatal.
+// reopen closes the failed database and opens it read-only, so that
+// reads go on while writes are refused; then, whenever the data directory
+// has at least Options.ReopenMinFree bytes free (looking every
+// Options.ReopenEvery), it opens it again for writing; once that works,
+// writes resume. It ends when ctx does (Close), or when the store cannot
+// go on, after telling Options.Fatal.
 func (s *Store) reopen(ctx context.Context) {
 	s.gate.close(fmt.Errorf("embedded store is reopening after a write failure: %w", graph.ErrUnavailable))
-	done := make(chan error, 1)
-	db := s.db
-	go func() { done <- db.Close() }()
-	select {
-	case err := <-done:
-		// The close reports the failure again; what matters is that the
-		// files and the lock are released.
-		s.log.Info("embedded store: closed the failed database; it is opened again once there is room", "close", err, "component", "pebble")
-		s.db = nil
-	case <-time.After(s.opts.CloseTimeout):
-		s.giveUp(fmt.Errorf("closing the failed database did not return within %s", s.opts.CloseTimeout))
+	if !s.closeDB() {
 		return
 	}
+	s.log.Info("embedded store: closed the failed database; it is opened again for writing once there is room", "component", "pebble")
+	s.serveReads()
 	for attempt := 1; ; attempt++ {
 		if !sleepCtx(ctx, s.opts.ReopenEvery) {
 			return
@@ -140,7 +133,11 @@ func (s *Store) reopen(ctx context.Context) {
 		if du, err := s.fs.GetDiskUsage(s.dir); err == nil && du.AvailBytes < s.opts.ReopenMinFree {
 			continue
 		}
-		err := s.load()
+		s.gate.close(fmt.Errorf("embedded store is reopening after a write failure: %w", graph.ErrUnavailable))
+		if s.db != nil && !s.closeDB() {
+			return
+		}
+		err := s.load(false)
 		if err == nil {
 			s.health.recovered()
 			s.gate.open()
@@ -151,8 +148,42 @@ func (s *Store) reopen(ctx context.Context) {
 			s.giveUp(fmt.Errorf("opening it again: %w", err))
 			return
 		}
-		s.log.Warn("embedded store: still no room to reopen; trying again", "err", err, "component", "pebble")
+		s.log.Warn("embedded store: still no room to reopen for writing; trying again", "err", err, "component", "pebble")
+		s.serveReads()
 	}
+}
+
+// closeDB closes s.db within Options.CloseTimeout and reports whether it
+// did; if not, the store gives up (the database is left alone).
+func (s *Store) closeDB() bool {
+	db := s.db
+	done := make(chan error, 1)
+	go func() { done <- db.Close() }()
+	select {
+	case err := <-done:
+		// Closing a failed database reports the failure again; what
+		// matters is that its files and its lock are released.
+		if err != nil {
+			s.log.Debug("embedded store: closing the database", "err", err, "component", "pebble")
+		}
+		s.db = nil
+		return true
+	case <-time.After(s.opts.CloseTimeout):
+		s.hung = true
+		s.giveUp(fmt.Errorf("closing the failed database did not return within %s", s.opts.CloseTimeout))
+		return false
+	}
+}
+
+// serveReads opens the database read-only (which writes nothing) and lets
+// calls in: reads are answered while writes stay refused. If even that
+// fails, every call stays refused until the database opens for writing.
+func (s *Store) serveReads() {
+	if err := s.load(true); err != nil {
+		s.log.Warn("embedded store: cannot open the database read-only either; reads fail until it opens for writing", "err", err, "component", "pebble")
+		return
+	}
+	s.gate.open()
 }
 
 // giveUp reports that the store cannot go on: Ping and every call say so,

@@ -89,6 +89,9 @@ type Store struct {
 	// gate counts the calls using db, deps, spans and known, which the
 	// reopen loop replaces while no call uses them.
 	gate *gate
+	// hung is set when closing a failed database did not return: it is
+	// left alone from then on.
+	hung bool
 	// bg ends with Close; it bounds the reopen loop, which loops tracks.
 	bg     context.Context
 	stop   context.CancelFunc
@@ -123,7 +126,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts.fs = vfs.Default
 	}
 	s := &Store{now: opts.Now, log: opts.Logger, health: &health{log: opts.Logger}, dir: dir, fs: opts.fs, opts: opts, gate: newGate()}
-	if err := s.load(); err != nil {
+	if err := s.load(false); err != nil {
 		return nil, err
 	}
 	s.bg, s.stop = context.WithCancel(context.Background())
@@ -131,9 +134,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// load opens the database in s.dir and loads what the store mirrors in
-// memory. On failure it leaves nothing open.
-func (s *Store) load() (err error) {
+// load opens the database in s.dir (read-only when readOnly: then
+// nothing is written, not even the replayed write-ahead log) and loads
+// what the store mirrors in memory. On failure it leaves nothing open.
+func (s *Store) load(readOnly bool) (err error) {
 	dir, opts, h := s.dir, s.opts, s.health
 	var db *pebble.DB
 	defer func() {
@@ -156,6 +160,7 @@ func (s *Store) load() (err error) {
 		MaxConcurrentCompactions:    func() int { return 2 },
 		Logger:                      logger{opts.Logger, h},
 		FS:                          opts.fs,
+		ReadOnly:                    readOnly,
 	}
 	// A compaction that meets a damaged block reports it here.
 	po.EventListener = &pebble.EventListener{BackgroundError: func(err error) { h.note(err) }}
@@ -183,8 +188,10 @@ func (s *Store) load() (err error) {
 	if err != nil {
 		return fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
-	if _, err := splitCalls(db, opts.Logger); err != nil {
-		return fmt.Errorf("open embedded store in %s: split call buckets: %w", dir, err)
+	if !readOnly {
+		if _, err := splitCalls(db, opts.Logger); err != nil {
+			return fmt.Errorf("open embedded store in %s: split call buckets: %w", dir, err)
+		}
 	}
 	known, err := loadKnownIDs(db)
 	if err != nil {
@@ -214,14 +221,16 @@ func (s *Store) Close() error {
 	s.loopMu.Unlock()
 	s.loops.Wait()
 	s.gate.close(fmt.Errorf("embedded store is closed: %w", graph.ErrUnavailable))
-	if err := s.health.stopped("close"); err != nil {
-		// Either the loop closed the failed database and could not open
-		// it again yet, or it gave up (a close that did not return is
-		// not tried again).
-		return err
+	// After a failed write the database may be closed (the reopen did
+	// not get as far as opening it again), open read-only, or hung.
+	stopped := s.health.stopped("close")
+	if s.db == nil || s.hung {
+		return stopped
 	}
 	var errs []error
-	if err := s.db.Flush(); err != nil {
+	if stopped != nil {
+		errs = append(errs, stopped)
+	} else if err := s.db.Flush(); err != nil {
 		errs = append(errs, fmt.Errorf("flush embedded store: %w", err))
 	}
 	if err := s.db.Close(); err != nil {
