@@ -33,7 +33,12 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if err := removeChaosBinary(); err != nil {
+		fmt.Fprintln(os.Stderr, "removing the chaos suite's binary:", err)
+		code = max(code, 1)
+	}
+	os.Exit(code)
 }
 
 // child is a running `sregraph serve` process.

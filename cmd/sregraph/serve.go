@@ -218,9 +218,11 @@ type server struct {
 	// serving is set once Run has handed the listener to the HTTP
 	// server, which closes it.
 	serving bool
-	// storeFailed receives the store's fatal error (a full disk, say):
-	// Run stops and returns it, so the process exits non-zero for its
-	// supervisor to restart it instead of living on without a store.
+	// storeFailed receives the error of a store that cannot go on (the
+	// embedded store recovers from a full disk by itself and reports only
+	// what it cannot recover from): Run stops and returns it, so the
+	// process exits non-zero for its supervisor to restart it instead of
+	// living on without a store.
 	storeFailed chan error
 }
 

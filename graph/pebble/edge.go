@@ -379,6 +379,10 @@ func (s *Store) EdgesAmong(ctx context.Context, services []string, from, to time
 
 func (s *Store) edges(ctx context.Context, services []string, from, to time.Time, among bool) (_ []graph.EdgeActivity, err error) {
 	defer func() { s.health.note(err) }()
+	if err = s.enter("edges"); err != nil {
+		return
+	}
+	defer s.leave()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -177,6 +177,10 @@ func readEvents(r pebble.Reader, ids []string) ([]*graph.Event, error) {
 // Event returns one event by ID.
 func (s *Store) Event(ctx context.Context, id string) (_ graph.Event, err error) {
 	defer func() { s.health.note(err) }()
+	if err = s.enter("event"); err != nil {
+		return
+	}
+	defer s.leave()
 	if err := ctx.Err(); err != nil {
 		return graph.Event{}, err
 	}
@@ -509,6 +513,10 @@ func (sc *scan) close() error {
 // Events lists events in graph.EventLess order.
 func (s *Store) Events(ctx context.Context, f graph.EventFilter) (page graph.Page[graph.Event], err error) {
 	defer func() { s.health.note(err) }()
+	if err = s.enter("events"); err != nil {
+		return
+	}
+	defer s.leave()
 	if err := f.Validate(); err != nil {
 		return page, err
 	}
@@ -593,6 +601,10 @@ func (s *Store) refs(f *graph.EventFilter) (refs []ref, err error) {
 // reads only index entries.
 func (s *Store) CountEvents(ctx context.Context, f graph.EventFilter) (n int, err error) {
 	defer func() { s.health.note(err) }()
+	if err = s.enter("count events"); err != nil {
+		return
+	}
+	defer s.leave()
 	f.First, f.After = 1, ""
 	if err := f.Validate(); err != nil {
 		return 0, err

@@ -19,9 +19,12 @@ type health struct {
 	log     *slog.Logger
 	damaged atomic.Pointer[string]
 	// fatal holds the database's fatal error, after which it cannot be
-	// used (its commit pipeline may be wedged); onFatal is told once.
-	fatal   atomic.Pointer[string]
-	onFatal func(error)
+	// used (its commit pipeline is wedged) until the store reopened it;
+	// onStop, when set, is called once per failure (it starts the reopen).
+	fatal  atomic.Pointer[string]
+	onStop func()
+	// gaveUp holds why the store cannot go on, once it gave up reopening.
+	gaveUp atomic.Pointer[error]
 }
 
 // isCorruption reports whether err says stored data is damaged: Pebble's
@@ -64,23 +67,30 @@ type fatalPanic struct{ msg string }
 func (p fatalPanic) Error() string { return p.msg }
 
 // fail records a fatal error from the database, logs it at error level
-// and calls the Fatal hook, once.
+// and calls onStop, once until recovered.
 func (h *health) fail(msg string) {
 	if !h.fatal.CompareAndSwap(nil, &msg) {
 		return
 	}
-	h.log.Error("embedded store: fatal database error; the store refuses every further call and the process should exit",
+	h.log.Error("embedded store: write failed; refusing writes and reopening the database once there is room",
 		"err", msg, "component", "pebble")
-	if h.onFatal != nil {
-		h.onFatal(fmt.Errorf("embedded store stopped: %s: %w", msg, graph.ErrUnavailable))
+	if h.onStop != nil {
+		h.onStop()
 	}
 }
 
-// stopped returns an error, naming op, if the database reported a fatal
-// error, and nil otherwise.
+// recovered forgets the fatal error once the database was opened again.
+func (h *health) recovered() { h.fatal.Store(nil) }
+
+// stopped returns an error, naming op, if the store gave up or the
+// database reported a fatal error it has not recovered from, and nil
+// otherwise.
 func (h *health) stopped(op string) error {
+	if p := h.gaveUp.Load(); p != nil {
+		return fmt.Errorf("%s: %w", op, *p)
+	}
 	if p := h.fatal.Load(); p != nil {
-		return fmt.Errorf("%s: embedded store stopped after a fatal error (restart the process): %s: %w", op, *p, graph.ErrUnavailable)
+		return fmt.Errorf("%s: embedded store refuses writes after a failed write (it reopens once there is room): %s: %w", op, *p, graph.ErrUnavailable)
 	}
 	return nil
 }
@@ -93,8 +103,9 @@ func (h *health) recoverFatal(op string, err *error) {
 	if r == nil {
 		return
 	}
-	if _, ok := r.(fatalPanic); !ok {
+	p, ok := r.(fatalPanic)
+	if !ok {
 		panic(r)
 	}
-	*err = h.stopped(op)
+	*err = fmt.Errorf("%s: %s: %w", op, p.msg, graph.ErrUnavailable)
 }

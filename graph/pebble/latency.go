@@ -20,6 +20,10 @@ import (
 // window has zero of each.
 func (s *Store) EdgeLatency(ctx context.Context, from, to string, start, end time.Time) (sum time.Duration, hist [graph.LatencyBuckets]int64, calls int64, err error) {
 	defer func() { s.health.note(err) }()
+	if err = s.enter("edge latency"); err != nil {
+		return
+	}
+	defer s.leave()
 	var latency int64
 	err = s.eachLatencySlot(ctx, from, to, start, end, func(_ int64, sl *slot) {
 		calls += sl.calls

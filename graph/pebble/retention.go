@@ -22,6 +22,10 @@ const deleteChunk = 10000
 // Declared dependencies and services stay.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (events, buckets int, err error) {
 	defer func() { s.health.note(err) }()
+	if err = s.enter("retention"); err != nil {
+		return
+	}
+	defer s.leave()
 	if events, err = s.deleteEvents(ctx, t); err != nil {
 		return events, 0, err
 	}

@@ -104,6 +104,10 @@ func (s *Store) applyServices(batch *writes, seen *sightings) ([]graph.Service, 
 // Service returns one service by name.
 func (s *Store) Service(ctx context.Context, name string) (_ graph.Service, err error) {
 	defer func() { s.health.note(err) }()
+	if err = s.enter("service"); err != nil {
+		return
+	}
+	defer s.leave()
 	if err := ctx.Err(); err != nil {
 		return graph.Service{}, err
 	}
@@ -161,6 +165,10 @@ func (s *Store) eachService(ctx context.Context, f *graph.ServiceFilter, after s
 // Services lists services in name order.
 func (s *Store) Services(ctx context.Context, f graph.ServiceFilter) (_ graph.Page[graph.Service], err error) {
 	defer func() { s.health.note(err) }()
+	if err = s.enter("services"); err != nil {
+		return
+	}
+	defer s.leave()
 	var page graph.Page[graph.Service]
 	if err := f.Validate(); err != nil {
 		return page, err
@@ -186,6 +194,10 @@ func (s *Store) Services(ctx context.Context, f graph.ServiceFilter) (_ graph.Pa
 // CountServices counts what Services would list, ignoring First and After.
 func (s *Store) CountServices(ctx context.Context, f graph.ServiceFilter) (_ int, err error) {
 	defer func() { s.health.note(err) }()
+	if err = s.enter("count services"); err != nil {
+		return
+	}
+	defer s.leave()
 	f.First, f.After = 1, ""
 	if err := f.Validate(); err != nil {
 		return 0, err

@@ -32,12 +32,24 @@ type Options struct {
 	// defaults to 64 MiB, which measured faster for batched writes than
 	// smaller buffers (fewer flushes and less level-0 churn).
 	MemTableSize uint64
-	// Fatal, when set, is called once when the database reports an
-	// unrecoverable error (a failed write-ahead log write, say on a full
-	// disk). From then on every call fails with graph.ErrUnavailable and
-	// Ping says why; the program should close what it can and exit
-	// non-zero so that a supervisor restarts it.
+	// Fatal, when set, is called once when the store cannot go on: after
+	// a failed write (a full disk, an I/O error) it closes the database
+	// and opens it again once there is room, and only when that cannot
+	// work (the close does not return within CloseTimeout, or opening
+	// fails for a reason other than space) is Fatal told. From then on
+	// every call fails with graph.ErrUnavailable and Ping says why; the
+	// program should close what it can and exit non-zero so that a
+	// supervisor restarts it.
 	Fatal func(error)
+	// ReopenEvery is how often a store whose write failed looks whether
+	// it can open the database again; defaults to one second.
+	ReopenEvery time.Duration
+	// ReopenMinFree is the free space the data directory needs before
+	// the store tries to open the database again; defaults to 4 MiB.
+	ReopenMinFree uint64
+	// CloseTimeout bounds the close of a failed database; defaults to
+	// 30 seconds.
+	CloseTimeout time.Duration
 
 	// fs replaces the file system, for tests that inject faults.
 	fs vfs.FS
@@ -70,13 +82,25 @@ type Store struct {
 	// error, for Ping.
 	health *health
 	// dir and fs are where the database lives, for Ping's free-space
-	// report.
-	dir string
-	fs  vfs.FS
+	// report and the reopen.
+	dir  string
+	fs   vfs.FS
+	opts Options
+	// gate counts the calls using db, deps, spans and known, which the
+	// reopen loop replaces while no call uses them.
+	gate *gate
+	// hung is set when closing a failed database did not return: it is
+	// left alone from then on.
+	hung bool
+	// bg ends with Close; it bounds the reopen loop, which loops tracks.
+	bg     context.Context
+	stop   context.CancelFunc
+	loopMu sync.Mutex
+	loops  sync.WaitGroup
 }
 
 // Open opens (creating if needed) the store in dir.
-func Open(dir string, opts Options) (_ *Store, err error) {
+func Open(dir string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -89,12 +113,41 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 	if opts.MemTableSize == 0 {
 		opts.MemTableSize = 64 << 20
 	}
+	if opts.ReopenEvery == 0 {
+		opts.ReopenEvery = time.Second
+	}
+	if opts.ReopenMinFree == 0 {
+		opts.ReopenMinFree = 4 << 20
+	}
+	if opts.CloseTimeout == 0 {
+		opts.CloseTimeout = 30 * time.Second
+	}
 	if opts.fs == nil {
 		opts.fs = vfs.Default
 	}
-	h := &health{log: opts.Logger, onFatal: opts.Fatal}
+	s := &Store{now: opts.Now, log: opts.Logger, health: &health{log: opts.Logger}, dir: dir, fs: opts.fs, opts: opts, gate: newGate()}
+	if err := s.load(false); err != nil {
+		return nil, err
+	}
+	s.bg, s.stop = context.WithCancel(context.Background())
+	s.health.onStop = s.startReopen
+	return s, nil
+}
+
+// load opens the database in s.dir (read-only when readOnly: then
+// nothing is written, not even the replayed write-ahead log) and loads
+// what the store mirrors in memory. On failure it leaves nothing open.
+func (s *Store) load(readOnly bool) (err error) {
+	dir, opts, h := s.dir, s.opts, s.health
+	var db *pebble.DB
+	defer func() {
+		if err != nil && db != nil {
+			err = errors.Join(err, db.Close())
+		}
+	}()
 	// A fatal error while opening (a migration's commit on a full disk)
-	// is an error from Open, not a panic.
+	// is an error from Open, not a panic; the database opened so far is
+	// then closed (above).
 	defer h.recoverFatal("open embedded store in "+dir, &err)
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
@@ -107,6 +160,7 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 		MaxConcurrentCompactions:    func() int { return 2 },
 		Logger:                      logger{opts.Logger, h},
 		FS:                          opts.fs,
+		ReadOnly:                    readOnly,
 	}
 	// A compaction that meets a damaged block reports it here.
 	po.EventListener = &pebble.EventListener{BackgroundError: func(err error) { h.note(err) }}
@@ -123,26 +177,28 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 			l.TargetFileSize = 8 << 20
 		}
 	}
-	db, err := pebble.Open(dir, po)
-	if err != nil {
-		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+	if db, err = pebble.Open(dir, po); err != nil {
+		return fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
 	deps, err := loadDeclared(db)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open embedded store in %s: %w", dir, err), db.Close())
+		return fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
 	spans, err := loadSpans(db)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open embedded store in %s: %w", dir, err), db.Close())
+		return fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
-	if _, err := splitCalls(db, opts.Logger); err != nil {
-		return nil, errors.Join(fmt.Errorf("open embedded store in %s: split call buckets: %w", dir, err), db.Close())
+	if !readOnly {
+		if _, err := splitCalls(db, opts.Logger); err != nil {
+			return fmt.Errorf("open embedded store in %s: split call buckets: %w", dir, err)
+		}
 	}
 	known, err := loadKnownIDs(db)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open embedded store in %s: %w", dir, err), db.Close())
+		return fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
-	return &Store{db: db, now: opts.Now, log: opts.Logger, services: map[string]graph.Service{}, deps: deps, spans: spans, known: known, health: h, dir: dir, fs: opts.fs}, nil
+	s.db, s.deps, s.spans, s.known, s.services = db, deps, spans, known, map[string]graph.Service{}
+	return nil
 }
 
 // Close flushes the in-memory tables to table files and releases the
@@ -152,18 +208,29 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 // database is closed either way.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
-	if err := s.health.stopped("close"); err != nil {
-		// Flushing or closing a database whose commit pipeline failed can
-		// block for good; the process is about to exit anyway.
-		return err
+	s.mu.Unlock()
+	// No reopen loop starts from now on; the one running, if any, ends
+	// (having closed the failed database, and perhaps opened it again).
+	s.loopMu.Lock()
+	s.stop()
+	s.loopMu.Unlock()
+	s.loops.Wait()
+	s.gate.close(fmt.Errorf("embedded store is closed: %w", graph.ErrUnavailable))
+	// After a failed write the database may be closed (the reopen did
+	// not get as far as opening it again), open read-only, or hung.
+	stopped := s.health.stopped("close")
+	if s.db == nil || s.hung {
+		return stopped
 	}
 	var errs []error
-	if err := s.db.Flush(); err != nil {
+	if stopped != nil {
+		errs = append(errs, stopped)
+	} else if err := s.db.Flush(); err != nil {
 		errs = append(errs, fmt.Errorf("flush embedded store: %w", err))
 	}
 	if err := s.db.Close(); err != nil {
@@ -172,9 +239,11 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// Ping reports whether the store can serve reads. Once any read met
-// damaged data (a checksum mismatch, an undecodable value), Ping fails
-// with a message naming it until the store is reopened.
+// Ping reports whether the store can serve reads and take writes. After
+// a failed write it says why, and how much room the data directory has,
+// until the database is open again. Once any read met damaged data (a
+// checksum mismatch, an undecodable value), Ping fails with a message
+// naming it until the store is reopened.
 func (s *Store) Ping(ctx context.Context) error {
 	s.mu.Lock()
 	closed := s.closed
@@ -183,14 +252,15 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("embedded store: %w", graph.ErrUnavailable)
 	}
 	if err := s.health.stopped("ping"); err != nil {
-		if du, derr := s.fs.GetDiskUsage(s.dir); derr == nil {
-			return fmt.Errorf("%w (data dir %s: %d bytes free)", err, s.dir, du.AvailBytes)
-		}
-		return err
+		return s.withSpace(err)
 	}
 	if err := s.health.check(); err != nil {
 		return err
 	}
+	if err := s.enter("ping"); err != nil {
+		return s.withSpace(err)
+	}
+	defer s.leave()
 	_, c, err := s.db.Get([]byte{tableService})
 	if err == nil {
 		c.Close()
@@ -198,6 +268,20 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("embedded store: %w", s.health.note(err))
 	}
 	return ctx.Err()
+}
+
+// withSpace adds to err how much room the data directory has: "data dir
+// full" when err says no space is left or there is less than the reopen
+// needs.
+func (s *Store) withSpace(err error) error {
+	du, derr := s.fs.GetDiskUsage(s.dir)
+	if derr != nil {
+		return err
+	}
+	if isNoSpace(err) || du.AvailBytes < s.opts.ReopenMinFree {
+		return fmt.Errorf("data dir full: %d bytes free in %s: %w", du.AvailBytes, s.dir, err)
+	}
+	return fmt.Errorf("%w (data dir %s: %d bytes free)", err, s.dir, du.AvailBytes)
 }
 
 // get returns a copy of the value at key, or nil and false when absent.
@@ -220,7 +304,6 @@ func get(r pebble.Reader, key []byte) ([]byte, bool, error) {
 // counts. Every service named anywhere in b is recorded.
 func (s *Store) Apply(ctx context.Context, b graph.Batch) (_ graph.Written, err error) {
 	defer func() { s.health.note(err) }()
-	defer s.health.recoverFatal("apply", &err)
 	var w graph.Written
 	if err := b.Validate(); err != nil {
 		return w, err
@@ -228,6 +311,14 @@ func (s *Store) Apply(ctx context.Context, b graph.Batch) (_ graph.Written, err 
 	if err := ctx.Err(); err != nil {
 		return w, err
 	}
+	if err := s.health.stopped("apply"); err != nil {
+		return w, s.withSpace(err)
+	}
+	if err := s.enter("apply"); err != nil {
+		return w, s.withSpace(err)
+	}
+	defer s.leave()
+	defer s.health.recoverFatal("apply", &err)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -304,11 +395,12 @@ func (l logger) Infof(format string, args ...any) {
 
 // Fatalf is called by Pebble on an unrecoverable error (a failed commit,
 // say on a full disk, or corruption); Pebble requires that it does not
-// return. It marks the store stopped (Ping and every later call say why,
-// Options.Fatal is told) and panics with a fatalPanic, which the store's
-// write paths recover into an error for their caller. In one of Pebble's
-// own goroutines (a background flush or compaction) nothing recovers it
-// and the process exits with the message, which is logged first.
+// return. It marks the store stopped (Ping and every later write say why,
+// and the reopen starts: see reopen.go) and panics with a fatalPanic,
+// which the store's write paths recover into an error for their caller.
+// In one of Pebble's own goroutines (a background flush or compaction, a
+// MANIFEST write) nothing recovers it and the process exits with the
+// message, which is logged first.
 func (l logger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if l.h != nil {

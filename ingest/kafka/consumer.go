@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -100,10 +101,14 @@ type Consumer struct {
 
 	mu        sync.Mutex
 	connected map[string]error // topic → last metadata error; nil once reachable
-	storeErr  error
-	storeAt   time.Time
-	dlqErr    error
-	dlqAt     time.Time
+	// assigned is, per topic whose reader runs, how many partitions the
+	// group gave it in the current generation, or -1 until the first
+	// assignment arrives (the reader is still joining the group).
+	assigned map[string]int
+	storeErr error
+	storeAt  time.Time
+	dlqErr   error
+	dlqAt    time.Time
 }
 
 // topicConsumer is one topic and how to decode it.
@@ -180,6 +185,7 @@ func NewConsumer(cfg Config, w graph.Applier, opts Options) (*Consumer, error) {
 	c := &Consumer{
 		cfg: cfg, brokers: brokers, w: w, log: logger.With("component", "kafka"), now: now,
 		connected: map[string]error{},
+		assigned:  map[string]int{},
 	}
 	for _, f := range cfg.families() {
 		if f == ingest.FamilySpans && opts.Spans != nil {
@@ -232,7 +238,11 @@ func (c *Consumer) Topics() []string {
 }
 
 // Ready returns nil when the consumer is connected and writing, and
-// otherwise an error saying why not, for /readyz.
+// otherwise an error saying why not, for /readyz. A topic is ready once
+// it exists and its reader has its first partition assignment from the
+// group (no partitions at all is an assignment too: the group has more
+// members than the topic has partitions); until then Ready says the
+// reader is joining the group.
 func (c *Consumer) Ready() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -240,6 +250,8 @@ func (c *Consumer) Ready() error {
 	for _, t := range c.topics {
 		if err := c.connected[t.topic]; err != nil {
 			errs = append(errs, fmt.Errorf("kafka: topic %s: %w", t.topic, err))
+		} else if n, ok := c.assigned[t.topic]; ok && n < 0 {
+			errs = append(errs, fmt.Errorf("kafka: topic %s: %w", t.topic, errJoining))
 		}
 	}
 	if c.storeErr != nil {
@@ -408,7 +420,7 @@ func (c *Consumer) setConnected(topic string, err error) {
 // them strictly in order. Once ctx ends, fetching stops and the batches
 // already fetched are finished and committed within the shutdown bound.
 func (c *Consumer) runTopic(ctx context.Context, t topicConsumer) {
-	r := kafka.NewReader(c.readerConfig(t.topic))
+	r := c.newReader(t.topic)
 	defer c.closeReader(r, t.topic)
 	log := c.log.With("topic", t.topic)
 
@@ -468,6 +480,11 @@ func (c *Consumer) fetchStage(ctx, wctx context.Context, r *kafka.Reader, t topi
 // closeReader leaves the group, giving up after the shutdown bound (a
 // reader stuck in a rebalance must not hold the process).
 func (c *Consumer) closeReader(r *kafka.Reader, topic string) {
+	defer func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.assigned, topic)
+	}()
 	done := make(chan error, 1)
 	go func() { done <- r.Close() }()
 	select {
@@ -478,6 +495,47 @@ func (c *Consumer) closeReader(r *kafka.Reader, topic string) {
 	case <-time.After(c.cfg.ShutdownTimeout):
 		c.log.Warn("leaving the group took longer than the shutdown timeout; giving up", "topic", topic, "timeout", c.cfg.ShutdownTimeout)
 	}
+}
+
+// errJoining says that a topic's reader has not had its first partition
+// assignment from the group yet.
+var errJoining = errors.New("joining the consumer group: no partitions assigned yet")
+
+// newReader starts a group reader of topic; Ready reports the topic as
+// joining until the group assigns the reader its partitions.
+func (c *Consumer) newReader(topic string) *kafka.Reader {
+	c.setAssigned(topic, -1)
+	return kafka.NewReader(c.readerConfig(topic))
+}
+
+// setAssigned records how many partitions of topic the reader has (-1:
+// none yet).
+func (c *Consumer) setAssigned(topic string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.assigned[topic] = n
+}
+
+// subscribedFormat is the format kafka-go v0.4.51's group reader logs its
+// assignment with, once per generation, with the map of assigned
+// partitions to their offsets as the one argument. kafka-go offers no
+// other way to learn a reader's assignment; the real-broker test
+// (TestKafkaReadyAfterAssignment) notices if an upgrade changes it.
+const subscribedFormat = "subscribed to topics and partitions: %+v"
+
+// readerLogger is the Logger of topic's reader: kafka-go's informational
+// messages at debug level, and the partition assignment into Ready.
+func (c *Consumer) readerLogger(topic string) kafka.Logger {
+	l := kafkaLogger(c.log.With("topic", topic), slog.LevelDebug)
+	return kafka.LoggerFunc(func(format string, args ...any) {
+		if format == subscribedFormat && len(args) == 1 {
+			if v := reflect.ValueOf(args[0]); v.Kind() == reflect.Map {
+				c.setAssigned(topic, v.Len())
+				c.log.Info("partitions assigned", "topic", topic, "partitions", v.Len())
+			}
+		}
+		l.Printf(format, args...)
+	})
 }
 
 func (c *Consumer) readerConfig(topic string) kafka.ReaderConfig {
@@ -504,7 +562,7 @@ func (c *Consumer) readerConfig(topic string) kafka.ReaderConfig {
 		ReadBackoffMax:         min(c.cfg.RetryMax, 2*time.Second),
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 10 * time.Second,
-		Logger:                 kafkaLogger(c.log.With("topic", topic), slog.LevelDebug),
+		Logger:                 c.readerLogger(topic),
 		ErrorLogger:            kafkaLogger(c.log.With("topic", topic), slog.LevelWarn),
 	}
 }

@@ -47,7 +47,7 @@ type spanLoop struct {
 // flushes and commits one last time within the shutdown bound, and leaves
 // the group.
 func (c *Consumer) runSpans(ctx context.Context, t topicConsumer) {
-	r := kafka.NewReader(c.readerConfig(t.topic))
+	r := c.newReader(t.topic)
 	defer c.closeReader(r, t.topic)
 	// wctx outlives ctx by the shutdown bound, for the final flush.
 	wctx, cancel := graceContext(ctx, c.cfg.ShutdownTimeout)
