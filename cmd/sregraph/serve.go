@@ -297,7 +297,7 @@ func newServer(ctx context.Context, cfg serveConfig, extra *componentConfig, log
 	// commits.
 	if err := extra.wire(context.WithoutCancel(ctx), wiring{
 		mux: mux, store: s.store, writer: resolvers.Publishing{W: s.store, Feed: feed}, aliases: aliases,
-		reg: reg, log: log, now: now, publicURL: s.publicURL, ready: &ready,
+		reg: reg, log: log, now: now, publicURL: s.publicURL, ready: &ready, retention: time.Duration(cfg.Retention),
 		start: func(name string, run func(context.Context) error) { s.tasks = append(s.tasks, task{name, run}) },
 		after: func(f func() error) { s.cleanups = append(s.cleanups, f) },
 	}); err != nil {

@@ -61,6 +61,11 @@ type Config struct {
 	Alias func(string) string
 	// Anomaly holds the anomaly thresholds; zero fields get the defaults.
 	Anomaly AnomalyConfig
+	// Retention is how long the store keeps call buckets: a span that
+	// started longer ago than that (by the aggregator's clock) is rejected
+	// rather than counted and deleted by the next retention run. Zero
+	// bounds spans by graph.Earliest only.
+	Retention time.Duration
 	// VirtualCaller names the caller of a root SERVER or CONSUMER span
 	// without a peer attribute (default DefaultVirtualCaller, "user").
 	VirtualCaller string
@@ -199,7 +204,7 @@ func (a *Aggregator) Add(req *coltracepb.ExportTraceServiceRequest, producer str
 func (a *Aggregator) addHTTP(req *coltracepb.ExportTraceServiceRequest, producer string) (graph.Batch, []*origin, Accepted) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p := &pass{org: &origin{producer: producer}, store: &a.pending, at: a.now().UnixNano()}
+	p := &pass{org: &origin{producer: producer}, store: &a.pending, at: a.now().UnixNano(), oldest: a.oldest()}
 	res := a.add(req, p)
 	b, orgs := a.takeDirty(false)
 	return b, orgs, res
@@ -210,7 +215,7 @@ func (a *Aggregator) addHTTP(req *coltracepb.ExportTraceServiceRequest, producer
 func (a *Aggregator) addHTTPWire(body []byte, producer string) (graph.Batch, []*origin, Accepted, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p := &pass{org: &origin{producer: producer}, store: &a.pending, at: a.now().UnixNano()}
+	p := &pass{org: &origin{producer: producer}, store: &a.pending, at: a.now().UnixNano(), oldest: a.oldest()}
 	res, err := a.addWire(body, p)
 	if err != nil {
 		return graph.Batch{}, nil, res, err
@@ -291,6 +296,17 @@ type pass struct {
 	org   *origin
 	store *pendingStore
 	at    int64
+	// oldest is the earliest span start accepted (Unix nanoseconds).
+	oldest int64
+}
+
+// oldest is the earliest span start the aggregator accepts now: the
+// retention's cutoff, never before graph.Earliest. Called with a.mu held.
+func (a *Aggregator) oldest() int64 {
+	if a.cfg.Retention <= 0 {
+		return minNanos
+	}
+	return max(minNanos, a.now().Add(-a.cfg.Retention).UnixNano())
 }
 
 func (a *Aggregator) add(req *coltracepb.ExportTraceServiceRequest, p *pass) Accepted {
@@ -586,12 +602,15 @@ func (a *Aggregator) span(svc, env string, sp *spanView, p *pass) string {
 	case len(parent) != 0 && len(parent) != 8:
 		return fmt.Sprintf("parent span id has %d bytes, want 8", len(parent))
 	}
-	if role == 0 { // INTERNAL, or a kind from the future: not a call.
-		return ""
-	}
 	start, end := int64(sp.start), int64(sp.end)
 	if sp.start > uint64(maxNanos) || start < minNanos {
-		return fmt.Sprintf("start time %d ns is out of range", sp.start)
+		return fmt.Sprintf("start time %d ns is outside the accepted range %d..%d", sp.start, graph.Earliest.Year(), graph.Latest.Year())
+	}
+	if start < p.oldest {
+		return fmt.Sprintf("start time %s is older than the retention of %s", time.Unix(0, start).UTC().Format(time.RFC3339), a.cfg.Retention)
+	}
+	if role == 0 { // INTERNAL, or a kind from the future: not a call.
+		return ""
 	}
 	if sp.end > uint64(maxNanos) {
 		end = start

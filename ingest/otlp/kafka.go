@@ -120,7 +120,7 @@ func (a *Aggregator) AddKafka(m KafkaMessage) error {
 		a.segments[k] = seg
 	}
 	seg.last, part.last = m.Offset, m.Offset
-	p := &pass{org: seg.org, store: &part.store, at: part.clock}
+	p := &pass{org: seg.org, store: &part.store, at: part.clock, oldest: a.oldest()}
 	if req != nil {
 		a.add(req, p)
 	} else {
