@@ -237,7 +237,9 @@ func TestTracesOlderThanRetentionRejected(t *testing.T) {
 		t.Errorf("partial success %+v; want the 2 spans of 2022 rejected for the retention", r.PartialSuccess)
 	}
 	var svc struct {
-		Service struct{ Dependencies []struct{ Service struct{ Name string } } }
+		Service struct {
+			Dependencies []struct{ Service struct{ Name string } }
+		}
 	}
 	c.graphql(t, `{ service(name: "checkout") { dependencies { service { name } } } }`, nil, &svc)
 	if d := svc.Service.Dependencies; len(d) != 1 || d[0].Service.Name != "inventory" {

@@ -135,4 +135,3 @@ func tempoEdges(t *testing.T, cfg Config, add func(*Aggregator) graph.Batch) str
 		s.Spans, s.Paired, s.Database, s.Virtual, s.Roots, s.Expired))
 	return strings.Join(lines, "\n") + "\n"
 }
-
