@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -30,10 +29,10 @@ const (
 // warning), where gqlgen's POST and GET transports differ:
 //
 //   - A request that cannot be executed (a parse or validation error, a
-//     variable that does not coerce) answers 200 to a client accepting
-//     application/json, 400 to one accepting
-//     application/graphql-response+json; either way without a "data"
-//     entry, which a request error must not have.
+//     variable that does not coerce, a limit) answers 200 to a client
+//     accepting application/json, a 4xx (or 504 for a timeout) to one
+//     accepting application/graphql-response+json; either way without a
+//     "data" entry, which a request error must not have.
 //   - A body that is not one GraphQL request (malformed JSON, a batch, a
 //     query that is not a string) or a request without a query answers
 //     400, saying what was wrong without repeating the body.
@@ -80,11 +79,8 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	ctx := r.Context()
 	oc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
-		status := http.StatusOK
-		if media == mediaGraphQLResponse && errcode.GetErrorKind(errs) == errcode.KindProtocol {
-			status = http.StatusBadRequest
-		}
-		t.write(w, status, exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs))
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs)
+		t.write(w, answerStatus(media, resp), resp)
 		return
 	}
 	if t.method == http.MethodGet {
@@ -95,7 +91,29 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 	}
 	responses, ctx := exec.DispatchOperation(ctx, oc)
-	t.write(w, http.StatusOK, responses(ctx))
+	resp := responses(ctx)
+	t.write(w, answerStatus(media, resp), resp)
+}
+
+// answerStatus is the status of an answer: 200 whenever an operation ran
+// (its errors are in the body) or the client accepts application/json;
+// for application/graphql-response+json, an answer without data (the
+// operation was refused before it ran) is a 4xx or 5xx, as the
+// specification requires: 429 for RETRY_LATER, 504 for TIMEOUT, 400
+// otherwise.
+func answerStatus(media string, resp *graphql.Response) int {
+	if resp.Data != nil || media != mediaGraphQLResponse {
+		return http.StatusOK
+	}
+	for _, e := range resp.Errors {
+		switch code, _ := e.Extensions["code"].(string); code {
+		case "RETRY_LATER":
+			return http.StatusTooManyRequests
+		case "TIMEOUT":
+			return http.StatusGatewayTimeout
+		}
+	}
+	return http.StatusBadRequest
 }
 
 // params reads the request's parameters.
