@@ -109,14 +109,14 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 	// spans topic, renaming services through the aliases; the handler's
 	// Run expires the HTTP spans and judges anomalies.
 	// Spans older than the retention are rejected rather than counted
-	// and then deleted.
+	// and then deleted, and so are spans an hour or more ahead.
 	var peers []string
 	for _, a := range strings.Split(c.peerAttributes, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			peers = append(peers, a)
 		}
 	}
-	agg := otlp.NewAggregator(otlp.Config{Alias: w.aliases.Resolve, Retention: w.retention,
+	agg := otlp.NewAggregator(otlp.Config{Alias: w.aliases.Resolve, Retention: w.retention, MaxAhead: otlp.DefaultMaxAhead,
 		VirtualCaller: c.virtualCaller, PeerAttributes: peers}, w.now)
 	traces := otlp.NewHandler(agg, w.writer, otlp.HandlerConfig{Logger: w.log, MaxBodyBytes: c.http.MaxBody})
 	w.mux.Handle("POST /v1/traces", traces)

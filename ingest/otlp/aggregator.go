@@ -22,6 +22,9 @@ const Source = "otlp"
 const (
 	DefaultWait     = 10 * time.Second
 	DefaultMaxItems = 10000
+	// DefaultMaxAhead is how far ahead of the server's clock serve lets a
+	// span start: generous for clock skew, short of a wrong year.
+	DefaultMaxAhead = time.Hour
 	// DefaultVirtualCaller names the caller of a root SERVER or CONSUMER
 	// span that has no peer attribute.
 	DefaultVirtualCaller = "user"
@@ -66,6 +69,11 @@ type Config struct {
 	// rather than counted and deleted by the next retention run. Zero
 	// bounds spans by graph.Earliest only.
 	Retention time.Duration
+	// MaxAhead bounds how far after now (by the aggregator's clock) a span
+	// may start: a later one is rejected, as its clock is wrong and its
+	// calls would outlive every retention run. Zero bounds spans by
+	// graph.Latest only; DefaultMaxAhead is what serve uses.
+	MaxAhead time.Duration
 	// VirtualCaller names the caller of a root SERVER or CONSUMER span
 	// without a peer attribute (default DefaultVirtualCaller, "user").
 	VirtualCaller string
@@ -204,7 +212,8 @@ func (a *Aggregator) Add(req *coltracepb.ExportTraceServiceRequest, producer str
 func (a *Aggregator) addHTTP(req *coltracepb.ExportTraceServiceRequest, producer string) (graph.Batch, []*origin, Accepted) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p := &pass{org: &origin{producer: producer}, store: &a.pending, at: a.now().UnixNano(), oldest: a.oldest()}
+	p := &pass{org: &origin{producer: producer}, store: &a.pending, at: a.now().UnixNano()}
+	p.oldest, p.newest = a.accepted()
 	res := a.add(req, p)
 	b, orgs := a.takeDirty(false)
 	return b, orgs, res
@@ -215,7 +224,8 @@ func (a *Aggregator) addHTTP(req *coltracepb.ExportTraceServiceRequest, producer
 func (a *Aggregator) addHTTPWire(body []byte, producer string) (graph.Batch, []*origin, Accepted, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p := &pass{org: &origin{producer: producer}, store: &a.pending, at: a.now().UnixNano(), oldest: a.oldest()}
+	p := &pass{org: &origin{producer: producer}, store: &a.pending, at: a.now().UnixNano()}
+	p.oldest, p.newest = a.accepted()
 	res, err := a.addWire(body, p)
 	if err != nil {
 		return graph.Batch{}, nil, res, err
@@ -296,17 +306,27 @@ type pass struct {
 	org   *origin
 	store *pendingStore
 	at    int64
-	// oldest is the earliest span start accepted (Unix nanoseconds).
-	oldest int64
+	// oldest and newest are the earliest and latest span starts
+	// accepted (Unix nanoseconds).
+	oldest, newest int64
 }
 
-// oldest is the earliest span start the aggregator accepts now: the
-// retention's cutoff, never before graph.Earliest. Called with a.mu held.
-func (a *Aggregator) oldest() int64 {
-	if a.cfg.Retention <= 0 {
-		return minNanos
+// accepted returns the earliest and latest span start the aggregator
+// accepts now: the retention's cutoff and MaxAhead past now, within
+// graph.Earliest and graph.Latest. Called with a.mu held.
+func (a *Aggregator) accepted() (oldest, newest int64) {
+	oldest, newest = minNanos, maxNanos
+	if a.cfg.Retention <= 0 && a.cfg.MaxAhead <= 0 {
+		return oldest, newest
 	}
-	return max(minNanos, a.now().Add(-a.cfg.Retention).UnixNano())
+	now := a.now()
+	if a.cfg.Retention > 0 {
+		oldest = max(oldest, now.Add(-a.cfg.Retention).UnixNano())
+	}
+	if a.cfg.MaxAhead > 0 {
+		newest = min(newest, now.Add(a.cfg.MaxAhead).UnixNano())
+	}
+	return oldest, newest
 }
 
 func (a *Aggregator) add(req *coltracepb.ExportTraceServiceRequest, p *pass) Accepted {
@@ -608,6 +628,9 @@ func (a *Aggregator) span(svc, env string, sp *spanView, p *pass) string {
 	}
 	if start < p.oldest {
 		return fmt.Sprintf("start time %s is older than the retention of %s", time.Unix(0, start).UTC().Format(time.RFC3339), a.cfg.Retention)
+	}
+	if start > p.newest {
+		return fmt.Sprintf("start time %s is more than %s ahead of the server's clock", time.Unix(0, start).UTC().Format(time.RFC3339), a.cfg.MaxAhead)
 	}
 	if role == 0 { // INTERNAL, or a kind from the future: not a call.
 		return ""

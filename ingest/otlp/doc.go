@@ -19,8 +19,9 @@
 //
 // A resource without service.name has its spans rejected (reported as an
 // OTLP partial success); so has a span with malformed ids, a start time
-// outside the years 2000–2200, or a start older than Config.Retention (the
-// store's retention), which would be counted only to be deleted.
+// outside the years 2000–2200, a start older than Config.Retention (the
+// store's retention), which would be counted only to be deleted, or more
+// than Config.MaxAhead after now.
 //
 // # Edges
 //

@@ -120,7 +120,8 @@ func (a *Aggregator) AddKafka(m KafkaMessage) error {
 		a.segments[k] = seg
 	}
 	seg.last, part.last = m.Offset, m.Offset
-	p := &pass{org: seg.org, store: &part.store, at: part.clock, oldest: a.oldest()}
+	p := &pass{org: seg.org, store: &part.store, at: part.clock}
+	p.oldest, p.newest = a.accepted()
 	if req != nil {
 		a.add(req, p)
 	} else {

@@ -100,3 +100,35 @@ func TestSpansOlderThanRetentionAreRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestSpansOutsideTheAcceptedRange rejects, each with its reason for the
+// partial success, spans starting before the years sregraph stores, after
+// them, before the retention, or further ahead of the clock than MaxAhead
+// (a device whose clock is a year off), and accepts those just inside.
+func TestSpansOutsideTheAcceptedRange(t *testing.T) {
+	now := goldenNow
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want string // the rejection's reason; "" when accepted
+	}{
+		{"1999", time.Date(1999, 12, 31, 23, 0, 0, 0, time.UTC), "outside the accepted range 2000..2200"},
+		{"2201", time.Date(2201, 1, 1, 0, 0, 0, 0, time.UTC), "outside the accepted range 2000..2200"},
+		{"before the retention", now.Add(-31 * 24 * time.Hour), "older than the retention of 720h0m0s"},
+		{"a year ahead", now.AddDate(1, 0, 0), "more than 1h0m0s ahead of the server's clock"},
+		{"just inside the retention", now.Add(-29 * 24 * time.Hour), ""},
+		{"a skewed clock, minutes ahead", now.Add(10 * time.Minute), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := NewAggregator(Config{Retention: 30 * 24 * time.Hour, MaxAhead: DefaultMaxAhead}, func() time.Time { return now })
+			req := request(sp{svc: "checkout", trace: 1, id: 10, kind: client, at: tc.at.Sub(t0), dur: 20 * time.Millisecond})
+			_, res := a.Add(req, "p")
+			switch {
+			case tc.want == "" && res.Rejected != 0:
+				t.Errorf("rejected: %s", res.Message)
+			case tc.want != "" && (res.Rejected != 1 || !strings.Contains(res.Message, tc.want)):
+				t.Errorf("%d rejected, %q; want 1 rejected for %q", res.Rejected, res.Message, tc.want)
+			}
+		})
+	}
+}
