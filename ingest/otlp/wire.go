@@ -66,7 +66,7 @@ func (a *Aggregator) readWire(body []byte, p *pass) Accepted {
 			}
 			eachField(res, func(num protowire.Number, typ protowire.Type, kv []byte) {
 				if num == fieldAttributes && typ == protowire.BytesType {
-					k, val := keyValue(kv)
+					k, val := keyValue(kv, nil)
 					switch string(k) {
 					case "service.name", "service.version", "deployment.environment.name", "deployment.environment":
 						ra.set(string(k), string(val))
@@ -113,7 +113,8 @@ func readSpan(sp []byte, v *spanView, t *attrTable, in *interner) {
 		case num == fieldEnd && typ == protowire.Fixed64Type:
 			v.end, _ = protowire.ConsumeFixed64(b)
 		case num == fieldSpanAttrs && typ == protowire.BytesType:
-			k, val := keyValue(b)
+			var num [20]byte
+			k, val := keyValue(b, num[:0])
 			t.setBytes(&v.attrs, k, val, in)
 		case num == fieldStatus && typ == protowire.BytesType:
 			eachField(b, func(num protowire.Number, typ protowire.Type, c []byte) {
@@ -126,10 +127,11 @@ func readSpan(sp []byte, v *spanView, t *attrTable, in *interner) {
 	})
 }
 
-// keyValue reads a KeyValue: its key and, when the value is a string or an
-// integer, the string or the integer in decimal (nil otherwise). AnyValue is a oneof, so the last of its fields
-// set decides. Both alias kv.
-func keyValue(kv []byte) (key, value []byte) {
+// keyValue reads a KeyValue: its key and, when the value is a string, the
+// string, or when it is an integer, the integer in decimal appended to
+// buf (nil otherwise). AnyValue is a oneof, so the last of its fields
+// set decides. The key and a string value alias kv.
+func keyValue(kv, buf []byte) (key, value []byte) {
 	for len(kv) > 0 {
 		num, typ, b, rest := nextField(kv)
 		kv = rest
@@ -149,7 +151,7 @@ func keyValue(kv []byte) (key, value []byte) {
 					// Ports are integers; read as their decimal string,
 					// as anyString reads them.
 					i, _ := protowire.ConsumeVarint(c)
-					value = strconv.AppendInt(nil, int64(i), 10)
+					value = strconv.AppendInt(buf, int64(i), 10)
 				case n >= 1 && n <= fieldAnyValueMax && t == anyValueType(n):
 					value = nil
 				}
