@@ -2,7 +2,6 @@ package resolvers
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -197,7 +196,8 @@ func (t httpTransport) write(w http.ResponseWriter, status int, resp *graphql.Re
 		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
 	}
 	w.WriteHeader(status)
-	if _, err := w.Write(b); err != nil && !errors.Is(err, context.Canceled) {
+	if _, err := w.Write(b); err != nil {
+		// The client went away; nothing else can be told.
 		t.log.Debug("graphql: writing an answer", "err", err)
 	}
 }
