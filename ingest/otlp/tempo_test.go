@@ -19,8 +19,8 @@ import (
 // TestTempoServiceGraph re-creates the cases of Grafana Tempo's
 // service-graph processor tests (modules/generator/processor/servicegraphs)
 // as OTLP samples of our own: a trace with a queue and a database, failed
-// requests, virtual nodes, the ways a database is named and expired
-// edges. Each sample is aggregated through the protobuf tree and through
+// requests, virtual nodes, the ways a database is named, expired edges
+// and an unmatched span of each kind. Each sample is aggregated through the protobuf tree and through
 // the wire reader, every pending span is let expire, and the edges (with
 // their calls, errors and connection type) and the unpaired counts must
 // equal the sample's .edges golden file, which lists what Tempo's
@@ -35,6 +35,7 @@ func TestTempoServiceGraph(t *testing.T) {
 		{sample: "failed-requests"},
 		{sample: "virtual-nodes"},
 		{sample: "expired-edges"},
+		{sample: "unmatched-span-kinds"},
 		{sample: "db-server-address"},
 		{sample: "db-peer-service"},
 		{sample: "db-network-peer-with-port"},
