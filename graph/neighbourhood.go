@@ -73,14 +73,17 @@ func secondsAtOrAfter(t time.Time) int64 {
 // (oldest first). Declared edges may have no buckets. FirstSeen and
 // LastSeen are the starts of the earliest and latest call buckets ever
 // stored for the edge, whatever the range (retention keeps them); both
-// are zero for an edge that never carried a call.
+// are zero for an edge that never carried a call. ConnectionType is the
+// type of the edge's calls (see ConnectionType.Supersedes), whatever the
+// range.
 type EdgeActivity struct {
-	From      string
-	To        string
-	Declared  bool
-	Buckets   []BucketCount
-	FirstSeen time.Time
-	LastSeen  time.Time
+	From           string
+	To             string
+	Declared       bool
+	Buckets        []BucketCount
+	FirstSeen      time.Time
+	LastSeen       time.Time
+	ConnectionType ConnectionType
 }
 
 // Totals sums the buckets that start inside [from, to).
@@ -142,6 +145,9 @@ type Edge struct {
 	Declared  bool      `json:"declared"`
 	FirstSeen time.Time `json:"firstSeen,omitzero"`
 	LastSeen  time.Time `json:"lastSeen,omitzero"`
+	// ConnectionType is what the calls go over: plain calls, a messaging
+	// system, a database, or a virtual node (one end inferred).
+	ConnectionType ConnectionType `json:"connectionType,omitempty"`
 }
 
 // NeighbourhoodQuery asks for the services within Depth hops of Service
@@ -407,7 +413,7 @@ func (nb *Neighbourhood) widen(ctx context.Context, src EdgeSource, services []s
 func (nb *Neighbourhood) addEdge(key string, a *EdgeActivity, from, to time.Time) {
 	calls, errs := a.Totals(from, to)
 	nb.Edges = append(nb.Edges, Edge{From: a.From, To: a.To, Calls: calls, Errors: errs, Declared: a.Declared,
-		FirstSeen: a.FirstSeen, LastSeen: a.LastSeen})
+		FirstSeen: a.FirstSeen, LastSeen: a.LastSeen, ConnectionType: a.ConnectionType})
 	nb.Activity[key] = a
 }
 

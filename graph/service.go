@@ -74,6 +74,9 @@ type CallBucket struct {
 	// last slot those slower than every bound. All zero means the producer
 	// recorded no histogram.
 	Latency [LatencyBuckets]int64 `json:"latency,omitzero"`
+	// ConnectionType says what kind of connection the calls went over
+	// (ConnectionNone for a plain request/response call).
+	ConnectionType ConnectionType `json:"connectionType,omitempty"`
 }
 
 // LatencyBounds are the upper bounds of the latency histogram slots of a
@@ -110,6 +113,8 @@ func (c CallBucket) Validate() error {
 		return Invalidf("call bucket %s->%s has %d errors in %d calls", c.From, c.To, c.Errors, c.Calls)
 	case c.Producer == "":
 		return Invalidf("call bucket needs a producer")
+	case !c.ConnectionType.Valid():
+		return Invalidf("call bucket %s->%s has unknown connection type %q", c.From, c.To, c.ConnectionType)
 	}
 	var n int64
 	for i, v := range c.Latency {

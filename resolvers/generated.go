@@ -96,13 +96,14 @@ type ComplexityRoot struct {
 	}
 
 	Edge struct {
-		Calls     func(childComplexity int) int
-		Declared  func(childComplexity int) int
-		Errors    func(childComplexity int) int
-		FirstSeen func(childComplexity int) int
-		From      func(childComplexity int) int
-		LastSeen  func(childComplexity int) int
-		To        func(childComplexity int) int
+		Calls          func(childComplexity int) int
+		ConnectionType func(childComplexity int) int
+		Declared       func(childComplexity int) int
+		Errors         func(childComplexity int) int
+		FirstSeen      func(childComplexity int) int
+		From           func(childComplexity int) int
+		LastSeen       func(childComplexity int) int
+		To             func(childComplexity int) int
 	}
 
 	Event struct {
@@ -512,6 +513,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Edge.Calls(childComplexity), true
+	case "Edge.connectionType":
+		if e.ComplexityRoot.Edge.ConnectionType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.ConnectionType(childComplexity), true
 	case "Edge.declared":
 		if e.ComplexityRoot.Edge.Declared == nil {
 			break
@@ -1365,6 +1372,22 @@ type Edge {
   firstSeen: Time
   "Start of the last call bucket ever stored for the edge; null if it never carried a call."
   lastSeen: Time
+  "What the calls go over, as Grafana Tempo's service graph labels it (connection_type): that of the edge's latest call bucket. DIRECT for a declared dependency."
+  connectionType: ConnectionType!
+}
+
+"""
+What the calls on an edge go over, with the values of Grafana Tempo's service graph connection_type label.
+"""
+enum ConnectionType {
+  "A direct request/response call (HTTP, RPC): a CLIENT span answered by a SERVER span. Tempo's empty connection_type."
+  DIRECT
+  "A message through a broker: a PRODUCER span consumed by a CONSUMER span (messaging_system)."
+  MESSAGING_SYSTEM
+  "A database call, named from the client span's attributes alone (database)."
+  DATABASE
+  "One end is inferred, not instrumented (virtual_node): the caller of a root SERVER or CONSUMER span (its peer attribute, else \"user\"), or the peer of a CLIENT or PRODUCER span nothing answered."
+  VIRTUAL_NODE
 }
 
 type RankedChange {
@@ -1546,6 +1569,8 @@ func (ec *executionContext) childFields_Edge(ctx context.Context, field graphql.
 		return ec.fieldContext_Edge_firstSeen(ctx, field)
 	case "lastSeen":
 		return ec.fieldContext_Edge_lastSeen(ctx, field)
+	case "connectionType":
+		return ec.fieldContext_Edge_connectionType(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Edge", field.Name)
 }
@@ -3433,6 +3458,29 @@ func (ec *executionContext) _Edge_lastSeen(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Edge_lastSeen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Edge", field, true, true, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_connectionType(ctx context.Context, field graphql.CollectedField, obj *graph.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_connectionType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v graph.ConnectionType) graphql.Marshaler {
+			return ec.marshalNConnectionType2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐConnectionType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_connectionType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type ConnectionType does not have child fields"))
 }
 
 func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *graph.Event) (ret graphql.Marshaler) {
@@ -7261,6 +7309,11 @@ func (ec *executionContext) _Edge(ctx context.Context, sel ast.SelectionSet, obj
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "connectionType":
+			out.Values[i] = ec._Edge_connectionType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9108,6 +9161,38 @@ func (ec *executionContext) marshalNConfirmation2ᚖgithubᚗcomᚋsregraphᚋsr
 	return ec._Confirmation(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNConnectionType2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐConnectionType(ctx context.Context, v any) (graph.ConnectionType, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNConnectionType2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐConnectionType[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConnectionType2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐConnectionType(ctx context.Context, sel ast.SelectionSet, v graph.ConnectionType) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNConnectionType2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐConnectionType[v])
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+var (
+	unmarshalNConnectionType2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐConnectionType = map[string]graph.ConnectionType{
+		"DIRECT":           graph.ConnectionNone,
+		"MESSAGING_SYSTEM": graph.ConnectionMessaging,
+		"DATABASE":         graph.ConnectionDatabase,
+		"VIRTUAL_NODE":     graph.ConnectionVirtual,
+	}
+	marshalNConnectionType2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐConnectionType = map[graph.ConnectionType]string{
+		graph.ConnectionNone:      "DIRECT",
+		graph.ConnectionMessaging: "MESSAGING_SYSTEM",
+		graph.ConnectionDatabase:  "DATABASE",
+		graph.ConnectionVirtual:   "VIRTUAL_NODE",
+	}
+)
+
 func (ec *executionContext) unmarshalNDirection2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐDirection(ctx context.Context, v any) (graph.Direction, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNDirection2githubᚗcomᚋsregraphᚋsregraphᚋgraphᚐDirection[tmp]
@@ -9576,13 +9661,13 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := graphql.UnmarshalTime(v)
+	res, err := UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := MarshalTime(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -9982,7 +10067,7 @@ func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := UnmarshalTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -9992,7 +10077,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := MarshalTime(*v)
 	return res
 }
 

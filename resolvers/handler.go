@@ -119,8 +119,8 @@ func New(o Options) http.Handler {
 		},
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{method: http.MethodGet, log: o.Logger})
+	srv.AddTransport(httpTransport{method: http.MethodPost, log: o.Logger})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
@@ -235,7 +235,10 @@ func writeJSONError(w http.ResponseWriter, status int, code, msg string, log *sl
 	e.Extensions = map[string]any{"code": code}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	if err := json.NewEncoder(w).Encode(graphql.Response{Errors: gqlerror.List{e}}); err != nil {
+	// A request error: no "data" entry.
+	if err := json.NewEncoder(w).Encode(struct {
+		Errors gqlerror.List `json:"errors"`
+	}{gqlerror.List{e}}); err != nil {
 		log.Warn("graphql: writing an error answer", "status", status, "err", err)
 	}
 }
@@ -375,8 +378,35 @@ func errorPresenter(log *slog.Logger, hideSuggestions bool, timeout time.Duratio
 		case errors.Is(err, graph.ErrNotFound):
 			setCode(gerr, "NOT_FOUND")
 		}
+		if code, _ := gerr.Extensions["code"].(string); code == "BAD_USER_INPUT" && len(gerr.Locations) == 0 {
+			gerr.Locations = inputLocations(ctx, gerr.Path)
+		}
 		return gerr
 	}
+}
+
+// inputLocations says where in the query a user's mistake is: the value of
+// the argument the error's path ends with (a malformed Time or Duration,
+// an out-of-range depth), else the field that refused it.
+func inputLocations(ctx context.Context, path ast.Path) []gqlerror.Location {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil || fc.Field.Position == nil {
+		return nil
+	}
+	pos := fc.Field.Position
+	if n := len(path); n > 0 {
+		if name, ok := path[n-1].(ast.PathName); ok {
+			if arg := fc.Field.Arguments.ForName(string(name)); arg != nil {
+				switch {
+				case arg.Value != nil && arg.Value.Position != nil:
+					pos = arg.Value.Position
+				case arg.Position != nil:
+					pos = arg.Position
+				}
+			}
+		}
+	}
+	return []gqlerror.Location{{Line: pos.Line, Column: pos.Column}}
 }
 
 func setCode(e *gqlerror.Error, code string) {

@@ -7,6 +7,7 @@
 #   Apache Kafka (KRaft) + kcat  ingest Kafka integration suite
 #   Alertmanager                 real webhook deliveries
 #   Chromium (headless)          breach-page browser tests
+#   graphql-http (npm)           GraphQL over HTTP audit of a running sregraph
 #
 # Before the tests it runs go vet and staticcheck (installed at a pinned
 # version into .cache/bin).
@@ -33,10 +34,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "installing system packages the suites need (chromium, kcat, alertmanager)"
+step "installing system packages the suites need (chromium, kcat, alertmanager, node)"
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 if ((${#need[@]})); then
 	SUDO=""
@@ -58,7 +60,11 @@ if [[ -z "${KAFKA_BROKERS:-}" ]]; then
 	started+=(kafka)
 	set -a; source .cache/kafka/env; set +a
 fi
+step "installing graphql-http for the GraphQL over HTTP audit"
+SREGRAPH_GRAPHQL_AUDIT=$(scripts/graphql-audit/install.sh)
+export SREGRAPH_GRAPHQL_AUDIT
 export SREGRAPH_REQUIRE_NEO4J=1 SREGRAPH_REQUIRE_KAFKA=1 SREGRAPH_REQUIRE_ALERTMANAGER=1 SREGRAPH_REQUIRE_BROWSER=1 SREGRAPH_REQUIRE_TMPFS=1
+export SREGRAPH_REQUIRE_GRAPHQL_AUDIT=1
 
 step "go vet"
 go vet ./...

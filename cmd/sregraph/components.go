@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,12 +24,20 @@ import (
 type componentConfig struct {
 	kafka kafka.Config
 	http  webhook.Config
+	// virtualCaller and peerAttributes tune the service graph built from
+	// traces (otlp.Config).
+	virtualCaller  string
+	peerAttributes string
 }
 
 func registerComponentFlags(fs *flag.FlagSet) *componentConfig {
 	c := &componentConfig{}
 	c.kafka.RegisterFlags(fs)
 	c.http.RegisterFlags(fs)
+	fs.StringVar(&c.virtualCaller, "otlp-virtual-caller", otlp.DefaultVirtualCaller,
+		"service that calls a root SERVER or CONSUMER span without a peer attribute (Tempo's \"user\")")
+	fs.StringVar(&c.peerAttributes, "otlp-peer-attributes", strings.Join(otlp.DefaultPeerAttributes, ","),
+		"comma list of span attributes, first present wins, naming the uninstrumented peer of a span nothing answered (Tempo's peer_attributes; add server.address to name peers by host)")
 	return c
 }
 
@@ -57,6 +66,8 @@ type wiring struct {
 	log       *slog.Logger
 	now       func() time.Time
 	publicURL string
+	// retention is how long the store keeps data.
+	retention time.Duration
 	ready     *readiness
 	// start adds a background task, run for the server's lifetime.
 	start func(name string, f func(context.Context) error)
@@ -100,7 +111,16 @@ func (c *componentConfig) wire(ctx context.Context, w wiring) error {
 	// Traces: one aggregator pairs the spans of OTLP/HTTP and of the
 	// spans topic, renaming services through the aliases; the handler's
 	// Run expires the HTTP spans and judges anomalies.
-	agg := otlp.NewAggregator(otlp.Config{Alias: w.aliases.Resolve}, w.now)
+	// Spans older than the retention are rejected rather than counted
+	// and then deleted, and so are spans an hour or more ahead.
+	var peers []string
+	for _, a := range strings.Split(c.peerAttributes, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			peers = append(peers, a)
+		}
+	}
+	agg := otlp.NewAggregator(otlp.Config{Alias: w.aliases.Resolve, Retention: w.retention, MaxAhead: otlp.DefaultMaxAhead,
+		VirtualCaller: c.virtualCaller, PeerAttributes: peers}, w.now)
 	traces := otlp.NewHandler(agg, w.writer, otlp.HandlerConfig{Logger: w.log, MaxBodyBytes: c.http.MaxBody})
 	w.mux.Handle("POST /v1/traces", traces)
 	w.start("otlp flusher", traces.Run)

@@ -192,3 +192,57 @@ func TestGraphQLTimeoutFlag(t *testing.T) {
 		t.Fatalf("answer %s (%v); want an error with code TIMEOUT naming --graphql-timeout", raw, err)
 	}
 }
+
+// TestTracesOlderThanRetentionRejected: --retention bounds /v1/traces too.
+// Spans that started before it are answered with an OTLP partial success
+// and never stored (the retention job would have deleted them); this
+// hour's spans in the same request are kept.
+func TestTracesOlderThanRetentionRejected(t *testing.T) {
+	c := startServer(t, t.TempDir(), "--retention", "720h")
+	span := func(trace, id, parent string, kind int, at time.Time) string {
+		p := ""
+		if parent != "" {
+			p = `"parentSpanId":"` + parent + `",`
+		}
+		return fmt.Sprintf(`{"traceId":"%s","spanId":"%s",%s"name":"GET /stock","kind":%d,"startTimeUnixNano":"%d","endTimeUnixNano":"%d"}`,
+			trace, id, p, kind, at.UnixNano(), at.Add(20*time.Millisecond).UnixNano())
+	}
+	old, now := time.Date(2022, 6, 23, 9, 30, 0, 0, time.UTC), time.Now().Add(-time.Minute)
+	body := `{"resourceSpans":[` +
+		`{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}}]},"scopeSpans":[{"spans":[` +
+		span("3f2e1d0c9b8a79685746352413021f0e", "b1b2c3d4e5f60718", "", 3, old) + "," +
+		span("0a1b2c3d4e5f60718293a4b5c6d7e8f9", "d1b2c3d4e5f60718", "", 3, now) + `]}]},` +
+		`{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"inventory"}}]},"scopeSpans":[{"spans":[` +
+		span("3f2e1d0c9b8a79685746352413021f0e", "e1b2c3d4e5f60718", "b1b2c3d4e5f60718", 2, old) + "," +
+		span("0a1b2c3d4e5f60718293a4b5c6d7e8f9", "f1b2c3d4e5f60718", "d1b2c3d4e5f60718", 2, now) + `]}]}]}`
+	resp, err := http.Post(c.url+"/v1/traces", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		PartialSuccess struct {
+			RejectedSpans string `json:"rejectedSpans"`
+			ErrorMessage  string `json:"errorMessage"`
+		} `json:"partialSuccess"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, body %s: %v", resp.StatusCode, raw, err)
+	}
+	if r.PartialSuccess.RejectedSpans != "2" || !strings.Contains(r.PartialSuccess.ErrorMessage, "older than the retention") {
+		t.Errorf("partial success %+v; want the 2 spans of 2022 rejected for the retention", r.PartialSuccess)
+	}
+	var svc struct {
+		Service struct {
+			Dependencies []struct{ Service struct{ Name string } }
+		}
+	}
+	c.graphql(t, `{ service(name: "checkout") { dependencies { service { name } } } }`, nil, &svc)
+	if d := svc.Service.Dependencies; len(d) != 1 || d[0].Service.Name != "inventory" {
+		t.Errorf("checkout's dependencies %+v; want inventory, from this hour's spans", d)
+	}
+}

@@ -306,7 +306,7 @@ func newServer(ctx context.Context, cfg serveConfig, extra *componentConfig, log
 	// commits.
 	if err := extra.wire(context.WithoutCancel(ctx), wiring{
 		mux: mux, store: s.store, aliases: aliases,
-		reg: reg, log: log, now: now, publicURL: s.publicURL, ready: &ready,
+		reg: reg, log: log, now: now, publicURL: s.publicURL, ready: &ready, retention: time.Duration(cfg.Retention),
 		// Breach reports join their episode before they are written.
 		writer: ingest.NewEpisodes(resolvers.Publishing{W: s.store, Feed: feed}, s.store),
 		// Breach services come from the configured labels, then every

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Services", testServices},
 		{"EdgesTouching", testEdges},
 		{"EdgeFirstLastSeen", testEdgeSeen},
+		{"EdgeConnectionType", testEdgeConnection},
 		{"CallBucketProducers", testProducers},
 		{"EdgeLatency", testEdgeLatency},
 		{"DeleteBefore", testDeleteBefore},
@@ -779,6 +781,68 @@ func testEdgeSeen(t *testing.T, s Store) {
 	}
 	if got := seenViews(acts); !sameSeen(got, all[1:2]) {
 		t.Errorf("after retention: first and last seen = %+v; want %+v", got, all[1:2])
+	}
+}
+
+func testEdgeConnection(t *testing.T, s Store) {
+	ctx := context.Background()
+	m1, m2, m3 := T0.Add(-50*time.Minute), T0.Add(-30*time.Minute), T0.Add(-10*time.Minute)
+	typed := func(c graph.CallBucket, conn graph.ConnectionType, producer string) graph.CallBucket {
+		c.ConnectionType, c.Producer = conn, producer
+		return c
+	}
+	for _, b := range []graph.Batch{
+		// The latest bucket's type is the edge's, whatever order they come in.
+		{Calls: []graph.CallBucket{typed(bucket("api", "orders-db", m2, 5, 0), graph.ConnectionDatabase, "p0")}},
+		{Calls: []graph.CallBucket{typed(bucket("api", "orders-db", m1, 5, 0), graph.ConnectionVirtual, "p0")}},
+		// One bucket, two producers: the higher ranked type wins, in
+		// either order.
+		{Calls: []graph.CallBucket{typed(bucket("api", "billing", m3, 1, 0), graph.ConnectionVirtual, "p0")}},
+		{Calls: []graph.CallBucket{typed(bucket("api", "billing", m3, 1, 0), graph.ConnectionNone, "p1")}},
+		{Calls: []graph.CallBucket{typed(bucket("api", "events", m3, 2, 0), graph.ConnectionMessaging, "p0"),
+			typed(bucket("api", "events", m3, 2, 0), graph.ConnectionVirtual, "p1")}},
+		// An uninstrumented payment provider later instrumented: the
+		// later plain calls replace the virtual node.
+		{Calls: []graph.CallBucket{typed(bucket("api", "payments", m1, 1, 0), graph.ConnectionVirtual, "p0")}},
+		{Calls: []graph.CallBucket{typed(bucket("api", "payments", m2, 1, 0), graph.ConnectionNone, "p0")}},
+		{Calls: []graph.CallBucket{typed(bucket("user", "api", m2, 7, 1), graph.ConnectionVirtual, "p0")}},
+		// A redelivered older bucket changes nothing.
+		{Calls: []graph.CallBucket{typed(bucket("api", "orders-db", m1, 5, 0), graph.ConnectionVirtual, "p0")}},
+	} {
+		MustApply(t, s, b)
+	}
+	want := "api->billing:, api->events:messaging_system, api->orders-db:database, api->payments:, user->api:virtual_node"
+	acts, err := s.EdgesTouching(ctx, []string{"api"}, T0.Add(-time.Hour), T0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range acts {
+		got = append(got, a.From+"->"+a.To+":"+string(a.ConnectionType))
+	}
+	if g := strings.Join(got, ", "); g != want {
+		t.Errorf("connection types = %s; want %s", g, want)
+	}
+	nb, err := graph.Walk(ctx, s, graph.NeighbourhoodQuery{Service: "api", From: T0.Add(-time.Hour), To: T0, Depth: 1, Direction: graph.Both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, e := range nb.Edges {
+		got = append(got, e.From+"->"+e.To+":"+string(e.ConnectionType))
+	}
+	if g := strings.Join(got, ", "); g != want {
+		t.Errorf("neighbourhood connection types = %s; want %s", g, want)
+	}
+	// Retention keeps the type with the first and last seen.
+	if _, _, err := s.DeleteBefore(ctx, m2); err != nil {
+		t.Fatal(err)
+	}
+	if acts, err = s.EdgesTouching(ctx, []string{"orders-db"}, T0.Add(-time.Hour), T0); err != nil {
+		t.Fatal(err)
+	}
+	if len(acts) != 1 || acts[0].ConnectionType != graph.ConnectionDatabase {
+		t.Errorf("after retention: %+v; want api->orders-db a database connection", acts)
 	}
 }
 

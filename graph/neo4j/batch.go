@@ -309,20 +309,27 @@ func dependencyRows(deps []graph.Dependency) []map[string]any {
 }
 
 // callEdgeRows are the edges the call buckets are on, in (from, to)
-// order, each with its earliest and latest bucket start.
+// order, each with its earliest and latest bucket start and the
+// connection type code of its latest bucket (the highest of that start).
 func callEdgeRows(calls []graph.CallBucket) []map[string]any {
-	type span struct{ first, last time.Time }
+	type span struct {
+		first, last time.Time
+		conn        graph.ConnectionType
+	}
 	spans := make(map[[2]string]span)
 	for _, c := range calls {
 		start := c.Start.UTC().Truncate(graph.BucketWidth)
 		k := [2]string{c.From, c.To}
 		sp, ok := spans[k]
 		if !ok {
-			spans[k] = span{start, start}
+			spans[k] = span{start, start, c.ConnectionType}
 			continue
 		}
 		if start.Before(sp.first) {
 			sp.first = start
+		}
+		if c.ConnectionType.Supersedes(start, sp.conn, sp.last) {
+			sp.conn = c.ConnectionType
 		}
 		if start.After(sp.last) {
 			sp.last = start
@@ -342,7 +349,8 @@ func callEdgeRows(calls []graph.CallBucket) []map[string]any {
 	rows := make([]map[string]any, len(keys))
 	for i, k := range keys {
 		sp := spans[k]
-		rows[i] = map[string]any{"from": k[0], "to": k[1], "firstSeen": sp.first, "lastSeen": sp.last}
+		rows[i] = map[string]any{"from": k[0], "to": k[1], "firstSeen": sp.first, "lastSeen": sp.last,
+			"connection": int64(sp.conn.Code())}
 	}
 	return rows
 }

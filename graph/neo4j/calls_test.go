@@ -285,3 +285,33 @@ func TestCallHourRows(t *testing.T) {
 		t.Errorf("latency %#v; want minute 1 without a histogram, then minute 2's", withHist[0]["latency"])
 	}
 }
+
+// TestEdgeWrittenBeforeConnectionTypes reads a call edge stored without a
+// connection, as edges written before connection types are, as a direct
+// call, until a bucket of its latest minute names its type.
+func TestEdgeWrittenBeforeConnectionTypes(t *testing.T) {
+	s := MustOpen(t, Options{Now: graphtest.Now})
+	ctx := context.Background()
+	t0 := graphtest.T0
+	db := callAt("api", "orders-db", "p1", t0, 5, 0, hist{0: 5})
+	db.ConnectionType = graph.ConnectionDatabase
+	graphtest.MustApply(t, s, graph.Batch{Calls: []graph.CallBucket{db}})
+	if n, _, err := s.writeCounts(ctx, cypherForgetConnection, map[string]any{"from": "api", "to": "orders-db"}); err != nil || n != 1 {
+		t.Fatalf("forget the connection: %d edges, %v", n, err)
+	}
+	conn := func() graph.ConnectionType {
+		t.Helper()
+		acts, err := s.EdgesTouching(ctx, []string{"api"}, t0.Add(-time.Hour), t0.Add(time.Hour))
+		if err != nil || len(acts) != 1 {
+			t.Fatalf("edges %+v, %v", acts, err)
+		}
+		return acts[0].ConnectionType
+	}
+	if c := conn(); c != graph.ConnectionNone {
+		t.Errorf("an edge without a connection reads as %q", c)
+	}
+	graphtest.MustApply(t, s, graph.Batch{Calls: []graph.CallBucket{db}})
+	if c := conn(); c != graph.ConnectionDatabase {
+		t.Errorf("after a typed bucket of its latest minute: %q", c)
+	}
+}

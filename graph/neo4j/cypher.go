@@ -14,10 +14,13 @@ package neo4j
 //	                    errors, latencySum, latency}]->(:Service)
 //	                                                          call buckets,
 //	                                                          one per hour
-//	(:Service)-[:CALLS_EDGE {firstSeen, lastSeen}]->(:Service)
+//	(:Service)-[:CALLS_EDGE {firstSeen, lastSeen, connection}]->(:Service)
 //	                                                          call edges
 //
-// Instants are DateTime values in UTC; attributes are a JSON string.
+// Instants are DateTime values in UTC; attributes are a JSON string. A call
+// edge's connection is its graph.ConnectionType as graph.ConnectionType.Code
+// (1 virtual_node, 2 a plain call, 3 messaging_system, 4 database); an edge
+// written before connection types has none and reads as a plain call.
 //
 // A CALLS relationship (a bucket row) holds what one producer observed on
 // one edge in one hour: the per-minute call buckets (graph.CallBucket)
@@ -214,18 +217,23 @@ SET c.calls = reduce(l = calls, r IN row.runs |
 
 	// cypherMergeCallEdges widens the call edges' first and last seen to
 	// the batch's earliest and latest bucket starts on them; the minimum
-	// and maximum make a redelivery change nothing. An edge the row does
-	// not widen is not written, so batches on the same busy edges do not
-	// queue behind each other.
+	// and maximum make a redelivery change nothing. The connection is the
+	// row's when its latest bucket is later than the edge's, the higher
+	// code when they start together (graph.ConnectionType.Supersedes). An
+	// edge the row changes nothing of is not written, so batches on the
+	// same busy edges do not queue behind each other.
 	cypherMergeCallEdges = `UNWIND $rows AS row
 MATCH (a:Service {name: row.from})
 MATCH (b:Service {name: row.to})
 MERGE (a)-[e:CALLS_EDGE]->(b)
 WITH e, row,
      CASE WHEN e.firstSeen IS NULL OR row.firstSeen < e.firstSeen THEN row.firstSeen ELSE e.firstSeen END AS firstSeen,
-     CASE WHEN e.lastSeen IS NULL OR row.lastSeen > e.lastSeen THEN row.lastSeen ELSE e.lastSeen END AS lastSeen
-WHERE e.firstSeen IS NULL OR firstSeen <> e.firstSeen OR lastSeen <> e.lastSeen
-SET e.firstSeen = firstSeen, e.lastSeen = lastSeen`
+     CASE WHEN e.lastSeen IS NULL OR row.lastSeen > e.lastSeen THEN row.lastSeen ELSE e.lastSeen END AS lastSeen,
+     CASE WHEN e.lastSeen IS NULL OR row.lastSeen > e.lastSeen THEN row.connection
+          WHEN row.lastSeen = e.lastSeen AND row.connection > coalesce(e.connection, 0) THEN row.connection
+          ELSE coalesce(e.connection, 0) END AS connection
+WHERE e.firstSeen IS NULL OR firstSeen <> e.firstSeen OR lastSeen <> e.lastSeen OR connection <> coalesce(e.connection, 0)
+SET e.firstSeen = firstSeen, e.lastSeen = lastSeen, e.connection = connection`
 )
 
 const (
@@ -323,13 +331,13 @@ RETURN c.hour AS hour, c.calls AS calls, c.latencySum AS latencySum, c.latency A
   WHERE b.name IN $services AND NOT a.name IN $services
   RETURN a.name AS caller, b.name AS callee, r
 }
-RETURN caller, callee, type(r) = 'DEPENDS_ON' AS declared, r.firstSeen AS firstSeen, r.lastSeen AS lastSeen`
+RETURN caller, callee, type(r) = 'DEPENDS_ON' AS declared, r.firstSeen AS firstSeen, r.lastSeen AS lastSeen, r.connection AS connection`
 
 	// cypherEdgesAmong is cypherEdgesOfServices restricted to edges with
 	// both ends in $services.
 	cypherEdgesAmong = `MATCH (a:Service)-[r:DEPENDS_ON|CALLS_EDGE]->(b:Service)
 WHERE a.name IN $services AND b.name IN $services
-RETURN a.name AS caller, b.name AS callee, type(r) = 'DEPENDS_ON' AS declared, r.firstSeen AS firstSeen, r.lastSeen AS lastSeen`
+RETURN a.name AS caller, b.name AS callee, type(r) = 'DEPENDS_ON' AS declared, r.firstSeen AS firstSeen, r.lastSeen AS lastSeen, r.connection AS connection`
 )
 
 const (
@@ -403,6 +411,12 @@ MATCH (b:Service {name: $to})
 CREATE (a)-[c:CALLS {key: $key, caller: $from, callee: $to, start: $start, producer: $producer,
                      calls: $calls, errors: $errors, latencySum: $latencySum, latency: $latency}]->(b)
 RETURN count(c) AS n`
+
+	// cypherForgetConnection removes a call edge's connection, as edges
+	// written before connection types were stored lack it; tests use it.
+	cypherForgetConnection = `MATCH (:Service {name: $from})-[e:CALLS_EDGE]->(:Service {name: $to})
+REMOVE e.connection
+RETURN count(e) AS n`
 
 	// cypherWipeRelationships removes up to $limit relationships; tests
 	// use it, then cypherWipe, to start from an empty database.

@@ -69,7 +69,10 @@ func (s *Store) edges(ctx context.Context, services []string, from, to time.Time
 	}
 	// The first and last seen of call edges, set on the edges returned
 	// once those are known.
-	type span struct{ first, last time.Time }
+	type span struct {
+		first, last time.Time
+		conn        graph.ConnectionType
+	}
 	seen := make(map[[2]string]span)
 	for _, r := range edgeRecs {
 		m := r.AsMap()
@@ -83,7 +86,12 @@ func (s *Store) edges(ctx context.Context, services []string, from, to time.Time
 		if !okFirst || !okLast {
 			return nil, fmt.Errorf("neo4j: call edge %s->%s stored without first and last seen", caller, callee)
 		}
-		seen[[2]string{caller, callee}] = span{first.UTC(), last.UTC()}
+		// An edge written before connection types has none: a plain call.
+		code, _ := m["connection"].(int64)
+		if code < 0 || code > int64(graph.ConnectionDatabase.Code()) {
+			return nil, fmt.Errorf("neo4j: call edge %s->%s stored with connection %d", caller, callee, code)
+		}
+		seen[[2]string{caller, callee}] = span{first.UTC(), last.UTC(), graph.ConnectionOfCode(byte(code))}
 	}
 
 	sums, err := sumCallHours(calls.recs, from, to)
@@ -97,7 +105,7 @@ func (s *Store) edges(ctx context.Context, services []string, from, to time.Time
 	out := make([]graph.EdgeActivity, 0, len(edges))
 	for k, a := range edges {
 		if sp, ok := seen[k]; ok {
-			a.FirstSeen, a.LastSeen = sp.first, sp.last
+			a.FirstSeen, a.LastSeen, a.ConnectionType = sp.first, sp.last, sp.conn
 		}
 		out = append(out, *a)
 	}

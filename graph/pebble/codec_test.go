@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble"
+
 	"github.com/sregraph/sregraph/graph"
+	"github.com/sregraph/sregraph/graph/graphtest"
 )
 
 func TestEventCodecRoundTrip(t *testing.T) {
@@ -225,4 +229,82 @@ func FuzzDecodeChunk(f *testing.F) {
 			t.Fatalf("counts round trip: %v, %+v; want %+v", err, got, countsOf(slots))
 		}
 	})
+}
+
+// TestSpanFormats reads an edge's first and last seen in both formats: the
+// one written before connection types (16 bytes, read as a plain
+// connection) and the current one; anything else is corrupt.
+func TestSpanFormats(t *testing.T) {
+	sp := edgeSpan{first: 1_795_255_200_000_000_000, last: 1_795_258_800_000_000_000, conn: graph.ConnectionDatabase.Code()}
+	got, err := decodeSpan(encodeSpan(sp))
+	if err != nil || got != sp {
+		t.Errorf("current format: %+v, %v; want %+v", got, err, sp)
+	}
+	old := encodeSpan(sp)[:spanFormatV1Len]
+	got, err = decodeSpan(old)
+	if want := (edgeSpan{first: sp.first, last: sp.last}); err != nil || got != want {
+		t.Errorf("first format: %+v, %v; want %+v", got, err, want)
+	}
+	if c := graph.ConnectionOfCode(got.conn); c != graph.ConnectionNone {
+		t.Errorf("first format reads as connection %q", c)
+	}
+	for _, bad := range [][]byte{old[:15], append(encodeSpan(sp)[:17], 9), append(append([]byte{}, old...), 7, 1)} {
+		if _, err := decodeSpan(bad); err == nil {
+			t.Errorf("decodeSpan(% x) accepted", bad)
+		}
+	}
+}
+
+// TestEdgeWrittenBeforeConnectionTypes opens a store whose edge was written
+// in the first span format and sees the edge as a plain connection until a
+// later bucket names its type.
+func TestEdgeWrittenBeforeConnectionTypes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	at := graphtest.T0.Add(-30 * time.Minute).Truncate(time.Minute)
+	s, err := Open(dir, Options{Now: graphtest.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, graph.Batch{Calls: []graph.CallBucket{{From: "api", To: "orders-db", Start: at, Producer: "p", Calls: 1, ConnectionType: graph.ConnectionDatabase}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite the span as the first format had it.
+	key := depKey(tableSeenOut, "api", "orders-db")
+	raw, found, err := get(s.db, key)
+	if err != nil || !found {
+		t.Fatalf("span not stored: %v", err)
+	}
+	if err := s.db.Set(key, raw[:spanFormatV1Len], pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir, Options{Now: graphtest.Now}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	conn := func() graph.ConnectionType {
+		t.Helper()
+		acts, err := s.EdgesTouching(ctx, []string{"api"}, at, at.Add(time.Hour))
+		if err != nil || len(acts) != 1 {
+			t.Fatalf("edges %+v, %v", acts, err)
+		}
+		return acts[0].ConnectionType
+	}
+	if c := conn(); c != graph.ConnectionNone {
+		t.Errorf("an edge of the first format reads as %q", c)
+	}
+	// The same bucket again names its type: codes outrank "none recorded".
+	if _, err := s.Apply(ctx, graph.Batch{Calls: []graph.CallBucket{{From: "api", To: "orders-db", Start: at, Producer: "p", Calls: 1, ConnectionType: graph.ConnectionDatabase}}}); err != nil {
+		t.Fatal(err)
+	}
+	if c := conn(); c != graph.ConnectionDatabase {
+		t.Errorf("after a typed bucket: %q", c)
+	}
 }

@@ -41,7 +41,7 @@ func (s *Store) applyCalls(batch *writes, calls []graph.CallBucket, seen *sighti
 		hour := start.Truncate(chunkWidth)
 		seen.see(c.From, start, start)
 		seen.see(c.To, start, start)
-		spans.see(c.From, c.To, nanos(start))
+		spans.see(c.From, c.To, nanos(start), c.ConnectionType.Code())
 		key := chunkKey(tableLatency, c.From, hour, c.To, c.Producer)
 		ch, ok := chunks[string(key)]
 		if !ok {
@@ -84,33 +84,69 @@ func (s *Store) applyCalls(batch *writes, calls []graph.CallBucket, seen *sighti
 }
 
 // edgeSpan is the earliest and latest bucket start (nanoseconds since the
-// epoch) seen on an edge.
-type edgeSpan struct{ first, last uint64 }
+// epoch) seen on an edge, and the connection type of the edge's calls as a
+// graph.ConnectionType code (0 when none was recorded: data written before
+// connection types, read as graph.ConnectionNone).
+type edgeSpan struct {
+	first, last uint64
+	conn        byte
+}
+
+// merge widens sp by a bucket starting at start whose calls went over
+// connection conn. The edge's connection type is that of its latest
+// bucket and, among buckets of one start, the highest ranked; codes are
+// in rank order (graph.ConnectionType.Supersedes), so the answer does not
+// depend on the order buckets arrive in.
+func (sp edgeSpan) merge(o edgeSpan) edgeSpan {
+	out := edgeSpan{first: min(sp.first, o.first), last: max(sp.last, o.last), conn: sp.conn}
+	switch {
+	case o.last > sp.last:
+		out.conn = o.conn
+	case o.last == sp.last:
+		out.conn = max(sp.conn, o.conn)
+	}
+	return out
+}
 
 // edgeSpans gathers spans by edge.
 type edgeSpans map[[2]string]edgeSpan
 
-func (m edgeSpans) see(from, to string, start uint64) {
+func (m edgeSpans) see(from, to string, start uint64, conn byte) {
 	k := [2]string{from, to}
-	sp, ok := m[k]
-	if !ok {
-		m[k] = edgeSpan{start, start}
-		return
+	v := edgeSpan{start, start, conn}
+	if sp, ok := m[k]; ok {
+		v = sp.merge(v)
 	}
-	m[k] = edgeSpan{min(sp.first, start), max(sp.last, start)}
+	m[k] = v
 }
 
+// Span formats. The first (no format byte) is the 16 bytes of first and
+// last; the second adds the format byte and the connection type code.
+const (
+	spanFormatV1Len = 16
+	spanFormat      = 2
+	spanFormatLen   = 18
+)
+
 func encodeSpan(sp edgeSpan) []byte {
-	b := make([]byte, 0, 16)
+	b := make([]byte, 0, spanFormatLen)
 	b = binary.BigEndian.AppendUint64(b, sp.first)
-	return binary.BigEndian.AppendUint64(b, sp.last)
+	b = binary.BigEndian.AppendUint64(b, sp.last)
+	return append(b, spanFormat, sp.conn)
 }
 
 func decodeSpan(b []byte) (edgeSpan, error) {
-	if len(b) != 16 {
+	switch {
+	case len(b) == spanFormatV1Len:
+	case len(b) == spanFormatLen && b[16] == spanFormat && b[17] <= graph.ConnectionDatabase.Code():
+	default:
 		return edgeSpan{}, errCorrupt
 	}
-	return edgeSpan{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}, nil
+	sp := edgeSpan{first: binary.BigEndian.Uint64(b), last: binary.BigEndian.Uint64(b[8:])}
+	if len(b) == spanFormatLen {
+		sp.conn = b[17]
+	}
+	return sp, nil
 }
 
 // spans is the in-memory mirror of every edge's first and last seen, so
@@ -155,10 +191,9 @@ func (sp *spans) widen(seen edgeSpans) edgeSpans {
 	out := edgeSpans{}
 	for k, v := range seen {
 		if old, ok := sp.m[k]; ok {
-			if old.first <= v.first && old.last >= v.last {
+			if v = old.merge(v); v == old {
 				continue
 			}
-			v = edgeSpan{min(old.first, v.first), max(old.last, v.last)}
 		}
 		out[k] = v
 	}
@@ -554,6 +589,7 @@ func (sc *edgeScan) result() []graph.EdgeActivity {
 		e.raw = nil
 		if sp, ok := sc.s.spans.m[k]; ok {
 			e.act.FirstSeen, e.act.LastSeen = fromNanos(sp.first), fromNanos(sp.last)
+			e.act.ConnectionType = graph.ConnectionOfCode(sp.conn)
 		}
 		out = append(out, e.act)
 	}

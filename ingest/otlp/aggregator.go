@@ -3,11 +3,13 @@ package otlp
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/sregraph/sregraph/graph"
@@ -20,7 +22,26 @@ const Source = "otlp"
 const (
 	DefaultWait     = 10 * time.Second
 	DefaultMaxItems = 10000
+	// DefaultMaxAhead is how far ahead of the server's clock serve lets a
+	// span start: generous for clock skew, short of a wrong year.
+	DefaultMaxAhead = time.Hour
+	// DefaultVirtualCaller names the caller of a root SERVER or CONSUMER
+	// span that has no peer attribute.
+	DefaultVirtualCaller = "user"
 )
+
+// DefaultPeerAttributes are the span attributes, in order, that name the
+// uninstrumented peer of an unpaired span (Tempo's peer_attributes).
+var DefaultPeerAttributes = []string{"peer.service", "db.name", "db.system", "db.system.name"}
+
+// DefaultDatabaseNameAttributes are the span attributes, in order, that
+// mark a CLIENT or PRODUCER span as a database call and name the database
+// when nothing names its server (Tempo's database_name_attributes).
+var DefaultDatabaseNameAttributes = []string{"db.namespace", "db.name", "db.system", "db.system.name"}
+
+// maxListAttributes is how many attributes of PeerAttributes and of
+// DatabaseNameAttributes are read; further ones are ignored.
+const maxListAttributes = 6
 
 // Config tunes an Aggregator. Zero fields get the defaults.
 type Config struct {
@@ -43,6 +64,26 @@ type Config struct {
 	Alias func(string) string
 	// Anomaly holds the anomaly thresholds; zero fields get the defaults.
 	Anomaly AnomalyConfig
+	// Retention is how long the store keeps call buckets: a span that
+	// started longer ago than that (by the aggregator's clock) is rejected
+	// rather than counted and deleted by the next retention run. Zero
+	// bounds spans by graph.Earliest only.
+	Retention time.Duration
+	// MaxAhead bounds how far after now (by the aggregator's clock) a span
+	// may start: a later one is rejected, as its clock is wrong and its
+	// calls would outlive every retention run. Zero bounds spans by
+	// graph.Latest only; DefaultMaxAhead is what serve uses.
+	MaxAhead time.Duration
+	// VirtualCaller names the caller of a root SERVER or CONSUMER span
+	// without a peer attribute (default DefaultVirtualCaller, "user").
+	VirtualCaller string
+	// PeerAttributes name the peer of an unpaired span, first present
+	// wins (default DefaultPeerAttributes; at most 6 are read).
+	PeerAttributes []string
+	// DatabaseNameAttributes mark a database call and name the database,
+	// first present wins (default DefaultDatabaseNameAttributes; at most 6
+	// are read).
+	DatabaseNameAttributes []string
 }
 
 func (c *Config) fill() {
@@ -61,6 +102,15 @@ func (c *Config) fill() {
 	if c.VersionForget <= 0 {
 		c.VersionForget = time.Hour
 	}
+	if c.VirtualCaller == "" {
+		c.VirtualCaller = DefaultVirtualCaller
+	}
+	if len(c.PeerAttributes) == 0 {
+		c.PeerAttributes = DefaultPeerAttributes
+	}
+	if len(c.DatabaseNameAttributes) == 0 {
+		c.DatabaseNameAttributes = DefaultDatabaseNameAttributes
+	}
 	c.Anomaly.fill()
 }
 
@@ -74,13 +124,14 @@ type Stats struct {
 	// own.
 	Paired, Database int64
 	// Virtual counts expired client spans that became a call to a virtual
-	// peer (peer.service, server.address); Expired the unpaired spans
-	// dropped without one.
+	// peer (a peer attribute); Expired the unpaired spans dropped without
+	// one.
 	Virtual, Expired int64
 	// Evicted counts entries expired early because their pending store
 	// was full; their spans are counted in Virtual or Expired too.
 	Evicted int64
-	// Roots counts server spans without a parent (called by no one known).
+	// Roots counts SERVER and CONSUMER spans without a parent, each a
+	// call from a virtual caller.
 	Roots int64
 	// Pending is the number of entries in the pending stores now.
 	Pending int
@@ -110,6 +161,7 @@ type Aggregator struct {
 	segments   map[segmentKey]*segment
 	versions   map[string]*versionState
 	strings    interner
+	attrs      attrTable
 	hist       *history
 	stats      Stats
 }
@@ -130,6 +182,7 @@ func NewAggregator(cfg Config, now func() time.Time) *Aggregator {
 		segments:   map[segmentKey]*segment{},
 		versions:   map[string]*versionState{},
 		hist:       newHistory(cfg.Anomaly, cfg.BucketWidth),
+		attrs:      newAttrTable(cfg.PeerAttributes, cfg.DatabaseNameAttributes),
 	}
 }
 
@@ -160,6 +213,7 @@ func (a *Aggregator) addHTTP(req *coltracepb.ExportTraceServiceRequest, producer
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p := &pass{org: &origin{producer: producer}, store: &a.pending, at: a.now().UnixNano()}
+	p.oldest, p.newest = a.accepted()
 	res := a.add(req, p)
 	b, orgs := a.takeDirty(false)
 	return b, orgs, res
@@ -171,6 +225,7 @@ func (a *Aggregator) addHTTPWire(body []byte, producer string) (graph.Batch, []*
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p := &pass{org: &origin{producer: producer}, store: &a.pending, at: a.now().UnixNano()}
+	p.oldest, p.newest = a.accepted()
 	res, err := a.addWire(body, p)
 	if err != nil {
 		return graph.Batch{}, nil, res, err
@@ -251,6 +306,27 @@ type pass struct {
 	org   *origin
 	store *pendingStore
 	at    int64
+	// oldest and newest are the earliest and latest span starts
+	// accepted (Unix nanoseconds).
+	oldest, newest int64
+}
+
+// accepted returns the earliest and latest span start the aggregator
+// accepts now: the retention's cutoff and MaxAhead past now, within
+// graph.Earliest and graph.Latest. Called with a.mu held.
+func (a *Aggregator) accepted() (oldest, newest int64) {
+	oldest, newest = minNanos, maxNanos
+	if a.cfg.Retention <= 0 && a.cfg.MaxAhead <= 0 {
+		return oldest, newest
+	}
+	now := a.now()
+	if a.cfg.Retention > 0 {
+		oldest = max(oldest, now.Add(-a.cfg.Retention).UnixNano())
+	}
+	if a.cfg.MaxAhead > 0 {
+		newest = min(newest, now.Add(a.cfg.MaxAhead).UnixNano())
+	}
+	return oldest, newest
 }
 
 func (a *Aggregator) add(req *coltracepb.ExportTraceServiceRequest, p *pass) Accepted {
@@ -259,7 +335,7 @@ func (a *Aggregator) add(req *coltracepb.ExportTraceServiceRequest, p *pass) Acc
 	for _, rs := range req.GetResourceSpans() {
 		var ra resourceAttrs
 		for _, kv := range rs.GetResource().GetAttributes() {
-			ra.set(kv.GetKey(), kv.GetValue().GetStringValue())
+			ra.set(kv.GetKey(), anyString(kv.GetValue()))
 		}
 		run := a.beginResource(&ra)
 		for _, ss := range rs.GetScopeSpans() {
@@ -270,7 +346,7 @@ func (a *Aggregator) add(req *coltracepb.ExportTraceServiceRequest, p *pass) Acc
 					failed: sp.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR,
 				}
 				for _, kv := range sp.GetAttributes() {
-					v.attrs.set(kv.GetKey(), kv.GetValue().GetStringValue())
+					a.attrs.set(&v.attrs, kv.GetKey(), anyString(kv.GetValue()))
 				}
 				a.spanIn(p, &run, &v, &res)
 			}
@@ -309,44 +385,85 @@ func (r *resourceAttrs) set(key, value string) {
 	}
 }
 
-// spanAttrs holds the span attributes pairing reads; the last occurrence of
-// a key wins. Values that are not strings read as "".
-type spanAttrs struct {
-	peer, dbSystemName, dbSystem, dbNamespace, dbName  string
-	address, netPeerName, messagingSystem, destination string
+// anyString is an attribute value as pairing reads it: a string, or an
+// integer in decimal (ports); "" for other values.
+func anyString(v *commonpb.AnyValue) string {
+	if i, ok := v.GetValue().(*commonpb.AnyValue_IntValue); ok {
+		return strconv.FormatInt(i.IntValue, 10)
+	}
+	return v.GetStringValue()
 }
 
-func (s *spanAttrs) set(key, value string) {
-	switch key {
-	case "peer.service":
-		s.peer = value
-	case "db.system.name":
-		s.dbSystemName = value
-	case "db.system":
-		s.dbSystem = value
-	case "db.namespace":
-		s.dbNamespace = value
-	case "db.name":
-		s.dbName = value
-	case "server.address":
-		s.address = value
-	case "net.peer.name":
-		s.netPeerName = value
-	case "messaging.system":
-		s.messagingSystem = value
-	case "messaging.destination.name":
-		s.destination = value
+// maxAttrSlots bounds the span attributes pairing reads: the four below
+// and the configured peer and database name attributes.
+const maxAttrSlots = 4 + 2*maxListAttributes
+
+// Slots of the attributes that name a database's server.
+const (
+	slotPeerService = iota
+	slotServerAddress
+	slotNetworkPeerAddress
+	slotNetworkPeerPort
+)
+
+// attrTable says which span attributes pairing reads and where spanAttrs
+// keeps each.
+type attrTable struct {
+	slot         map[string]uint8
+	peer, dbName []uint8
+}
+
+func newAttrTable(peer, dbName []string) attrTable {
+	t := attrTable{slot: map[string]uint8{
+		"peer.service": slotPeerService, "server.address": slotServerAddress,
+		"network.peer.address": slotNetworkPeerAddress, "network.peer.port": slotNetworkPeerPort,
+	}}
+	list := func(keys []string) []uint8 {
+		var out []uint8
+		for _, k := range keys[:min(len(keys), maxListAttributes)] {
+			i, ok := t.slot[k]
+			if !ok {
+				i = uint8(len(t.slot))
+				t.slot[k] = i
+			}
+			out = append(out, i)
+		}
+		return out
+	}
+	t.peer = list(peer)
+	t.dbName = list(dbName)
+	return t
+}
+
+// spanAttrs holds the span attributes pairing reads, by their attrTable
+// slot; the last occurrence of a key wins. Values that are neither
+// strings nor integers read as "", as if absent.
+type spanAttrs struct {
+	vals [maxAttrSlots]string
+}
+
+func (t *attrTable) set(s *spanAttrs, key, value string) {
+	if i, ok := t.slot[key]; ok {
+		s.vals[i] = value
 	}
 }
 
 // setBytes is set for a key and value read from the wire; it copies the
 // value only for the keys it keeps.
-func (s *spanAttrs) setBytes(key, value []byte, in *interner) {
-	switch string(key) {
-	case "peer.service", "db.system.name", "db.system", "db.namespace", "db.name",
-		"server.address", "net.peer.name", "messaging.system", "messaging.destination.name":
-		s.set(string(key), in.string(value))
+func (t *attrTable) setBytes(s *spanAttrs, key, value []byte, in *interner) {
+	if i, ok := t.slot[string(key)]; ok {
+		s.vals[i] = in.string(value)
 	}
+}
+
+// first is the first non-empty value of the attributes in slots.
+func (s *spanAttrs) first(slots []uint8) string {
+	for _, i := range slots {
+		if v := s.vals[i]; v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // interner shares the strings that repeat from span to span (peer names,
@@ -468,7 +585,9 @@ type side struct {
 	start, end int64
 	failed     bool
 	role       uint8
-	org        *origin
+	// messaging marks a PRODUCER or CONSUMER span.
+	messaging bool
+	org       *origin
 }
 
 func (s *side) duration() int64 {
@@ -503,12 +622,18 @@ func (a *Aggregator) span(svc, env string, sp *spanView, p *pass) string {
 	case len(parent) != 0 && len(parent) != 8:
 		return fmt.Sprintf("parent span id has %d bytes, want 8", len(parent))
 	}
-	if role == 0 { // INTERNAL, or a kind from the future: not a call.
-		return ""
-	}
 	start, end := int64(sp.start), int64(sp.end)
 	if sp.start > uint64(maxNanos) || start < minNanos {
-		return fmt.Sprintf("start time %d ns is out of range", sp.start)
+		return fmt.Sprintf("start time %d ns is outside the accepted range %d..%d", sp.start, graph.Earliest.Year(), graph.Latest.Year())
+	}
+	if start < p.oldest {
+		return fmt.Sprintf("start time %s is older than the retention of %s", time.Unix(0, start).UTC().Format(time.RFC3339), a.cfg.Retention)
+	}
+	if start > p.newest {
+		return fmt.Sprintf("start time %s is more than %s ahead of the server's clock", time.Unix(0, start).UTC().Format(time.RFC3339), a.cfg.MaxAhead)
+	}
+	if role == 0 { // INTERNAL, or a kind from the future: not a call.
+		return ""
 	}
 	if sp.end > uint64(maxNanos) {
 		end = start
@@ -516,23 +641,29 @@ func (a *Aggregator) span(svc, env string, sp *spanView, p *pass) string {
 	if end < start {
 		end = start
 	}
+	messaging := sp.kind == tracepb.Span_SPAN_KIND_PRODUCER || sp.kind == tracepb.Span_SPAN_KIND_CONSUMER
 	s := side{service: svc, env: env, start: start, end: end, role: role, org: p.org,
-		failed: sp.failed}
+		failed: sp.failed, messaging: messaging}
 	attrs := &sp.attrs
 	switch role {
 	case roleCaller:
-		if sp.kind == tracepb.Span_SPAN_KIND_CLIENT {
-			if db := a.name(databaseTarget(attrs)); db != "" {
-				a.stats.Database++
-				a.count(&s, db, s.start, s.duration(), s.failed)
-				return ""
-			}
+		if db := a.name(a.databaseTarget(attrs)); db != "" {
+			a.stats.Database++
+			a.count(&s, db, s.start, s.duration(), s.failed, graph.ConnectionDatabase)
+			return ""
 		}
-		s.peer = a.name(peerTarget(attrs, sp.kind))
+		s.peer = a.name(attrs.first(a.attrs.peer))
 		a.arriveCaller(p, newKey(trace, id), s)
 	case roleCallee:
 		if len(parent) == 0 {
+			// A root: called by no one instrumented, so by its peer or,
+			// without one, the virtual caller.
 			a.stats.Roots++
+			caller := a.name(attrs.first(a.attrs.peer))
+			if caller == "" {
+				caller = a.name(a.cfg.VirtualCaller)
+			}
+			a.countFrom(caller, &s)
 			return ""
 		}
 		a.arriveCallee(p, newKey(trace, parent), s)
@@ -601,7 +732,11 @@ func (a *Aggregator) pair(e *entry, callee *side) {
 		}
 		// An UNSPECIFIED parent's own status says nothing about this call.
 		failed := callee.failed || caller.role == roleCaller && caller.failed
-		a.countPair(caller, callee, start, dur, failed)
+		conn := graph.ConnectionNone
+		if caller.messaging || callee.messaging {
+			conn = graph.ConnectionMessaging
+		}
+		a.countPair(caller, callee, start, dur, failed, conn)
 	}
 	if caller.role == roleCaller {
 		e.hasCaller = false
@@ -651,7 +786,7 @@ func (a *Aggregator) expireEntry(st *pendingStore, e *entry) {
 		switch {
 		case c.role == roleCaller && c.peer != "":
 			a.stats.Virtual++
-			a.count(c, c.peer, c.start, c.duration(), c.failed)
+			a.count(c, c.peer, c.start, c.duration(), c.failed, graph.ConnectionVirtual)
 		case c.role == roleCaller:
 			a.stats.Expired++
 		}
@@ -665,27 +800,41 @@ func (a *Aggregator) expireEntry(st *pendingStore, e *entry) {
 }
 
 // countPair counts one paired call under the caller's origin.
-func (a *Aggregator) countPair(caller, callee *side, start, dur int64, failed bool) {
+func (a *Aggregator) countPair(caller, callee *side, start, dur int64, failed bool, conn graph.ConnectionType) {
 	if caller.service == callee.service {
 		return
 	}
 	acc := a.touched(caller.org)
 	a.hist.add(caller.service, callee.service, start, dur, failed)
-	acc.add(caller.service, callee.service, a.bucket(start), dur, failed)
+	acc.add(caller.service, callee.service, a.bucket(start), dur, failed, conn)
 	acc.touch(caller.service, caller.env, caller.start, caller.end)
 	acc.touch(callee.service, callee.env, callee.start, callee.end)
 }
 
-// count counts one call from s to a virtual node under s's origin.
-func (a *Aggregator) count(s *side, to string, start, dur int64, failed bool) {
+// count counts one call from s to a database or virtual node under s's
+// origin.
+func (a *Aggregator) count(s *side, to string, start, dur int64, failed bool, conn graph.ConnectionType) {
 	if s.service == to {
 		return
 	}
 	acc := a.touched(s.org)
 	a.hist.add(s.service, to, start, dur, failed)
-	acc.add(s.service, to, a.bucket(start), dur, failed)
+	acc.add(s.service, to, a.bucket(start), dur, failed, conn)
 	acc.touch(s.service, s.env, s.start, s.end)
 	acc.touch(to, "", s.start, s.end)
+}
+
+// countFrom counts the call of root span s from the virtual node from
+// under s's origin, with s's start, duration and status.
+func (a *Aggregator) countFrom(from string, s *side) {
+	if from == "" || from == s.service {
+		return
+	}
+	acc := a.touched(s.org)
+	a.hist.add(from, s.service, s.start, s.duration(), s.failed)
+	acc.add(from, s.service, a.bucket(s.start), s.duration(), s.failed, graph.ConnectionVirtual)
+	acc.touch(from, "", s.start, s.end)
+	acc.touch(s.service, s.env, s.start, s.end)
 }
 
 func (a *Aggregator) bucket(ns int64) int64 {
@@ -693,50 +842,29 @@ func (a *Aggregator) bucket(ns int64) int64 {
 	return ns - ns%w
 }
 
-// databaseTarget names the virtual node of a database client span, or ""
-// when the span is not a database call: peer.service, else
-// db.system.name (or db.system) and db.namespace (or db.name) as
-// "system:namespace", else server.address.
-func databaseTarget(a *spanAttrs) string {
-	system, namespace := a.dbSystemName, a.dbNamespace
-	if system == "" {
-		system = a.dbSystem
-	}
-	if namespace == "" {
-		namespace = a.dbName
-	}
+// databaseTarget names the database a CLIENT or PRODUCER span calls, or
+// "" when the span is not a database call. As in Tempo, a span is a
+// database call when one of DatabaseNameAttributes is present (by default
+// db.namespace, db.name, db.system, db.system.name; the first present is
+// the database's name), and the database is named by peer.service, else
+// server.address, else network.peer.address (":network.peer.port" added
+// when present), else that name.
+func (a *Aggregator) databaseTarget(s *spanAttrs) string {
+	name := s.first(a.attrs.dbName)
 	switch {
-	case system == "" && namespace == "":
+	case name == "":
 		return ""
-	case a.peer != "":
-		return a.peer
-	case system != "" && namespace != "":
-		return system + ":" + namespace
-	case system != "":
-		return system
-	case a.address != "":
-		return a.address
-	}
-	return namespace
-}
-
-// peerTarget names the virtual node an unpaired caller becomes an edge to:
-// peer.service, else server.address (net.peer.name in older semantic
-// conventions); for producers, the messaging destination as
-// "system:destination".
-func peerTarget(a *spanAttrs, kind tracepb.Span_SpanKind) string {
-	switch {
-	case a.peer != "":
-		return a.peer
-	case kind == tracepb.Span_SPAN_KIND_PRODUCER && a.destination != "":
-		if a.messagingSystem != "" {
-			return a.messagingSystem + ":" + a.destination
+	case s.vals[slotPeerService] != "":
+		return s.vals[slotPeerService]
+	case s.vals[slotServerAddress] != "":
+		return s.vals[slotServerAddress]
+	case s.vals[slotNetworkPeerAddress] != "":
+		if port := s.vals[slotNetworkPeerPort]; port != "" {
+			return s.vals[slotNetworkPeerAddress] + ":" + port
 		}
-		return a.destination
-	case a.address != "":
-		return a.address
+		return s.vals[slotNetworkPeerAddress]
 	}
-	return a.netPeerName
+	return name
 }
 
 // takeHTTP returns the counts of the HTTP producers that changed since

@@ -33,6 +33,7 @@ func (t *tally) add(dur int64, failed bool) {
 type counted struct {
 	tally
 	hist [graph.LatencyBuckets]int64
+	conn graph.ConnectionType
 }
 
 // accum collects one producer's observations: the buckets it counted, the
@@ -47,12 +48,14 @@ func newAccum() *accum {
 	return &accum{buckets: map[bucketKey]*counted{}, services: map[string]*graph.Service{}}
 }
 
-func (c *accum) add(from, to string, start, dur int64, failed bool) {
+func (c *accum) add(from, to string, start, dur int64, failed bool, conn graph.ConnectionType) {
 	k := bucketKey{from, to, start}
 	t := c.buckets[k]
 	if t == nil {
-		t = &counted{}
+		t = &counted{conn: conn}
 		c.buckets[k] = t
+	} else if at := time.Unix(0, start); conn.Supersedes(at, t.conn, at) {
+		t.conn = conn
 	}
 	t.add(dur, failed)
 	t.hist[graph.LatencySlot(time.Duration(dur))]++
@@ -88,7 +91,7 @@ func (c *accum) batch(producer string) graph.Batch {
 		b.Calls = append(b.Calls, graph.CallBucket{
 			From: k.from, To: k.to, Start: time.Unix(0, k.start).UTC(), Producer: producer,
 			Calls: t.calls, Errors: t.errors, LatencySum: time.Duration(t.latency),
-			Latency: t.hist,
+			Latency: t.hist, ConnectionType: t.conn,
 		})
 	}
 	sort.Slice(b.Calls, func(i, j int) bool { return callLess(b.Calls[i], b.Calls[j]) })

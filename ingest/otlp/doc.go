@@ -18,26 +18,36 @@
 // a span name, a malformed event).
 //
 // A resource without service.name has its spans rejected (reported as an
-// OTLP partial success); so has a span with malformed ids or a start time
-// outside the years 2000–2200.
+// OTLP partial success); so has a span with malformed ids, a start time
+// outside the years 2000–2200, a start older than Config.Retention (the
+// store's retention), which would be counted only to be deleted, or more
+// than Config.MaxAhead after now.
 //
 // # Edges
 //
-// Pairing follows Grafana Tempo's service-graph processor. A CLIENT or
+// Pairing follows Grafana Tempo's service-graph processor, case by case
+// (TestTempoServiceGraph re-creates Tempo's test cases). A CLIENT or
 // PRODUCER span waits in a pending store under (trace id, span id); a
 // SERVER or CONSUMER span under (trace id, parent span id); when both
 // halves are there the call counts on the edge client service → server
-// service (PRODUCER → CONSUMER edges are messaging edges). A CLIENT span
-// with db.system.name, db.system, db.namespace or db.name is a database
-// call and counts at once, to a virtual node named by peer.service, else
-// "<db system>:<db namespace>", else server.address. A CLIENT or PRODUCER
-// span that expires unpaired counts as a call to a virtual node named by
-// peer.service, else (producers) "<messaging.system>:<destination>", else
-// server.address (net.peer.name); without one it is counted in
-// Stats.Expired. Spans of kind UNSPECIFIED fall back to Jaeger's
-// parent-service → child-service rule: an UNSPECIFIED span pairs with its
-// children and its parent of any kind when their services differ.
-// INTERNAL spans are ignored. Calls of a service to itself are not counted.
+// service, a messaging_system connection when either is a PRODUCER or
+// CONSUMER span. A CLIENT or PRODUCER span with one of
+// DatabaseNameAttributes (db.namespace, db.name, db.system,
+// db.system.name) is a database call and counts at once, to the node named
+// by peer.service, else server.address, else network.peer.address (with
+// ":network.peer.port"), else the first of those attributes present. A
+// SERVER or CONSUMER span without a parent counts as a call from a virtual
+// node named by its first PeerAttributes value (peer.service, db.name,
+// db.system, db.system.name), else VirtualCaller ("user"). A CLIENT or
+// PRODUCER span that expires unpaired counts as a call to the virtual node
+// its first PeerAttributes value names; without one it is counted in
+// Stats.Expired. Each call bucket carries its connection type
+// (graph.ConnectionType: none, messaging_system, database, virtual_node).
+// Spans of kind UNSPECIFIED fall back to Jaeger's parent-service →
+// child-service rule: an UNSPECIFIED span pairs with its children and its
+// parent of any kind when their services differ. INTERNAL spans are
+// ignored. Calls of a service to itself are not counted. Attribute values
+// are read when they are strings or integers (ports), integers in decimal.
 //
 // A pending store holds at most MaxItems entries (default 10 000) for at
 // most Wait (default 10 s), Tempo's defaults; when it is full the oldest

@@ -74,11 +74,11 @@ func TestHandler(t *testing.T) {
 		wantEdges                   map[string]edgeTotal
 	}{
 		{name: "protobuf", contentType: ContentTypeProtobuf, body: pbBody, wantStatus: 200,
-			wantEdges: map[string]edgeTotal{"frontend->checkout": {3, 1}, "checkout->payments": {3, 1}, "checkout->postgresql:orders": {3, 0}}},
+			wantEdges: map[string]edgeTotal{"frontend->checkout": {3, 1}, "checkout->payments": {3, 1}, "checkout->pg-orders.internal": {3, 0}, "user->frontend": {3, 1}}},
 		{name: "JSON", contentType: ContentTypeJSON, body: jsonBody, wantStatus: 200, wantBody: `{}`,
-			wantEdges: map[string]edgeTotal{"frontend->checkout": {3, 1}, "checkout->payments": {3, 1}, "checkout->postgresql:orders": {3, 0}}},
+			wantEdges: map[string]edgeTotal{"frontend->checkout": {3, 1}, "checkout->payments": {3, 1}, "checkout->pg-orders.internal": {3, 0}, "user->frontend": {3, 1}}},
 		{name: "gzip JSON", contentType: ContentTypeJSON, encoding: "gzip", body: gzipped(jsonBody), wantStatus: 200, wantBody: `{}`,
-			wantEdges: map[string]edgeTotal{"frontend->checkout": {3, 1}, "checkout->payments": {3, 1}, "checkout->postgresql:orders": {3, 0}}},
+			wantEdges: map[string]edgeTotal{"frontend->checkout": {3, 1}, "checkout->payments": {3, 1}, "checkout->pg-orders.internal": {3, 0}, "user->frontend": {3, 1}}},
 		{name: "partial success", contentType: ContentTypeJSON, body: partial, wantStatus: 200,
 			wantBody: `{"partialSuccess":{"rejectedSpans":"2","errorMessage":"span eee19b7ec3c1b174: resource without service.name"}}`},
 		{name: "undecodable", contentType: ContentTypeJSON, body: []byte(`{"resourceSpans": 7}`), wantStatus: 400},
@@ -227,7 +227,7 @@ func TestHandlerRun(t *testing.T) {
 	defer srv.Close()
 	body, _ := proto.Marshal(request(
 		sp{svc: "a", trace: 1, id: 10, kind: client, attrs: map[string]string{"peer.service": "stripe"}},
-		sp{svc: "a", trace: 2, id: 10, kind: client, attrs: map[string]string{"server.address": "ledger.internal"}},
+		sp{svc: "a", trace: 2, id: 10, kind: client, attrs: map[string]string{"peer.service": "ledger"}},
 	))
 	if resp, _ := post(t, srv.URL, ContentTypeProtobuf, "", body); resp.StatusCode != 200 {
 		t.Fatal(resp.Status)
@@ -244,7 +244,7 @@ func TestHandlerRun(t *testing.T) {
 	store.fail = nil
 	store.mu.Unlock()
 	ingesttest.Wait(t, 5*time.Second, "an edge written once the store is back", func() bool { return len(store.edges()) >= 1 })
-	if got := store.edges(); got["a->stripe"] != (edgeTotal{1, 0}) || got["a->ledger.internal"] != (edgeTotal{1, 0}) {
+	if got := store.edges(); got["a->stripe"] != (edgeTotal{1, 0}) || got["a->ledger"] != (edgeTotal{1, 0}) {
 		t.Errorf("edges %v", got)
 	}
 	// One more span pending when the context ends is flushed on the way out.

@@ -121,6 +121,7 @@ func (a *Aggregator) AddKafka(m KafkaMessage) error {
 	}
 	seg.last, part.last = m.Offset, m.Offset
 	p := &pass{org: seg.org, store: &part.store, at: part.clock}
+	p.oldest, p.newest = a.accepted()
 	if req != nil {
 		a.add(req, p)
 	} else {

@@ -351,6 +351,16 @@ func FuzzWireReader(f *testing.F) {
 		}
 		f.Add(body)
 	}
+	// Tempo's cases, with integer attributes (ports) and every span kind.
+	tempo, _ := filepath.Glob(filepath.Join(testdata, "tempo", "*.json"))
+	for _, p := range tempo {
+		req, _ := readSample(f, p)
+		body, err := proto.Marshal(req)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(body)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		wire, werr := runGoldenWire(body)
 		req, err := DecodeRequest(body, ContentTypeProtobuf)

@@ -100,7 +100,11 @@ func sumEdges(calls []graph.CallBucket) map[string]edgeTotal {
 func describe(calls []graph.CallBucket) []string {
 	out := make([]string, 0, len(calls))
 	for _, c := range calls {
-		out = append(out, fmt.Sprintf("%s->%s@%s %s calls=%d errors=%d", c.From, c.To, c.Start.Format(time.TimeOnly), c.Producer, c.Calls, c.Errors))
+		d := fmt.Sprintf("%s->%s@%s %s calls=%d errors=%d", c.From, c.To, c.Start.Format(time.TimeOnly), c.Producer, c.Calls, c.Errors)
+		if c.ConnectionType != graph.ConnectionNone {
+			d += " " + string(c.ConnectionType)
+		}
+		out = append(out, d)
 	}
 	sort.Strings(out)
 	return out

@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"strconv"
 	"unicode/utf8"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -32,6 +33,7 @@ const (
 	fieldKey         = 1 // KeyValue.key
 	fieldValue       = 2 // KeyValue.value
 	fieldStringValue = 1 // AnyValue.string_value
+	fieldIntValue    = 3 // AnyValue.int_value
 	fieldAnyValueMax = 7 // AnyValue's oneof fields are 1..7
 )
 
@@ -64,7 +66,7 @@ func (a *Aggregator) readWire(body []byte, p *pass) Accepted {
 			}
 			eachField(res, func(num protowire.Number, typ protowire.Type, kv []byte) {
 				if num == fieldAttributes && typ == protowire.BytesType {
-					k, val := keyValue(kv)
+					k, val := keyValue(kv, nil)
 					switch string(k) {
 					case "service.name", "service.version", "deployment.environment.name", "deployment.environment":
 						ra.set(string(k), string(val))
@@ -82,7 +84,7 @@ func (a *Aggregator) readWire(body []byte, p *pass) Accepted {
 					return
 				}
 				v = spanView{}
-				readSpan(sp, &v, &a.strings)
+				readSpan(sp, &v, &a.attrs, &a.strings)
 				a.spanIn(p, &run, &v, &res)
 			})
 		})
@@ -94,7 +96,7 @@ func (a *Aggregator) readWire(body []byte, p *pass) Accepted {
 // readSpan fills v from a Span message. Repeated occurrences of a
 // singular field follow protobuf's rules: the last scalar wins, messages
 // merge.
-func readSpan(sp []byte, v *spanView, in *interner) {
+func readSpan(sp []byte, v *spanView, t *attrTable, in *interner) {
 	eachField(sp, func(num protowire.Number, typ protowire.Type, b []byte) {
 		switch {
 		case num == fieldTraceID && typ == protowire.BytesType:
@@ -111,8 +113,9 @@ func readSpan(sp []byte, v *spanView, in *interner) {
 		case num == fieldEnd && typ == protowire.Fixed64Type:
 			v.end, _ = protowire.ConsumeFixed64(b)
 		case num == fieldSpanAttrs && typ == protowire.BytesType:
-			k, val := keyValue(b)
-			v.attrs.setBytes(k, val, in)
+			var num [20]byte
+			k, val := keyValue(b, num[:0])
+			t.setBytes(&v.attrs, k, val, in)
 		case num == fieldStatus && typ == protowire.BytesType:
 			eachField(b, func(num protowire.Number, typ protowire.Type, c []byte) {
 				if num == fieldStatusCode && typ == protowire.VarintType {
@@ -125,9 +128,10 @@ func readSpan(sp []byte, v *spanView, in *interner) {
 }
 
 // keyValue reads a KeyValue: its key and, when the value is a string, the
-// string (nil otherwise). AnyValue is a oneof, so the last of its fields
-// set decides. Both alias kv.
-func keyValue(kv []byte) (key, value []byte) {
+// string, or when it is an integer, the integer in decimal appended to
+// buf (nil otherwise). AnyValue is a oneof, so the last of its fields
+// set decides. The key and a string value alias kv.
+func keyValue(kv, buf []byte) (key, value []byte) {
 	for len(kv) > 0 {
 		num, typ, b, rest := nextField(kv)
 		kv = rest
@@ -143,6 +147,11 @@ func keyValue(kv []byte) (key, value []byte) {
 				switch {
 				case n == fieldStringValue && t == protowire.BytesType:
 					value = c
+				case n == fieldIntValue && t == protowire.VarintType:
+					// Ports are integers; read as their decimal string,
+					// as anyString reads them.
+					i, _ := protowire.ConsumeVarint(c)
+					value = strconv.AppendInt(buf, int64(i), 10)
 				case n >= 1 && n <= fieldAnyValueMax && t == anyValueType(n):
 					value = nil
 				}

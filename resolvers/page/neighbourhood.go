@@ -193,6 +193,20 @@ type mapEdge struct {
 	Declared bool
 }
 
+// connectionPhrase says, after an edge's ends in its title, what its calls
+// go over; nothing for direct calls.
+func connectionPhrase(c graph.ConnectionType) string {
+	switch c {
+	case graph.ConnectionDatabase:
+		return ", database calls"
+	case graph.ConnectionMessaging:
+		return ", through a messaging system"
+	case graph.ConnectionVirtual:
+		return ", one end not instrumented (virtual node)"
+	}
+	return ""
+}
+
 // HotErrorRatio is the error ratio from which an edge is drawn as failing
 // and labelled on the map.
 const HotErrorRatio = 0.01
@@ -353,7 +367,8 @@ func layoutNeighbourhood(c *graph.Context, l linker) neighbourhood {
 		if me.Declared {
 			me.Title = fmt.Sprintf("%s → %s: declared dependency, no calls seen in the window (%s UTC)", e.From, e.To, span)
 		} else {
-			me.Title = fmt.Sprintf("%s → %s: %s calls, %s errors (%s) over the window, %s UTC", e.From, e.To, thousands(e.Calls), thousands(e.Errors), percent(ratio), span)
+			me.Title = fmt.Sprintf("%s → %s%s: %s calls, %s errors (%s) over the window, %s UTC", e.From, e.To, connectionPhrase(e.ConnectionType),
+				thousands(e.Calls), thousands(e.Errors), percent(ratio), span)
 		}
 		if me.Shifted {
 			me.Title += "; " + me.Shift.Sentence()

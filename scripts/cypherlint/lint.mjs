@@ -17,6 +17,8 @@ const model = {
   propertyKeys: [
     // Service, CALLS_EDGE
     'name', 'environment', 'owner', 'firstSeen', 'lastSeen',
+    // CALLS_EDGE
+    'connection',
     // Event
     'id', 'kind', 'service', 'at', 'end', 'source', 'externalId', 'summary', 'url', 'attributes',
     // CALLS
