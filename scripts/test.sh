@@ -8,6 +8,11 @@
 #   Alertmanager                 real webhook deliveries
 #   Chromium (headless)          breach-page browser tests
 #   graphql-http (npm)           GraphQL over HTTP audit of a running sregraph
+#   podman (runc)                the container image, built and started once
+#
+# The deploy/ module (container image, Dockerfile, Helm chart) has its own
+# go.mod, so that Helm and the Kubernetes API types stay out of the main
+# module; it is vetted and tested after the main module.
 #
 # Before the tests it runs go vet and staticcheck (installed at a pinned
 # version into .cache/bin).
@@ -34,12 +39,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "installing system packages the suites need (chromium, kcat, alertmanager, node)"
+step "installing system packages the suites need (chromium, kcat, alertmanager, node, podman)"
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+[[ -s /etc/ssl/certs/ca-certificates.crt ]] || need+=(ca-certificates)
 if ((${#need[@]})); then
 	SUDO=""
 	[[ $(id -u) == 0 ]] || SUDO=sudo
@@ -63,8 +71,11 @@ fi
 step "installing graphql-http for the GraphQL over HTTP audit"
 SREGRAPH_GRAPHQL_AUDIT=$(scripts/graphql-audit/install.sh)
 export SREGRAPH_GRAPHQL_AUDIT
-export SREGRAPH_REQUIRE_NEO4J=1 SREGRAPH_REQUIRE_KAFKA=1 SREGRAPH_REQUIRE_ALERTMANAGER=1 SREGRAPH_REQUIRE_BROWSER=1 SREGRAPH_REQUIRE_TMPFS=1
+export SREGRAPH_REQUIRE_NEO4J=1 SREGRAPH_REQUIRE_KAFKA=1 SREGRAPH_REQUIRE_ALERTMANAGER=1 SREGRAPH_REQUIRE_BROWSER=1 SREGRAPH_REQUIRE_TMPFS=1 SREGRAPH_REQUIRE_PODMAN=1
 export SREGRAPH_REQUIRE_GRAPHQL_AUDIT=1
+# podman's default runtime, crun, refuses hosts with hybrid cgroups; runc
+# runs there and everywhere else.
+export SREGRAPH_PODMAN_RUNTIME=${SREGRAPH_PODMAN_RUNTIME:-runc}
 
 step "go vet"
 go vet ./...
@@ -80,12 +91,20 @@ fi
 "$GOBIN/staticcheck" ./...
 unset GOBIN
 
+step "go vet and staticcheck (deploy module)"
+(cd deploy && go vet ./... && "$root/.cache/bin/staticcheck" ./...)
+
 step "Cypher through Neo4j's own parser and linter"
 scripts/cypherlint/run.sh
 
 step "go test ./... (NEO4J_URI=$NEO4J_URI KAFKA_BROKERS=$KAFKA_BROKERS)"
 go test -count=1 -timeout 40m "$@" ./... 2>&1 | tee .cache/go-test.log
 status=${PIPESTATUS[0]}
+
+step "deploy module: image built and run under podman ($SREGRAPH_PODMAN_RUNTIME), Dockerfile, Helm chart"
+(cd deploy && go test -count=1 -timeout 20m "$@" ./...) 2>&1 | tee .cache/go-test-deploy.log
+deploy_status=${PIPESTATUS[0]}
+((status != 0)) || status=$deploy_status
 
 step "screenshots and other test output: $SREGRAPH_TEST_OUT"
 exit "$status"
