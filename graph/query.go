@@ -34,7 +34,7 @@ func ParseDirection(s string) (Direction, error) {
 	case "dependents", "upstream", "callers":
 		return Dependents, nil
 	}
-	return "", Invalidf("unknown direction %q: want DEPENDENCIES, DEPENDENTS or BOTH", s)
+	return "", unknownName("direction", s, []string{string(Dependencies), string(Dependents), string(Both)})
 }
 
 // Query defaults and limits.

@@ -60,8 +60,8 @@ func TestContextQueryValidate(t *testing.T) {
 		{"negative depth", ContextQuery{Service: "p", At: at, Depth: -1}, "depth -1 is out of range"},
 		{"negative window", ContextQuery{Service: "p", At: at, Before: -time.Hour}, "must not be negative"},
 		{"huge window", ContextQuery{Service: "p", At: at, Before: 40 * 24 * time.Hour}, "longer than the maximum"},
-		{"bad direction", ContextQuery{Service: "p", At: at, Direction: "SIDEWAYS"}, "unknown direction"},
-		{"bad kind", ContextQuery{Service: "p", At: at, Kinds: []Kind{"reboot"}}, "unknown kind"},
+		{"bad direction", ContextQuery{Service: "p", At: at, Direction: "SIDEWAYS"}, "no direction named `SIDEWAYS`"},
+		{"bad kind", ContextQuery{Service: "p", At: at, Kinds: []Kind{"reboot"}}, "no kind named `reboot`"},
 		{"first too big", ContextQuery{Service: "p", At: at, First: 5000}, "first 5000 is out of range"},
 	}
 	for _, tt := range tests {

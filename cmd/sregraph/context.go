@@ -283,6 +283,9 @@ func printContext(w io.Writer, c *graph.Context) error {
 // contextFromDataDir opens an embedded store directly.
 func contextFromDataDir(ctx context.Context, dir string, q graph.ContextQuery) (c *graph.Context, err error) {
 	err = withDataDir(dir, "ask the server with --server instead", func(s *pebble.Store) error {
+		if err := graph.CheckService(ctx, s, q.Service); err != nil {
+			return err
+		}
 		c, err = graph.BuildContext(ctx, s, q)
 		return err
 	})
