@@ -14,21 +14,21 @@ func TestSuggest(t *testing.T) {
 		name string
 		want []string
 	}{
-		{"chekout", []string{"checkout"}},           // a letter missing
-		{"checkuot", []string{"checkout"}},          // two letters swapped
-		{"Checkout", []string{"checkout"}},          // case only
-		{"PAYMENTS", []string{"payments"}},          // case only wins over the longer name holding it
-		{"paymnts", []string{"payments"}},           // a letter missing
-		{"gateway", []string{"api-gateway"}},        // part of a name
-		{"card", []string{"cart"}},                  // one letter off a short name
-		{"ledgers", []string{"ledger"}},             // one letter more
-		{"zzzzzzzz", nil},                           // nothing close: nothing suggested
-		{"a", nil},                                  // too short to contain anything
-		{"", nil},                                   // nothing asked
-		{"pricng", []string{"pricing"}},             // another typo
-		{"shiping", []string{"shipping"}},           // a doubled letter written once
-		{"seach", []string{"search"}},               // one letter missing
-		{"inventroy", []string{"inventory"}},        // swapped
+		{"chekout", []string{"checkout"}},    // a letter missing
+		{"checkuot", []string{"checkout"}},   // two letters swapped
+		{"Checkout", []string{"checkout"}},   // case only
+		{"PAYMENTS", []string{"payments"}},   // case only wins over the longer name holding it
+		{"paymnts", []string{"payments"}},    // a letter missing
+		{"gateway", []string{"api-gateway"}}, // part of a name
+		{"card", []string{"cart"}},           // one letter off a short name
+		{"ledgers", []string{"ledger"}},      // one letter more
+		{"zzzzzzzz", nil},                    // nothing close: nothing suggested
+		{"a", nil},                           // too short to contain anything
+		{"", nil},                            // nothing asked
+		{"pricng", []string{"pricing"}},      // another typo
+		{"shiping", []string{"shipping"}},    // a doubled letter written once
+		{"seach", []string{"search"}},        // one letter missing
+		{"inventroy", []string{"inventory"}}, // swapped
 		{"postgres-payment", []string{"postgres-payments"}},
 	}
 	for _, tt := range tests {
