@@ -27,7 +27,10 @@ func TestParseDuration(t *testing.T) {
 		{"P22", 0, "number without unit"},
 		{"PTH", 0, "bad ISO 8601"},
 		{"soon", 0, "want Go syntax"},
-		{"P99999999999D", 0, "too long"},
+		{"P99999999999D", 0, "longer than the limit of 3100d"},
+		{"3100d", 3100 * 24 * time.Hour, ""},
+		{"3650d", 0, `duration "3650d" is longer than the limit of 3100d (about 8.5 years)`},
+		{"P3650D", 0, "longer than the limit of 3100d"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -125,6 +125,9 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
+		if inUse := lockError(dir, err); inUse != err {
+			return nil, inUse
+		}
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
 	deps, err := loadDeclared(db)

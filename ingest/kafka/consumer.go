@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,6 +105,10 @@ type Consumer struct {
 	storeAt   time.Time
 	dlqErr    error
 	dlqAt     time.Time
+
+	// stopping is set once Run's context has ended: from then on
+	// kafka-go's complaints are a clean stop, not warnings.
+	stopping atomic.Bool
 }
 
 // topicConsumer is one topic and how to decode it.
@@ -213,8 +218,8 @@ func NewConsumer(cfg Config, w graph.Applier, opts Options) (*Consumer, error) {
 		BatchTimeout:           5 * time.Millisecond,
 		MaxAttempts:            3,
 		AllowAutoTopicCreation: true,
-		Logger:                 kafkaLogger(c.log, slog.LevelDebug),
-		ErrorLogger:            kafkaLogger(c.log, slog.LevelWarn),
+		Logger:                 kafkaLogger(c.log, slog.LevelDebug, nil),
+		ErrorLogger:            kafkaLogger(c.log, slog.LevelWarn, c.stopping.Load),
 	}
 	return c, nil
 }
@@ -257,6 +262,8 @@ func (c *Consumer) Ready() error {
 // be reached are retried (and reported by Ready).
 func (c *Consumer) Run(ctx context.Context) error {
 	c.log.Info("consuming", "brokers", strings.Join(c.brokers, ","), "group", c.cfg.GroupID, "topics", strings.Join(c.Topics(), ","))
+	stopWatch := context.AfterFunc(ctx, func() { c.stopping.Store(true) })
+	defer stopWatch()
 	var wg sync.WaitGroup
 	for _, t := range c.topics {
 		wg.Add(1)
@@ -504,8 +511,8 @@ func (c *Consumer) readerConfig(topic string) kafka.ReaderConfig {
 		ReadBackoffMax:         min(c.cfg.RetryMax, 2*time.Second),
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 10 * time.Second,
-		Logger:                 kafkaLogger(c.log.With("topic", topic), slog.LevelDebug),
-		ErrorLogger:            kafkaLogger(c.log.With("topic", topic), slog.LevelWarn),
+		Logger:                 kafkaLogger(c.log.With("topic", topic), slog.LevelDebug, nil),
+		ErrorLogger:            kafkaLogger(c.log.With("topic", topic), slog.LevelWarn, c.stopping.Load),
 	}
 }
 
@@ -792,11 +799,29 @@ func rejectedReason(rs []ingest.Rejection) string {
 	return "undecodable"
 }
 
-// kafkaLogger routes kafka-go's printf logging to slog at level.
-func kafkaLogger(l *slog.Logger, level slog.Level) kafka.Logger {
+// kafkaLogger routes kafka-go's printf logging to slog at level. A line
+// about a cancelled context (kafka-go reports its goroutines' ends as
+// errors), or any line once stopping reports true, is a clean stop, not
+// a warning: it is logged at debug level.
+func kafkaLogger(l *slog.Logger, level slog.Level, stopping func() bool) kafka.Logger {
 	return kafka.LoggerFunc(func(format string, args ...any) {
-		if l.Enabled(context.Background(), level) {
-			l.Log(context.Background(), level, fmt.Sprintf(format, args...))
+		lv := level
+		if lv > slog.LevelDebug && (stopping != nil && stopping() || cancelled(args)) {
+			lv = slog.LevelDebug
+		}
+		if l.Enabled(context.Background(), lv) {
+			l.Log(context.Background(), lv, fmt.Sprintf(format, args...))
 		}
 	})
+}
+
+// cancelled reports whether a log line's arguments carry a context's end.
+func cancelled(args []any) bool {
+	for _, a := range args {
+		if err, ok := a.(error); ok && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+			strings.Contains(err.Error(), context.Canceled.Error())) {
+			return true
+		}
+	}
+	return false
 }
