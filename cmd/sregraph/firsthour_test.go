@@ -44,7 +44,9 @@ func TestCLIAgainstTheDemo(t *testing.T) {
 	}
 
 	var breaches struct {
-		Breaches struct{ Nodes []struct{ StartedAt time.Time } }
+		Breaches struct {
+			Nodes []struct{ StartedAt time.Time }
+		}
 	}
 	srv.graphql(t, `{ breaches(service: "checkout", openOnly: true, first: 1) { nodes { startedAt } } }`, nil, &breaches)
 	if len(breaches.Breaches.Nodes) != 1 {
