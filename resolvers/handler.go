@@ -184,10 +184,22 @@ func New(o Options) http.Handler {
 		o.Logger.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(p))
 		return internalError{fmt.Errorf("panic: %v", p)}
 	})
-	ide := newIDE("sregraph", "/graphql")
+	ide, ideErr := newIDE("sregraph", "/graphql")
+	if ideErr != nil {
+		o.Logger.Error("the GraphQL IDE cannot be served", "err", ideErr)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method == http.MethodGet && req.URL.Query().Get("query") == "" &&
-			req.Header.Get("Upgrade") == "" && strings.Contains(req.Header.Get("Accept"), "text/html") {
+		isIDE := req.Method == http.MethodGet && req.URL.Query().Get("query") == "" &&
+			req.Header.Get("Upgrade") == "" && strings.Contains(req.Header.Get("Accept"), "text/html")
+		isAsset := strings.HasPrefix(req.URL.Path, IDEAssetsPath)
+		switch {
+		case (isIDE || isAsset) && ideErr != nil:
+			http.Error(w, "the GraphQL IDE is missing its files; the API works", http.StatusInternalServerError)
+			return
+		case isAsset:
+			ide.serveAsset(w, req)
+			return
+		case isIDE:
 			ide.ServeHTTP(w, req)
 			return
 		}

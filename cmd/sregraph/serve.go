@@ -459,4 +459,5 @@ func graphqlTimeout(cfg serveConfig) time.Duration {
 func graphqlHandler(mux *http.ServeMux, o resolvers.Options) {
 	h := resolvers.New(o)
 	mux.Handle("/graphql", h)
+	mux.Handle("GET "+resolvers.IDEAssetsPath, h)
 }
