@@ -164,3 +164,16 @@ func TestDemoAnnouncesItsOwnBreach(t *testing.T) {
 		t.Errorf("the demo announces another breach:\n%s", out)
 	}
 }
+
+// TestDemoFromADirectory loads the demo from --demo-dir instead of the
+// copy built in, and refuses a directory without a scenario.
+func TestDemoFromADirectory(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--demo", "--demo-dir", "testdata/demo")
+	if !strings.Contains(srv.out.String(), "demo loaded: breach of checkout-availability on checkout at ") {
+		t.Errorf("--demo-dir testdata/demo:\n%s", srv.out)
+	}
+	code, _, errOut := runCLI("serve", "--demo", "--demo-dir", t.TempDir(), "--http", "127.0.0.1:0", "--data-dir", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, "--demo: read scenario:") {
+		t.Errorf("--demo-dir without a scenario: exit %d, %s", code, errOut)
+	}
+}

@@ -6,7 +6,7 @@
 // Usage:
 //
 //	sregraph serve [--demo] [flags]     run the server
-//	sregraph context SERVICE --at T     print the ranked changes near SERVICE
+//	sregraph context SERVICE --at WHEN  print the ranked changes near SERVICE
 //	sregraph backtest FILE|DIR...       replay incidents, score the ranking
 //	sregraph check --data-dir DIR       verify an embedded store, print damage
 //	sregraph version                    print the version and VCS revision
@@ -76,7 +76,8 @@ func usage(w io.Writer) {
 Commands:
   serve                      run the server (GraphQL, breach pages, ingest)
   serve --demo               the same, with a bundled demo scenario loaded
-  context SERVICE --at TIME  print the ranked changes near SERVICE at TIME
+  context SERVICE --at WHEN  print the ranked changes near SERVICE at WHEN:
+                             breach (its latest breach), a time, or 15m (ago)
   backtest FILE|DIR...       replay incident scenarios and score the ranking
   check --data-dir DIR       verify every block of an embedded store, print damage
   version                    print the version, VCS revision and commit time
