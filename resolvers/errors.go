@@ -79,9 +79,19 @@ var (
 	enumVariableError = regexp.MustCompile(`^(\S*) is not a valid (\w+)$`)
 )
 
-// enumNames are the words the API's own enums are called by in an
-// error, as the CLI and the pages call them.
-var enumNames = map[string]string{"EventKind": "kind", "Direction": "direction", "Signal": "signal"}
+// enumWord is the word an enum of the API is called by in an error, as
+// the CLI and the pages call it.
+func enumWord(enum string) string {
+	switch enum {
+	case "EventKind":
+		return "kind"
+	case "Direction":
+		return "direction"
+	case "Signal":
+		return "signal"
+	}
+	return enum + " value"
+}
 
 // unknownEnumValue rewrites a validation error about a value that is not
 // in an enum as the user's mistake it is: code BAD_USER_INPUT, the
@@ -105,11 +115,7 @@ func unknownEnumValue(gerr *gqlerror.Error, schema *ast.Schema, hideSuggestions 
 	for i, v := range def.EnumValues {
 		values[i] = v.Name
 	}
-	what := enumNames[def.Name]
-	if what == "" {
-		what = def.Name + " value"
-	}
-	unknown := &graph.UnknownNameError{What: what, Name: m[1]}
+	unknown := &graph.UnknownNameError{What: enumWord(def.Name), Name: m[1]}
 	if !hideSuggestions {
 		unknown.Suggestions = graph.Suggest(m[1], values)
 		if len(unknown.Suggestions) == 0 {

@@ -105,6 +105,26 @@ func TestBinaryStandsAlone(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "ledger 2.14.0 deployed") {
 		t.Errorf("breach page %s: %d\n%.300s", breachPage, resp.StatusCode, body)
 	}
+	// The page's own files (its stylesheet) come from the binary too.
+	pageRefs := regexp.MustCompile(`(?:<link[^>]*\shref|\ssrc)="([^"]+)"`).FindAllStringSubmatch(body, -1)
+	sawCSS := false
+	for _, m := range pageRefs {
+		ref := strings.ReplaceAll(m[1], "&amp;", "&")
+		if !strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "//") {
+			if !strings.HasPrefix(ref, "data:") {
+				t.Errorf("the breach page loads %s from another host", ref)
+			}
+			continue
+		}
+		resp, b := get(base+ref, "")
+		if resp.StatusCode != http.StatusOK || len(b) == 0 {
+			t.Errorf("the breach page loads %s: %d", ref, resp.StatusCode)
+		}
+		sawCSS = sawCSS || strings.Contains(resp.Header.Get("Content-Type"), "text/css")
+	}
+	if !sawCSS {
+		t.Errorf("the breach page loads no stylesheet of its own: %v", pageRefs)
+	}
 	resp, ideHTML := get(base+"/graphql", "text/html")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(ideHTML, "GraphiQL") || resp.Header.Get("Content-Security-Policy") == "" {
 		t.Fatalf("GET /graphql: %d %v\n%.300s", resp.StatusCode, resp.Header, ideHTML)
