@@ -483,7 +483,11 @@ func (c *Consumer) closeReader(r *kafka.Reader, topic string) {
 			c.log.Warn("leaving the group", "topic", topic, "error", err)
 		}
 	case <-time.After(c.cfg.ShutdownTimeout):
-		c.log.Warn("leaving the group took longer than the shutdown timeout; giving up", "topic", topic, "timeout", c.cfg.ShutdownTimeout)
+		// Nothing is lost (what was stored is committed): the broker
+		// drops the member at the session timeout instead. A reader
+		// stopped while its group rebalances waits for the rebalance,
+		// which is routine at a stop, so this is not a warning.
+		c.log.Info("leaving the group took longer than the shutdown timeout; giving up (the broker drops this member at the session timeout)", "topic", topic, "timeout", c.cfg.ShutdownTimeout, "session_timeout", c.cfg.SessionTimeout)
 	}
 }
 
@@ -802,11 +806,13 @@ func rejectedReason(rs []ingest.Rejection) string {
 // kafkaLogger routes kafka-go's printf logging to slog at level. A line
 // about a cancelled context (kafka-go reports its goroutines' ends as
 // errors), or any line once stopping reports true, is a clean stop, not
-// a warning: it is logged at debug level.
+// a warning; a group rebalancing is routine (each topic's reader is a
+// member of the group, so members join and leave whenever one starts or
+// stops): both are logged at debug level.
 func kafkaLogger(l *slog.Logger, level slog.Level, stopping func() bool) kafka.Logger {
 	return kafka.LoggerFunc(func(format string, args ...any) {
 		lv := level
-		if lv > slog.LevelDebug && (stopping != nil && stopping() || cancelled(args)) {
+		if lv > slog.LevelDebug && (stopping != nil && stopping() || routine(args)) {
 			lv = slog.LevelDebug
 		}
 		if l.Enabled(context.Background(), lv) {
@@ -815,11 +821,12 @@ func kafkaLogger(l *slog.Logger, level slog.Level, stopping func() bool) kafka.L
 	})
 }
 
-// cancelled reports whether a log line's arguments carry a context's end.
-func cancelled(args []any) bool {
+// routine reports whether a log line's arguments carry a context's end
+// or a group rebalance.
+func routine(args []any) bool {
 	for _, a := range args {
 		if err, ok := a.(error); ok && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-			strings.Contains(err.Error(), context.Canceled.Error())) {
+			errors.Is(err, kafka.RebalanceInProgress) || strings.Contains(err.Error(), context.Canceled.Error())) {
 			return true
 		}
 	}

@@ -79,7 +79,7 @@ func TestKafkaCleanShutdownWarnsNothing(t *testing.T) {
 	ingesttest.Wait(t, 60*time.Second, "the consumer ready on every topic", func() bool { return c.Ready() == nil })
 	// Let the group settle and the readers fetch for a while, as a
 	// server does before someone presses Ctrl-C.
-	time.Sleep(3 * time.Second)
+	time.Sleep(500 * time.Millisecond)
 	before := len(logs.String())
 	stop()
 	select {
