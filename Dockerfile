@@ -18,7 +18,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /rootfs/usr/local/bin/sregraph ./cmd/sregraph
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.stamped=${VERSION}" -o /rootfs/usr/local/bin/sregraph ./cmd/sregraph
 RUN install -D -m 0644 deploy/image/rootfs/etc/passwd /rootfs/etc/passwd \
  && install -D -m 0644 deploy/image/rootfs/etc/group /rootfs/etc/group \
  && install -D -m 0644 /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ca-certificates.crt \

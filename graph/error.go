@@ -43,5 +43,9 @@ func Message(err error) string {
 	if errors.As(err, &ke) {
 		return ke.msg
 	}
+	var ue *UnknownNameError
+	if errors.As(err, &ue) {
+		return ue.Error()
+	}
 	return ""
 }

@@ -58,7 +58,7 @@ func ParseKind(s string) (Kind, error) {
 		for i, k := range Kinds {
 			names[i] = string(k)
 		}
-		return "", Invalidf("unknown kind %q: want one of %s", s, strings.Join(names, ", "))
+		return "", unknownName("kind", s, names)
 	}
 	return k, nil
 }

@@ -19,7 +19,7 @@ func TestEventNormalize(t *testing.T) {
 	}{
 		{"ok", Event{Kind: KindDeploy, Service: " payments ", Source: "argo-cd", At: at}, ""},
 		{"no kind", Event{Service: "p", Source: "s", At: at}, "kind is required"},
-		{"unknown kind", Event{Kind: "reboot", Service: "p", Source: "s", At: at}, `unknown kind "reboot"`},
+		{"unknown kind", Event{Kind: "reboot", Service: "p", Source: "s", At: at}, "no kind named `reboot`; want one of `deploy`"},
 		{"no service", Event{Kind: KindDeploy, Source: "s", At: at}, "service is required"},
 		{"slash in service", Event{Kind: KindDeploy, Service: "a/b", Source: "s", At: at}, "contains a control character"},
 		{"no source", Event{Kind: KindDeploy, Service: "p", At: at}, "source is required"},

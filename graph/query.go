@@ -34,7 +34,7 @@ func ParseDirection(s string) (Direction, error) {
 	case "dependents", "upstream", "callers":
 		return Dependents, nil
 	}
-	return "", Invalidf("unknown direction %q: want DEPENDENCIES, DEPENDENTS or BOTH", s)
+	return "", unknownName("direction", s, []string{string(Dependencies), string(Dependents), string(Both)})
 }
 
 // Query defaults and limits.
@@ -213,6 +213,15 @@ func AfterCursor(e *Event, at time.Time, id string) bool {
 	return EventLess(Event{At: at, ID: id}, *e)
 }
 
+// MaxDuration is the longest duration ParseDuration reads in days or ISO
+// 8601: 3100 days, about eight and a half years.
+const MaxDuration = MaxWindow * 100
+
+func tooLong(s string) error {
+	return Invalidf("duration %q is longer than the limit of %dd (about %.1f years)", s,
+		int(MaxDuration/(24*time.Hour)), MaxDuration.Hours()/24/365.25)
+}
+
 // ParseDuration reads Go syntax ("90m", "2h30m"), whole days ("30d") or
 // ISO 8601 ("PT2H", "P1DT2H"); a day is 24 hours.
 func ParseDuration(s string) (time.Duration, error) {
@@ -224,7 +233,10 @@ func ParseDuration(s string) (time.Duration, error) {
 		return d, nil
 	}
 	if n, ok := strings.CutSuffix(s, "d"); ok {
-		if v, err := strconv.ParseFloat(n, 64); err == nil && v >= 0 && v <= float64(MaxWindow*100/(24*time.Hour)) {
+		if v, err := strconv.ParseFloat(n, 64); err == nil && v >= 0 {
+			if v > float64(MaxDuration/(24*time.Hour)) {
+				return 0, tooLong(s)
+			}
 			return time.Duration(v * float64(24*time.Hour)), nil
 		}
 	}
@@ -270,8 +282,8 @@ func ParseDuration(s string) (time.Duration, error) {
 			default:
 				return 0, Invalidf("bad ISO 8601 duration %q (years and months are not fixed lengths)", s)
 			}
-			if v > float64(MaxWindow*100)/float64(unit) {
-				return 0, Invalidf("duration %q is too long", s)
+			if v > float64(MaxDuration)/float64(unit) {
+				return 0, tooLong(s)
 			}
 			total += time.Duration(v * float64(unit))
 		}

@@ -27,7 +27,10 @@ func TestParseDuration(t *testing.T) {
 		{"P22", 0, "number without unit"},
 		{"PTH", 0, "bad ISO 8601"},
 		{"soon", 0, "want Go syntax"},
-		{"P99999999999D", 0, "too long"},
+		{"P99999999999D", 0, "longer than the limit of 3100d"},
+		{"3100d", 3100 * 24 * time.Hour, ""},
+		{"3650d", 0, `duration "3650d" is longer than the limit of 3100d (about 8.5 years)`},
+		{"P3650D", 0, "longer than the limit of 3100d"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -60,8 +63,8 @@ func TestContextQueryValidate(t *testing.T) {
 		{"negative depth", ContextQuery{Service: "p", At: at, Depth: -1}, "depth -1 is out of range"},
 		{"negative window", ContextQuery{Service: "p", At: at, Before: -time.Hour}, "must not be negative"},
 		{"huge window", ContextQuery{Service: "p", At: at, Before: 40 * 24 * time.Hour}, "longer than the maximum"},
-		{"bad direction", ContextQuery{Service: "p", At: at, Direction: "SIDEWAYS"}, "unknown direction"},
-		{"bad kind", ContextQuery{Service: "p", At: at, Kinds: []Kind{"reboot"}}, "unknown kind"},
+		{"bad direction", ContextQuery{Service: "p", At: at, Direction: "SIDEWAYS"}, "no direction named `SIDEWAYS`"},
+		{"bad kind", ContextQuery{Service: "p", At: at, Kinds: []Kind{"reboot"}}, "no kind named `reboot`"},
 		{"first too big", ContextQuery{Service: "p", At: at, First: 5000}, "first 5000 is out of range"},
 	}
 	for _, tt := range tests {

@@ -3,7 +3,11 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"regexp"
 	"time"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/sregraph/sregraph/graph"
 )
@@ -65,4 +69,63 @@ func (g guardedStore) Services(ctx context.Context, f graph.ServiceFilter) (grap
 func (g guardedStore) CountServices(ctx context.Context, f graph.ServiceFilter) (int, error) {
 	n, err := g.s.CountServices(ctx, f)
 	return n, guard(err)
+}
+
+// The validator's and the variable decoder's words for an enum value that
+// does not exist: `Value "SIDEWAYS" does not exist in "Direction" enum.`
+// for a literal, `SIDEWAYS is not a valid Direction` for a variable.
+var (
+	enumLiteralError  = regexp.MustCompile(`^Value "([^"]*)" does not exist in "(\w+)!?" enum\.`)
+	enumVariableError = regexp.MustCompile(`^(\S*) is not a valid (\w+)$`)
+)
+
+// enumWord is the word an enum of the API is called by in an error, as
+// the CLI and the pages call it.
+func enumWord(enum string) string {
+	switch enum {
+	case "EventKind":
+		return "kind"
+	case "Direction":
+		return "direction"
+	case "Signal":
+		return "signal"
+	}
+	return enum + " value"
+}
+
+// unknownEnumValue rewrites a validation error about a value that is not
+// in an enum as the user's mistake it is: code BAD_USER_INPUT, the
+// message graph.UnknownNameError words for a service, a kind or a
+// direction alike, and the closest values in extensions.suggestions
+// (unless suggestions are hidden, as they would name the schema). It
+// reports whether gerr was such an error.
+func unknownEnumValue(gerr *gqlerror.Error, schema *ast.Schema, hideSuggestions bool) bool {
+	m := enumLiteralError.FindStringSubmatch(gerr.Message)
+	if m == nil {
+		m = enumVariableError.FindStringSubmatch(gerr.Message)
+	}
+	if m == nil {
+		return false
+	}
+	def := schema.Types[m[2]]
+	if def == nil || def.Kind != ast.Enum {
+		return false
+	}
+	values := make([]string, len(def.EnumValues))
+	for i, v := range def.EnumValues {
+		values[i] = v.Name
+	}
+	unknown := &graph.UnknownNameError{What: enumWord(def.Name), Name: m[1]}
+	if !hideSuggestions {
+		unknown.Suggestions = graph.Suggest(m[1], values)
+		if len(unknown.Suggestions) == 0 {
+			unknown.Known = values
+		}
+	}
+	gerr.Message = unknown.Error()
+	setCode(gerr, "BAD_USER_INPUT")
+	if len(unknown.Suggestions) > 0 {
+		gerr.Extensions["suggestions"] = unknown.Suggestions
+	}
+	return true
 }

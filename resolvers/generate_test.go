@@ -34,6 +34,24 @@ func TestGeneratedCodeIsFresh(t *testing.T) {
 			}
 		}
 	}
+	// The IDE's files, which resolvers embeds.
+	assets := filepath.Join(root, "resolvers", "graphiql")
+	if err := filepath.WalkDir(assets, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(tmp, filepath.Dir(rel)), 0o755); err != nil {
+			return err
+		}
+		copyFiles(t, root, tmp, rel)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("go", "tool", "gqlgen", "generate")
 	cmd.Dir = tmp
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")

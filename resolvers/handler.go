@@ -109,7 +109,8 @@ func New(o Options) http.Handler {
 	r := &Resolver{store: guardedStore{o.Store}, feed: o.Feed, now: o.Now, publicURL: o.PublicURL, subs: subs}
 	cfg := Config{Resolvers: r}
 	setComplexity(&cfg.Complexity)
-	srv := handler.New(NewExecutableSchema(cfg))
+	es := NewExecutableSchema(cfg)
+	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
 		InitTimeout:           10 * time.Second,
@@ -178,15 +179,27 @@ func New(o Options) http.Handler {
 			return resp
 		}
 	})
-	srv.SetErrorPresenter(errorPresenter(o.Logger, o.NoIntrospection, o.Timeout))
+	srv.SetErrorPresenter(errorPresenter(o.Logger, o.NoIntrospection, o.Timeout, es.Schema()))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		o.Logger.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(p))
 		return internalError{fmt.Errorf("panic: %v", p)}
 	})
-	ide := newIDE("sregraph", "/graphql")
+	ide, ideErr := newIDE("sregraph", "/graphql")
+	if ideErr != nil {
+		o.Logger.Error("the GraphQL IDE cannot be served", "err", ideErr)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method == http.MethodGet && req.URL.Query().Get("query") == "" &&
-			req.Header.Get("Upgrade") == "" && strings.Contains(req.Header.Get("Accept"), "text/html") {
+		isIDE := req.Method == http.MethodGet && req.URL.Query().Get("query") == "" &&
+			req.Header.Get("Upgrade") == "" && strings.Contains(req.Header.Get("Accept"), "text/html")
+		isAsset := strings.HasPrefix(req.URL.Path, IDEAssetsPath)
+		switch {
+		case (isIDE || isAsset) && ideErr != nil:
+			http.Error(w, "the GraphQL IDE is missing its files; the API works", http.StatusInternalServerError)
+			return
+		case isAsset:
+			ide.serveAsset(w, req)
+			return
+		case isIDE:
 			ide.ServeHTTP(w, req)
 			return
 		}
@@ -343,9 +356,12 @@ func nearbyCost(child int, depth *int) int {
 // "Did you mean …?" hints are cut: gqlgen's SetDisableSuggestion covers
 // unknown fields only, and unknown arguments, types, input fields and
 // enum values would still name what introspection hides.
-func errorPresenter(log *slog.Logger, hideSuggestions bool, timeout time.Duration) graphql.ErrorPresenterFunc {
+func errorPresenter(log *slog.Logger, hideSuggestions bool, timeout time.Duration, schema *ast.Schema) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		if unknownEnumValue(gerr, schema, hideSuggestions) {
+			return gerr
+		}
 		if code, _ := gerr.Extensions["code"].(string); code == "COMPLEXITY_LIMIT_EXCEEDED" {
 			gerr.Message += ": ask for fewer aliases or fields, a smaller depth or first (changesNear and Breach.context cost more with each hop), or split the operation into several requests"
 		}
@@ -375,6 +391,10 @@ func errorPresenter(log *slog.Logger, hideSuggestions bool, timeout time.Duratio
 				gerr.Message = msg
 			}
 			setCode(gerr, "BAD_USER_INPUT")
+			var unknown *graph.UnknownNameError
+			if errors.As(err, &unknown) && len(unknown.Suggestions) > 0 {
+				gerr.Extensions["suggestions"] = unknown.Suggestions
+			}
 		case errors.Is(err, graph.ErrNotFound):
 			setCode(gerr, "NOT_FOUND")
 		}

@@ -329,7 +329,7 @@ func TestInputErrorsAreClearAndCoded(t *testing.T) {
 		{"bad duration", `{ changesNear(service: "checkout", at: "2026-11-21T11:40:00Z", before: "a while") { at } }`, "", "bad duration \"a while\""},
 		{"negative duration", `{ changesNear(service: "checkout", at: "2026-11-21T11:40:00Z", after: "-5m") { at } }`, "", "must not be negative"},
 		{"bad time", `{ changesNear(service: "checkout", at: "yesterday") { at } }`, "", "time"},
-		{"bad direction", `{ changesNear(service: "checkout", at: "2026-11-21T11:40:00Z", direction: SIDEWAYS) { at } }`, "GRAPHQL_VALIDATION_FAILED", "SIDEWAYS"},
+		{"bad direction", `{ changesNear(service: "checkout", at: "2026-11-21T11:40:00Z", direction: SIDEWAYS) { at } }`, "BAD_USER_INPUT", "no direction named `SIDEWAYS`; want one of `DEPENDENCIES`, `DEPENDENTS`, `BOTH` or `SIBLINGS`"},
 		{"bad cursor", `{ events(after: "???") { totalCount } }`, "BAD_USER_INPUT", "malformed cursor"},
 		{"first too large", `{ services(first: 2000) { totalCount } }`, "", "out of range"},
 		{"too complex", `{ events(first: 10000) { nodes { id service { name owner } } } }`, "COMPLEXITY_LIMIT_EXCEEDED", "complexity"},

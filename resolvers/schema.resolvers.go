@@ -177,6 +177,9 @@ func (r *queryResolver) Breaches(ctx context.Context, service *string, from *tim
 
 // ChangesNear is the resolver for the changesNear field.
 func (r *queryResolver) ChangesNear(ctx context.Context, service string, at time.Time, before *time.Duration, after *time.Duration, depth *int, direction *graph.Direction, kinds []graph.Kind, first *int) (*graph.Context, error) {
+	if err := graph.CheckService(ctx, r.store, service); err != nil {
+		return nil, err
+	}
 	return graph.BuildContext(ctx, r.store, contextQuery(service, at, before, after, depth, direction, kinds, first))
 }
 

@@ -45,6 +45,16 @@ func TestGraphQLCapCountsPerToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &waitingStore{Store: pebbletest.MustOpen(t, pebble.Options{}), release: make(chan struct{}), entered: make(chan string, 100)}
+	// The service must be known: an unknown one is refused before the
+	// neighbourhood is read.
+	deploy := graph.Event{Kind: graph.KindDeploy, Service: "checkout", Source: "ci", ExternalID: "d1", Summary: "checkout deployed",
+		At: time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC)}
+	if err := deploy.Normalize(deploy.At); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.Apply(context.Background(), graph.Batch{Events: []graph.Event{deploy}}); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(authenticate(tok, resolvers.New(resolvers.Options{Store: s, MaxConcurrentExpensive: 1})))
 	defer srv.Close()
 	ask := func(token string) string {

@@ -237,7 +237,7 @@ func report(w io.Writer, rep backtestReport, asJSON, verbose bool, top int) erro
 // store at dir whose cause a responder confirmed, asking as the breach
 // page does.
 func backtestConfirmed(ctx context.Context, dir string, progress io.Writer) (rep backtestReport, err error) {
-	err = withDataDir(dir, "stop it first", func(st *pebble.Store) error {
+	err = withDataDir(dir, "copy the data directory and give the copy", func(st *pebble.Store) error {
 		rep, err = scoreConfirmed(ctx, st, progress)
 		return err
 	})

@@ -38,10 +38,16 @@ type contextFlags struct {
 }
 
 func contextCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return contextCommandAt(ctx, args, getenv, stdout, stderr, time.Now)
+}
+
+// contextCommandAt is the context command on the clock now, which --at
+// durations count back from.
+func contextCommandAt(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, now func() time.Time) error {
 	var f contextFlags
 	fs := flag.NewFlagSet("sregraph context", flag.ContinueOnError)
 	fs.StringVar(&f.service, "service", "", "the service (or give it as the first argument)")
-	fs.StringVar(&f.at, "at", "", "the instant: RFC 3339, or a duration meaning that long ago (e.g. 20m); default now")
+	fs.StringVar(&f.at, "at", "now", "the instant: \"breach\" (when the service's latest breach started), an RFC 3339 time, a duration meaning that long ago (15m), or \"now\"")
 	fs.StringVar(&f.before, "before", "2h", "look this long before --at")
 	fs.StringVar(&f.after, "after", "15m", "look this long after --at")
 	fs.IntVar(&f.depth, "depth", graph.DefaultDepth, "hops from the service, 1..6")
@@ -64,15 +70,19 @@ func contextCommand(ctx context.Context, args []string, getenv func(string) stri
 	if f.service == "" {
 		return errors.New("which service? usage: sregraph context SERVICE [--at TIME] [flags]")
 	}
-	q, err := f.query(time.Now())
+	at, err := graph.ParseInstant(f.at, now())
+	if err != nil {
+		return fmt.Errorf("--at: %w", err)
+	}
+	q, err := f.query(at.Time)
 	if err != nil {
 		return err
 	}
 	var c *graph.Context
 	if f.dataDir != "" {
-		c, err = contextFromDataDir(ctx, f.dataDir, q)
+		c, err = contextFromDataDir(ctx, f.dataDir, q, at.Breach)
 	} else {
-		c, err = contextFromServer(ctx, f.server, f.token, q)
+		c, err = contextFromServer(ctx, f.server, f.token, q, at.Breach)
 	}
 	if err != nil {
 		return err
@@ -85,17 +95,10 @@ func contextCommand(ctx context.Context, args []string, getenv func(string) stri
 	return printContext(stdout, c)
 }
 
-func (f *contextFlags) query(now time.Time) (graph.ContextQuery, error) {
-	q := graph.ContextQuery{Service: f.service, At: now.UTC().Truncate(time.Second), Depth: f.depth, First: f.first}
-	if f.at != "" {
-		if t, err := time.Parse(time.RFC3339, f.at); err == nil {
-			q.At = t.UTC()
-		} else if d, derr := graph.ParseDuration(f.at); derr == nil {
-			q.At = q.At.Add(-d)
-		} else {
-			return q, fmt.Errorf("--at %q: want RFC 3339 (2026-11-21T11:50:00Z) or a duration ago (20m)", f.at)
-		}
-	}
+// query builds the question at the instant at (for --at breach, the
+// present: the breach's start replaces it once it is known).
+func (f *contextFlags) query(at time.Time) (graph.ContextQuery, error) {
+	q := graph.ContextQuery{Service: f.service, At: at, Depth: f.depth, First: f.first}
 	var err error
 	if q.Before, err = graph.ParseDuration(f.before); err != nil {
 		return q, fmt.Errorf("--before: %w", err)
@@ -119,8 +122,35 @@ func (f *contextFlags) query(now time.Time) (graph.ContextQuery, error) {
 	return q, q.Validate()
 }
 
-// contextFromServer asks a running server over GraphQL.
-func contextFromServer(ctx context.Context, server, token string, q graph.ContextQuery) (*graph.Context, error) {
+// contextFromServer asks a running server over GraphQL; with atBreach,
+// at the start of the service's latest breach.
+func contextFromServer(ctx context.Context, server, token string, q graph.ContextQuery, atBreach bool) (*graph.Context, error) {
+	if atBreach {
+		var out struct {
+			Service  *struct{ Name string } `json:"service"`
+			Breaches struct {
+				Nodes []struct {
+					StartedAt time.Time `json:"startedAt"`
+				} `json:"nodes"`
+			} `json:"breaches"`
+		}
+		err := askGraphQL(ctx, server, token, `query LatestBreach($service: String!, $to: Time) {
+  service(name: $service) { name }
+  breaches(service: $service, to: $to, first: 1) { nodes { startedAt } }
+}`, map[string]any{"service": q.Service, "to": q.At.Format(time.RFC3339Nano)}, &out)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case out.Service == nil:
+			// An unknown service: changesNear says so, with the names
+			// meant.
+		case len(out.Breaches.Nodes) == 0:
+			return nil, graph.NotFoundf("%s has no breach before %s: give --at a time instead", q.Service, q.At.Format(time.RFC3339))
+		default:
+			q.At = out.Breaches.Nodes[0].StartedAt.UTC()
+		}
+	}
 	kinds := make([]string, len(q.Kinds))
 	for i, k := range q.Kinds {
 		kinds[i] = strings.ToUpper(string(k))
@@ -132,10 +162,31 @@ func contextFromServer(ctx context.Context, server, token string, q graph.Contex
 	if len(kinds) > 0 {
 		vars["kinds"] = kinds
 	}
-	body, _ := json.Marshal(map[string]any{"query": contextQueryText, "variables": vars})
+	var out struct {
+		ChangesNear *wireContext `json:"changesNear"`
+	}
+	if err := askGraphQL(ctx, server, token, contextQueryText, vars, &out); err != nil {
+		return nil, err
+	}
+	if out.ChangesNear == nil {
+		return nil, fmt.Errorf("%s returned no context", server)
+	}
+	c := out.ChangesNear.domain()
+	c.Depth = q.Depth
+	return c, nil
+}
+
+// askGraphQL posts query with vars to server and decodes the answer's data
+// into out; GraphQL errors come back as one error carrying their
+// messages.
+func askGraphQL(ctx context.Context, server, token, query string, vars map[string]any, out any) error {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		return fmt.Errorf("encoding the GraphQL request: %w", err)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(server, "/")+"/graphql", bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("--server %q: %w", server, err)
+		return fmt.Errorf("--server %q: %w", server, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -143,38 +194,39 @@ func contextFromServer(ctx context.Context, server, token string, q graph.Contex
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach sregraph at %s (is `sregraph serve` running? use --server or --data-dir): %w", server, err)
+		return fmt.Errorf("cannot reach sregraph at %s (is `sregraph serve` running? use --server or --data-dir): %w", server, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("reading the answer from %s: %w", server, err)
+		return fmt.Errorf("reading the answer from %s: %w", server, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s: %s", server, resp.Status, strings.TrimSpace(string(raw)))
-	}
-	var out struct {
-		Data struct {
-			ChangesNear *wireContext `json:"changesNear"`
-		} `json:"data"`
+	var env struct {
+		Data   json.RawMessage `json:"data"`
 		Errors []struct {
 			Message string `json:"message"`
 		} `json:"errors"`
 	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("%s did not answer with GraphQL JSON: %w", server, err)
+	if jerr := json.Unmarshal(raw, &env); jerr != nil {
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s answered %s: %s", server, resp.Status, strings.TrimSpace(string(raw)))
+		}
+		return fmt.Errorf("%s did not answer with GraphQL JSON: %w", server, jerr)
 	}
-	if len(out.Errors) > 0 {
-		msgs := make([]string, len(out.Errors))
-		for i, e := range out.Errors {
+	if len(env.Errors) > 0 {
+		msgs := make([]string, len(env.Errors))
+		for i, e := range env.Errors {
 			msgs[i] = e.Message
 		}
-		return nil, errors.New(strings.Join(msgs, "; "))
+		return errors.New(strings.Join(msgs, "; "))
 	}
-	if out.Data.ChangesNear == nil {
-		return nil, fmt.Errorf("%s returned no context", server)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s: %s", server, resp.Status, strings.TrimSpace(string(raw)))
 	}
-	return out.Data.ChangesNear.domain(), nil
+	if err := json.Unmarshal(env.Data, out); err != nil {
+		return fmt.Errorf("%s answered GraphQL data of another shape: %w", server, err)
+	}
+	return nil
 }
 
 // wireContext is the GraphQL shape of a BreachContext, where services are
@@ -236,8 +288,9 @@ func (w *wireContext) domain() *graph.Context {
 // printContext writes where the degradation starts, then the ranked
 // changes as a table, reasons indented under each row.
 func printContext(w io.Writer, c *graph.Context) error {
-	fmt.Fprintf(w, "%s at %s (window %s to %s): %d services, %d call edges, %d changes\n\n",
-		c.Focus, c.At.Format(time.RFC3339), c.From.Format("Jan 2 15:04"), c.To.Format("Jan 2 15:04 MST"), len(c.Services), len(c.Edges), len(c.Changes))
+	fmt.Fprintf(w, "%s at %s (window %s to %s, depth %d): %s, %s, %s\n\n",
+		c.Focus, c.At.Format(time.RFC3339), c.From.Format("Jan 2 15:04"), c.To.Format("Jan 2 15:04 MST"), c.Depth,
+		count(len(c.Services), "service", "services"), count(len(c.Edges), "call edge", "call edges"), count(len(c.Changes), "change", "changes"))
 	for i, o := range c.Origins {
 		if i == 3 {
 			break
@@ -255,7 +308,12 @@ func printContext(w io.Writer, c *graph.Context) error {
 		fmt.Fprintln(w)
 	}
 	if len(c.Changes) == 0 {
-		_, err := fmt.Fprintln(w, "No changes near this service in the window. Try a wider window (--before 6h) or more hops (--depth 3).")
+		wider := max(6*time.Hour, 2*c.At.Sub(c.From)).Round(time.Hour)
+		try := fmt.Sprintf("a wider window (--before %dh)", int(wider.Hours()))
+		if c.Depth > 0 && c.Depth < graph.MaxDepth {
+			try += fmt.Sprintf(" or more hops (--depth %d)", c.Depth+1)
+		}
+		_, err := fmt.Fprintf(w, "No changes near this service in the window. Try %s.\n", try)
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -280,11 +338,30 @@ func printContext(w io.Writer, c *graph.Context) error {
 	return nil
 }
 
-// contextFromDataDir opens an embedded store directly.
-func contextFromDataDir(ctx context.Context, dir string, q graph.ContextQuery) (c *graph.Context, err error) {
+// contextFromDataDir opens an embedded store directly; with atBreach, it
+// asks at the start of the service's latest breach.
+func contextFromDataDir(ctx context.Context, dir string, q graph.ContextQuery, atBreach bool) (c *graph.Context, err error) {
 	err = withDataDir(dir, "ask the server with --server instead", func(s *pebble.Store) error {
+		if err := graph.CheckService(ctx, s, q.Service); err != nil {
+			return err
+		}
+		if atBreach {
+			b, err := graph.LatestBreach(ctx, s, q.Service, q.At)
+			if err != nil {
+				return err
+			}
+			q.At = b.StartedAt
+		}
 		c, err = graph.BuildContext(ctx, s, q)
 		return err
 	})
 	return c, err
+}
+
+// count says how many of something there are: "1 service", "3 services".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

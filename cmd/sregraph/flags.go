@@ -16,7 +16,10 @@ var (
 )
 
 // parseFlags parses args into fs, then fills every flag not given on the
-// command line from SREGRAPH_<FLAG> in the environment.
+// command line from SREGRAPH_<FLAG> in the environment, and, when fs has
+// a --config flag and it names a file, every flag still unset from that
+// file: a flag wins over the environment, which wins over the file,
+// which wins over the default.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
@@ -34,12 +37,23 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 		}
 		name := envName(f.Name)
 		if v := getenv(name); v != "" {
+			given[f.Name] = true
 			if err := fs.Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("environment %s=%q: %w", name, v, err))
 			}
 		}
 	})
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if cfg := fs.Lookup(configFlag); cfg != nil && cfg.Value.String() != "" {
+		cf, err := readConfig(cfg.Value.String(), fs)
+		if err != nil {
+			return err
+		}
+		return cf.apply(fs, given)
+	}
+	return nil
 }
 
 // envName is the environment variable for a flag: SREGRAPH_DATA_DIR for

@@ -6,10 +6,10 @@
 // Usage:
 //
 //	sregraph serve [--demo] [flags]     run the server
-//	sregraph context SERVICE --at T     print the ranked changes near SERVICE
+//	sregraph context SERVICE --at WHEN  print the ranked changes near SERVICE
 //	sregraph backtest FILE|DIR...       replay incidents, score the ranking
 //	sregraph check --data-dir DIR       verify an embedded store, print damage
-//	sregraph version                    print the version
+//	sregraph version                    print the version and VCS revision
 //
 // Every flag can also be set with an environment variable SREGRAPH_<FLAG>
 // (upper case, dashes as underscores); a flag given on the command line
@@ -24,9 +24,6 @@ import (
 	"os/signal"
 	"syscall"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -52,7 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "check":
 		err = checkCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "sregraph %s\n", version)
+		fmt.Fprintln(stdout, versionLine())
 	case "help", "-h", "--help", "-help":
 		usage(stdout)
 	default:
@@ -79,10 +76,11 @@ func usage(w io.Writer) {
 Commands:
   serve                      run the server (GraphQL, breach pages, ingest)
   serve --demo               the same, with a bundled demo scenario loaded
-  context SERVICE --at TIME  print the ranked changes near SERVICE at TIME
+  context SERVICE --at WHEN  print the ranked changes near SERVICE at WHEN:
+                             breach (its latest breach), a time, or 15m (ago)
   backtest FILE|DIR...       replay incident scenarios and score the ranking
   check --data-dir DIR       verify every block of an embedded store, print damage
-  version                    print the version
+  version                    print the version, VCS revision and commit time
 
 Run "sregraph COMMAND -h" for a command's flags. Every flag can also be set
 with an environment variable SREGRAPH_<FLAG>, e.g. SREGRAPH_HTTP=:8080.

@@ -313,14 +313,18 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"frobnicate"}, nil, 2, `unknown command "frobnicate"`},
 		{[]string{"context"}, nil, 1, "which service?"},
 		{[]string{"context", "checkout", "--depth", "9", "--server", "http://127.0.0.1:1"}, nil, 1, "depth 9 is out of range"},
-		{[]string{"context", "checkout", "--at", "yesterday"}, nil, 1, "--at \"yesterday\""},
+		{[]string{"context", "checkout", "--at", "yesterday"}, nil, 1, "--at: \"yesterday\": want \"breach\""},
 		{[]string{"context", "checkout", "--server", "http://127.0.0.1:1"}, nil, 1, "cannot reach sregraph"},
 		{[]string{"serve", "--http", "0.0.0.0:0"}, nil, 1, "listens beyond loopback without --tokens"},
 		{[]string{"serve"}, map[string]string{"SREGRAPH_HTTP": "0.0.0.0:0"}, 1, "listens beyond loopback"},
 		{[]string{"serve", "--retention", "soon"}, nil, 2, "invalid value"},
 		{[]string{"serve", "--graphql-timeout", "0s"}, nil, 1, "--graphql-timeout 0s"},
 		{[]string{"serve", "--graphql-max-expensive", "0"}, nil, 1, "--graphql-max-expensive 0"},
-		{[]string{"version"}, nil, 0, "sregraph dev"},
+		{[]string{"serve", "--retention", "3650d"}, nil, 2, "longer than the limit of 3100d"},
+		{[]string{"serve", "--retention", "87600h"}, nil, 1, "--retention 3650d is longer than the limit of 3100d"},
+		{[]string{"context", "checkout", "--kinds", "deplyo", "--server", "http://127.0.0.1:1"}, nil, 1, "--kinds: no kind named `deplyo`; did you mean `deploy`?"},
+		{[]string{"context", "checkout", "--direction", "dependecies", "--server", "http://127.0.0.1:1"}, nil, 1, "--direction: no direction named `dependecies`; did you mean `DEPENDENCIES`?"},
+		{[]string{"context", "checkout", "--at", "-15m", "--server", "http://127.0.0.1:1"}, nil, 1, "is in the future"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

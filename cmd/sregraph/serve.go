@@ -25,6 +25,8 @@ import (
 
 // serveConfig is everything `sregraph serve` is told.
 type serveConfig struct {
+	// Config is the config file the other settings may come from.
+	Config          string
 	HTTP            string
 	PublicURL       string
 	DataDir         string
@@ -71,6 +73,7 @@ const (
 )
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Config, configFlag, "", "YAML file of settings, keyed by these flags' names without the dashes (data-dir: /data); the command line and SREGRAPH_* variables win over it")
 	fs.StringVar(&c.HTTP, "http", "127.0.0.1:8080", "listen address for the API, pages, ingest and metrics")
 	fs.StringVar(&c.PublicURL, "public-url", "", "absolute URL users reach this server at, for links in alerts (default http://<--http>)")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the embedded store")
@@ -86,7 +89,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	c.Retention = durationFlag(30 * 24 * time.Hour)
 	fs.Var(&c.Retention, "retention", "keep events and call buckets this long (e.g. 30d, 720h)")
 	fs.BoolVar(&c.Demo, "demo", false, "load the bundled demo scenario into the store at start")
-	fs.StringVar(&c.DemoDir, "demo-dir", "testdata/demo", "directory of the demo scenario")
+	fs.StringVar(&c.DemoDir, "demo-dir", "", "load the demo scenario from this directory (or scenario file) instead of the one built in")
 	fs.BoolVar(&c.NoIntrospection, "no-introspection", false, "turn GraphQL schema introspection off, and the \"Did you mean\" hints that would leak the schema")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -109,6 +112,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.Retention <= 0 {
 		return errors.New("--retention must be positive")
+	}
+	if time.Duration(c.Retention) > graph.MaxDuration {
+		return fmt.Errorf("--retention %s is longer than the limit of %dd", c.Retention.String(), int(graph.MaxDuration/(24*time.Hour)))
 	}
 	for _, d := range []struct {
 		name string
@@ -141,7 +147,13 @@ func (c *serveConfig) validate() error {
 // durationFlag is a flag.Value that reads graph.ParseDuration's syntax.
 type durationFlag time.Duration
 
-func (d *durationFlag) String() string { return time.Duration(*d).String() }
+// String writes whole days as days (30d), anything else in Go syntax.
+func (d *durationFlag) String() string {
+	if v := time.Duration(*d); v > 0 && v%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", v/(24*time.Hour))
+	}
+	return time.Duration(*d).String()
+}
 
 // Set parses a duration such as 30d, 720h or P30D.
 func (d *durationFlag) Set(s string) error {
@@ -170,6 +182,7 @@ func serveCommand(ctx context.Context, args []string, getenv func(string) string
 	var cfg serveConfig
 	cfg.register(fs)
 	extra := registerComponentFlags(fs)
+	fs.Usage = func() { serveUsage(fs) }
 	if err := parseFlags(fs, args, getenv, stderr); err != nil {
 		return err
 	}
@@ -364,7 +377,7 @@ func (s *server) Run(ctx context.Context) error {
 		}
 	}()
 	s.log.Info("sregraph listening", "url", s.publicURL, "graphql", s.publicURL+"/graphql", "store", storeName(s.cfg))
-	fmt.Fprintf(s.stdout, "sregraph %s listening on http://%s (GraphQL IDE: %s/graphql)\n", version, s.ln.Addr(), s.publicURL)
+	fmt.Fprintf(s.stdout, "sregraph %s listening on http://%s (GraphQL IDE: %s/graphql)\n", shortVersion(), s.ln.Addr(), s.publicURL)
 
 	var runErr error
 	select {
@@ -460,4 +473,5 @@ func graphqlTimeout(cfg serveConfig) time.Duration {
 func graphqlHandler(mux *http.ServeMux, o resolvers.Options) {
 	h := resolvers.New(o)
 	mux.Handle("/graphql", h)
+	mux.Handle("GET "+resolvers.IDEAssetsPath, h)
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sregraph/sregraph"
 	"github.com/sregraph/sregraph/graph"
 	"github.com/sregraph/sregraph/graph/pebble"
 	"github.com/sregraph/sregraph/ingest/scenario"
@@ -33,6 +34,9 @@ type store interface {
 func openStore(ctx context.Context, cfg serveConfig, log *slog.Logger, fatal func(error)) (store, error) {
 	if cfg.Store == "embedded" {
 		s, err := pebble.Open(cfg.DataDir, pebble.Options{Logger: log, Fatal: fatal})
+		if errors.Is(err, pebble.ErrInUse) {
+			return nil, fmt.Errorf("%w: stop it, or give another --data-dir", err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("open the embedded store in --data-dir %s: %w", cfg.DataDir, err)
 		}
@@ -55,28 +59,35 @@ func optionalTokens(path string) (*tokens, error) {
 	return loadTokens(path)
 }
 
-// loadDemo loads the bundled scenario with its breach 20 minutes ago and
-// prints where to look.
+// loadDemo loads the demo scenario (the one built in, or the one in dir
+// when dir is given) with its breach 20 minutes before now, and prints
+// where to look: the demo's own breach, whatever else the store holds.
 func loadDemo(ctx context.Context, s store, dir string, now time.Time, publicURL string, log *slog.Logger, stdout io.Writer) error {
 	breachAt := now.UTC().Add(-20 * time.Minute).Truncate(time.Minute)
 	start := time.Now()
-	b, err := scenario.Load(dir, breachAt, now)
+	var (
+		b   graph.Batch
+		err error
+	)
+	if dir == "" {
+		b, err = scenario.Decode(sregraph.DemoScenario(), breachAt, now)
+	} else {
+		b, err = scenario.Load(dir, breachAt, now)
+	}
 	if err != nil {
-		return fmt.Errorf("--demo: %w (run from the repository root, or point --demo-dir at testdata/demo)", err)
+		return fmt.Errorf("--demo: %w", err)
+	}
+	br, err := scenario.BreachAt(b, breachAt)
+	if err != nil {
+		return fmt.Errorf("--demo: %w", err)
 	}
 	w, err := s.Apply(ctx, b)
 	if err != nil {
 		return fmt.Errorf("--demo: loading into the store: %w", err)
 	}
 	log.Info("demo loaded", "events", len(b.Events), "call_buckets", len(b.Calls), "inserted", w.Inserted, "updated", w.Updated, "duplicates", w.Duplicates, "took", time.Since(start).Round(time.Millisecond))
-	page, err := s.Events(ctx, graph.EventFilter{Kinds: []graph.Kind{graph.KindSLOBreach}, OpenOnly: true, First: 1})
-	if err != nil {
-		return fmt.Errorf("--demo: finding the demo breach: %w", err)
-	}
-	if len(page.Items) > 0 {
-		br := graph.BreachOf(page.Items[0])
-		fmt.Fprintf(stdout, "demo loaded: breach of %s on %s at %s\n  breach page: %s/breaches/%s\n", br.SLO, br.Service, br.StartedAt.Format(time.RFC3339), publicURL, br.ID)
-	}
+	fmt.Fprintf(stdout, "demo loaded: breach of %s on %s at %s\n  breach page: %s/breaches/%s\n  GraphQL variables for the tour: {\"at\": \"%s\"}\n",
+		br.SLO, br.Service, br.StartedAt.Format(time.RFC3339), publicURL, br.ID, br.StartedAt.Format(time.RFC3339))
 	return nil
 }
 
@@ -85,6 +96,9 @@ func loadDemo(ctx context.Context, s store, dir string, now time.Time, publicURL
 // holds the store.
 func withDataDir(dir, busy string, fn func(*pebble.Store) error) error {
 	st, err := pebble.Open(dir, pebble.Options{Logger: slog.New(slog.DiscardHandler)})
+	if errors.Is(err, pebble.ErrInUse) {
+		return fmt.Errorf("%w: stop it, or %s", err, busy)
+	}
 	if err != nil {
 		return fmt.Errorf("open --data-dir %s (if a server is running on it, %s): %w", dir, busy, err)
 	}

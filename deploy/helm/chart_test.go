@@ -515,7 +515,7 @@ func serveFlags(t *testing.T, bin string) map[string]bool {
 	t.Helper()
 	out, _ := exec.Command(bin, "serve", "-h").CombinedOutput()
 	flags := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`).FindAllStringSubmatch(string(out), -1) {
+	for _, m := range regexp.MustCompile(`(?m)^ +--?([a-z0-9-]+)`).FindAllStringSubmatch(string(out), -1) {
 		flags[m[1]] = true
 	}
 	if !flags["data-dir"] || !flags["store"] {
@@ -575,17 +575,14 @@ func TestConfigRunsTheServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := map[string]any{}
-	if err := yaml.Unmarshal([]byte(o.configMap.Data["sregraph.yaml"]), &cfg); err != nil {
+	port := freePort(t)
+	// The chart's own config file, as the pod reads it with --config, its
+	// paths moved to the directory.
+	conf := filepath.Join(etc, "sregraph.yaml")
+	if err := os.WriteFile(conf, []byte(strings.ReplaceAll(o.configMap.Data["sregraph.yaml"], "/etc/sregraph/", etc+"/")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	// The file's settings as flags, paths moved to the directory.
-	args := []string{"serve", "--data-dir", filepath.Join(dir, "data")}
-	for k, v := range cfg {
-		s := strings.Replace(fmt.Sprint(v), "/etc/sregraph/", etc+"/", 1)
-		args = append(args, "--"+k+"="+s)
-	}
+	args := []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--config", conf}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv := exec.CommandContext(ctx, bin, args...)

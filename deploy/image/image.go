@@ -331,5 +331,5 @@ func tarDir(dir, out string) (err error) {
 // (with CGO_ENABLED=0 in the environment): static, no local paths, the
 // version stamped in.
 func GoBuildArgs(version, out string) []string {
-	return []string{"build", "-trimpath", "-ldflags", "-s -w -X main.version=" + version, "-o", out, "./cmd/sregraph"}
+	return []string{"build", "-trimpath", "-ldflags", "-s -w -X main.stamped=" + version, "-o", out, "./cmd/sregraph"}
 }

@@ -178,6 +178,9 @@ func (s *Store) load(readOnly bool) (err error) {
 		}
 	}
 	if db, err = pebble.Open(dir, po); err != nil {
+		if inUse := lockError(dir, err); inUse != err {
+			return inUse
+		}
 		return fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
 	deps, err := loadDeclared(db)

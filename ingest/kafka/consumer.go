@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,6 +110,10 @@ type Consumer struct {
 	storeAt  time.Time
 	dlqErr   error
 	dlqAt    time.Time
+
+	// stopping is set once Run's context has ended: from then on
+	// kafka-go's complaints are a clean stop, not warnings.
+	stopping atomic.Bool
 }
 
 // topicConsumer is one topic and how to decode it.
@@ -219,8 +224,8 @@ func NewConsumer(cfg Config, w graph.Applier, opts Options) (*Consumer, error) {
 		BatchTimeout:           5 * time.Millisecond,
 		MaxAttempts:            3,
 		AllowAutoTopicCreation: true,
-		Logger:                 kafkaLogger(c.log, slog.LevelDebug),
-		ErrorLogger:            kafkaLogger(c.log, slog.LevelWarn),
+		Logger:                 kafkaLogger(c.log, slog.LevelDebug, nil),
+		ErrorLogger:            kafkaLogger(c.log, slog.LevelWarn, c.stopping.Load),
 	}
 	return c, nil
 }
@@ -269,6 +274,8 @@ func (c *Consumer) Ready() error {
 // be reached are retried (and reported by Ready).
 func (c *Consumer) Run(ctx context.Context) error {
 	c.log.Info("consuming", "brokers", strings.Join(c.brokers, ","), "group", c.cfg.GroupID, "topics", strings.Join(c.Topics(), ","))
+	stopWatch := context.AfterFunc(ctx, func() { c.stopping.Store(true) })
+	defer stopWatch()
 	var wg sync.WaitGroup
 	for _, t := range c.topics {
 		wg.Add(1)
@@ -493,7 +500,11 @@ func (c *Consumer) closeReader(r *kafka.Reader, topic string) {
 			c.log.Warn("leaving the group", "topic", topic, "error", err)
 		}
 	case <-time.After(c.cfg.ShutdownTimeout):
-		c.log.Warn("leaving the group took longer than the shutdown timeout; giving up", "topic", topic, "timeout", c.cfg.ShutdownTimeout)
+		// Nothing is lost (what was stored is committed): the broker
+		// drops the member at the session timeout instead. A reader
+		// stopped while its group rebalances waits for the rebalance,
+		// which is routine at a stop, so this is not a warning.
+		c.log.Info("leaving the group took longer than the shutdown timeout; giving up (the broker drops this member at the session timeout)", "topic", topic, "timeout", c.cfg.ShutdownTimeout, "session_timeout", c.cfg.SessionTimeout)
 	}
 }
 
@@ -526,7 +537,7 @@ const subscribedFormat = "subscribed to topics and partitions: %+v"
 // readerLogger is the Logger of topic's reader: kafka-go's informational
 // messages at debug level, and the partition assignment into Ready.
 func (c *Consumer) readerLogger(topic string) kafka.Logger {
-	l := kafkaLogger(c.log.With("topic", topic), slog.LevelDebug)
+	l := kafkaLogger(c.log.With("topic", topic), slog.LevelDebug, nil)
 	return kafka.LoggerFunc(func(format string, args ...any) {
 		if format == subscribedFormat && len(args) == 1 {
 			if v := reflect.ValueOf(args[0]); v.Kind() == reflect.Map {
@@ -563,7 +574,7 @@ func (c *Consumer) readerConfig(topic string) kafka.ReaderConfig {
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 10 * time.Second,
 		Logger:                 c.readerLogger(topic),
-		ErrorLogger:            kafkaLogger(c.log.With("topic", topic), slog.LevelWarn),
+		ErrorLogger:            kafkaLogger(c.log.With("topic", topic), slog.LevelWarn, c.stopping.Load),
 	}
 }
 
@@ -850,11 +861,32 @@ func rejectedReason(rs []ingest.Rejection) string {
 	return "undecodable"
 }
 
-// kafkaLogger routes kafka-go's printf logging to slog at level.
-func kafkaLogger(l *slog.Logger, level slog.Level) kafka.Logger {
+// kafkaLogger routes kafka-go's printf logging to slog at level. A line
+// about a cancelled context (kafka-go reports its goroutines' ends as
+// errors), or any line once stopping reports true, is a clean stop, not
+// a warning; a group rebalancing is routine (each topic's reader is a
+// member of the group, so members join and leave whenever one starts or
+// stops): both are logged at debug level.
+func kafkaLogger(l *slog.Logger, level slog.Level, stopping func() bool) kafka.Logger {
 	return kafka.LoggerFunc(func(format string, args ...any) {
-		if l.Enabled(context.Background(), level) {
-			l.Log(context.Background(), level, fmt.Sprintf(format, args...))
+		lv := level
+		if lv > slog.LevelDebug && (stopping != nil && stopping() || routine(args)) {
+			lv = slog.LevelDebug
+		}
+		if l.Enabled(context.Background(), lv) {
+			l.Log(context.Background(), lv, fmt.Sprintf(format, args...))
 		}
 	})
+}
+
+// routine reports whether a log line's arguments carry a context's end
+// or a group rebalance.
+func routine(args []any) bool {
+	for _, a := range args {
+		if err, ok := a.(error); ok && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+			errors.Is(err, kafka.RebalanceInProgress) || strings.Contains(err.Error(), context.Canceled.Error())) {
+			return true
+		}
+	}
+	return false
 }

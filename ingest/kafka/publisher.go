@@ -53,8 +53,8 @@ func NewPublisher(cfg Config, opts Options) (*Publisher, error) {
 			BatchBytes:             1 << 30, // the broker's message.max.bytes is the real limit
 			MaxAttempts:            3,
 			AllowAutoTopicCreation: true,
-			Logger:                 kafkaLogger(log, slog.LevelDebug),
-			ErrorLogger:            kafkaLogger(log, slog.LevelWarn),
+			Logger:                 kafkaLogger(log, slog.LevelDebug, nil),
+			ErrorLogger:            kafkaLogger(log, slog.LevelWarn, nil),
 		},
 	}, nil
 }

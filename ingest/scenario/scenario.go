@@ -902,3 +902,15 @@ func substituteString(s string, breachAt time.Time) (string, error) {
 		s = s[i+j+1:]
 	}
 }
+
+// BreachAt returns the breach a scenario expanded at breachAt is built
+// around: its slo_breach event at offset zero. The demo announces this
+// one, whatever other breaches the store it is loaded into holds.
+func BreachAt(b graph.Batch, breachAt time.Time) (graph.Breach, error) {
+	for _, e := range b.Events {
+		if e.Kind == graph.KindSLOBreach && e.At.Equal(breachAt) {
+			return graph.BreachOf(e), nil
+		}
+	}
+	return graph.Breach{}, graph.NotFoundf("the scenario has no slo_breach event at offset 0")
+}

@@ -438,7 +438,7 @@ func TestScenarioErrors(t *testing.T) {
 		{"self edge", `"from": "a", "to": "b", "callsPerMinute"`, `"from": "b", "to": "b", "callsPerMinute"`, `edges[0]: an edge from "b" to itself`},
 		{"bad offset", `"at": "-5m", "source": "argo-cd"`, `"at": "-5x", "source": "argo-cd"`, `events[0].at: bad offset "-5x"`},
 		{"end before at", `"at": "0", "source": "alertmanager"`, `"at": "0", "end": "-1m", "source": "alertmanager"`, `events[1].end: -1m is before at 0`},
-		{"unknown kind", `"kind": "deploy"`, `"kind": "deployment"`, `events[0].kind: unknown kind "deployment"`},
+		{"unknown kind", `"kind": "deploy"`, `"kind": "deployment"`, "events[0].kind: no kind named `deployment`; did you mean `deploy`?"},
 		{"dependency as an event", `"kind": "deploy"`, `"kind": "dependency"`, `events[0].kind: declare dependencies under dependencies`},
 		{"unknown event service", `"service": "b", "at"`, `"service": "z", "at"`, `events[0].service: unknown service "z"`},
 		{"missing source", `"source": "argo-cd", `, ``, `events[0].source: source is required`},

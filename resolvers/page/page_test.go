@@ -549,7 +549,7 @@ func TestBadRequests(t *testing.T) {
 		{b + "?depth=two", []string{"depth"}, `"two" is not a whole number`},
 		{b + "?before=-1h", []string{"before"}, "negative"},
 		{b + "?after=soon", []string{"after"}, `bad duration "soon"`},
-		{b + "?direction=sideways", []string{"direction"}, `unknown direction "sideways"`},
+		{b + "?direction=sideways", []string{"direction"}, "no direction named `sideways`"},
 		{b + "?before=40d", []string{"before"}, "longer than the maximum"},
 		{b + "?depth=9&direction=up&before=x", []string{"depth", "direction", "before"}, "out of range"},
 		{"/context", []string{"service"}, "service is required"},
