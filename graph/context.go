@@ -179,11 +179,11 @@ func followDegradation(ctx context.Context, src EdgeSource, q ContextQuery, nb *
 		if err != nil || !widened {
 			return a, err
 		}
-		a = analyse(q, nb)
+		a = reanalyse(q, nb, a)
 		if !nb.adopt(a.origins, q.Depth+MaxFollow, q.From(), q.To()) {
 			return a, nil
 		}
-		a = analyse(q, nb)
+		a = reanalyse(q, nb, a)
 	}
 	return a, nil
 }

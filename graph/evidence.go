@@ -114,6 +114,10 @@ type analysis struct {
 	unread  []string
 	// frame places an edge's buckets on the analysis's minutes.
 	frame seriesFrame
+	// measured holds every edge's shifts measured on frame, empty ones
+	// included, by edge key: a later analysis of the same query (the
+	// neighbourhood widened) measures only the edges it had not read.
+	measured map[string][]Evidence
 }
 
 // seriesFrame is the minutes an analysis reads: n minutes from start, of
@@ -123,6 +127,21 @@ type seriesFrame struct {
 	first       int64
 	n, base, at int
 	scratch     []float64
+}
+
+// sameMinutes reports whether f and g place buckets on the same minutes.
+func (f seriesFrame) sameMinutes(g seriesFrame) bool {
+	return f.start.Equal(g.start) && f.first == g.first && f.n == g.n && f.base == g.base && f.at == g.at
+}
+
+// measure returns the shifts on edge k, measured once per frame.
+func (a *analysis) measure(k string, act *EdgeActivity) []Evidence {
+	if sh, ok := a.measured[k]; ok {
+		return sh
+	}
+	sh := a.frame.shifts(act)
+	a.measured[k] = sh
+	return sh
 }
 
 // shifts measures the shifts on one edge. One scratch series serves
@@ -173,7 +192,11 @@ const (
 
 // analyse finds the shifts on every edge a neighbourhood walk read and
 // localises where the degradation the breach belongs to started.
-func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
+func analyse(q ContextQuery, nb *Neighbourhood) *analysis { return reanalyse(q, nb, nil) }
+
+// reanalyse is analyse reusing what prev, an analysis of the same query
+// over fewer edges, measured on the same minutes.
+func reanalyse(q ContextQuery, nb *Neighbourhood, prev *analysis) *analysis {
 	a := &analysis{shifts: map[string][]Evidence{}, into: map[string][]string{}, outOf: map[string][]string{},
 		edges: map[string]*EdgeActivity{}, away: map[string][]*EdgeActivity{}, fetched: nb.fetched}
 	grace := q.Grace
@@ -202,7 +225,13 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 	if n <= base || base <= 0 {
 		return a
 	}
-	a.frame = seriesFrame{start: start, first: first, n: n, base: base, at: at, scratch: make([]float64, 4*n)}
+	a.frame = seriesFrame{start: start, first: first, n: n, base: base, at: at}
+	a.measured = map[string][]Evidence{}
+	if prev != nil && prev.frame.sameMinutes(a.frame) {
+		a.frame.scratch, a.measured = prev.frame.scratch, prev.measured
+	} else {
+		a.frame.scratch = make([]float64, 4*n)
+	}
 	rel := make(map[string]Direction, len(nb.Services))
 	for _, s := range nb.Services {
 		rel[s.Service] = s.Relation
@@ -223,7 +252,7 @@ func analyse(q ContextQuery, nb *Neighbourhood) *analysis {
 		a.edges[k] = act
 		a.into[act.To] = append(a.into[act.To], k)
 		a.outOf[act.From] = append(a.outOf[act.From], k)
-		if sh := a.frame.shifts(act); len(sh) > 0 {
+		if sh := a.measure(k, act); len(sh) > 0 {
 			a.shifts[k] = sh
 		}
 	}
@@ -702,7 +731,7 @@ func (a *analysis) degradedTogether(c string, latest time.Time) []Evidence {
 		return nil
 	}
 	for _, act := range a.away[c] {
-		add(a.frame.shifts(act))
+		add(a.measure(edgeKey(act.From, act.To), act))
 	}
 	if len(fed) < 2 {
 		return nil

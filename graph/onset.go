@@ -270,10 +270,15 @@ func (s minuteSeries) shifts(base int) []Shift {
 // is at most dropFactor times its largest. Most edges of a quiet
 // neighbourhood stop here.
 func mayShift(level []float64, base int, sig Signal) bool {
+	// Plain comparisons (NaN compares false with everything): this runs
+	// on every edge of every answer.
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, v := range level[:base] {
-		if !math.IsNaN(v) {
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		if v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
 		}
 	}
 	if math.IsInf(lo, 1) {
@@ -283,11 +288,12 @@ func mayShift(level []float64, base int, sig Signal) bool {
 	if sig == SignalCalls {
 		up = surgeFactor
 	}
+	upper, lower := up*lo, math.Inf(-1)
+	if sig == SignalCalls {
+		lower = dropFactor * hi
+	}
 	for _, v := range level[base:] {
-		if math.IsNaN(v) {
-			continue
-		}
-		if v > up*lo || (sig == SignalCalls && v < dropFactor*hi) {
+		if v > upper || v < lower {
 			return true
 		}
 	}
