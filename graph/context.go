@@ -61,16 +61,10 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 	if grace == 0 {
 		grace = DefaultGrace
 	}
-	nb, err := Walk(ctx, src, NeighbourhoodQuery{
-		Service: q.Service, From: q.From(), To: q.To(), Grace: grace, Depth: q.Depth, Direction: q.Direction,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
-	}
-	// The events of the services the walk found are read while the
-	// evidence is analysed (on another core when there is one); those of
-	// services the evidence adds are read after.
-	names := serviceNames(nb.Services, nil)
+	// The events of the services the walk finds are read while it reads
+	// the edges among them and the evidence is analysed (on another core
+	// when there is one); those of services the evidence adds are read
+	// after.
 	filter := EventFilter{Kinds: q.Kinds, From: q.From(), To: q.To(), First: MaxContextEvents}
 	ectx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -78,13 +72,30 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 		page Page[Event]
 		err  error
 	}
+	var names []string
 	early := make(chan eventsRead, 1)
-	go func() {
-		f := filter
-		f.Services = names
-		p, err := src.Events(ectx, f)
-		early <- eventsRead{p, err}
-	}()
+	read := func(services []string) {
+		names = services
+		go func() {
+			f := filter
+			f.Services = services
+			p, err := src.Events(ectx, f)
+			early <- eventsRead{p, err}
+		}()
+	}
+	nb, err := walk(ctx, src, NeighbourhoodQuery{
+		Service: q.Service, From: q.From(), To: q.To(), Grace: grace, Depth: q.Depth, Direction: q.Direction,
+	}, read)
+	if err != nil {
+		if names != nil {
+			cancel()
+			<-early
+		}
+		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
+	}
+	if names == nil {
+		read(serviceNames(nb.Services, nil))
+	}
 	a, err := followDegradation(ctx, src, q, nb)
 	if err != nil {
 		cancel()
@@ -92,11 +103,11 @@ func BuildContext(ctx context.Context, src ContextSource, q ContextQuery) (*Cont
 		return nil, fmt.Errorf("neighbourhood of %s: %w", q.Service, err)
 	}
 	a.addSiblings(q, nb)
-	read := <-early
-	if read.err != nil {
-		return nil, fmt.Errorf("events near %s: %w", q.Service, read.err)
+	got := <-early
+	if got.err != nil {
+		return nil, fmt.Errorf("events near %s: %w", q.Service, got.err)
 	}
-	page := read.page
+	page := got.page
 	if added := serviceNames(nb.Services, names); len(added) > 0 {
 		f := filter
 		f.Services = added

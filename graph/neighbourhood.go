@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -188,6 +189,13 @@ type Neighbourhood struct {
 // and the dependents separately: a service reached only by changing
 // direction midway is not part of the neighbourhood.
 func Walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery) (*Neighbourhood, error) {
+	return walk(ctx, src, q, nil)
+}
+
+// walk is Walk; found, when set, is told the neighbourhood's services as
+// soon as they are known, before the edges among the outermost ones are
+// read, so that a caller can start reading their events meanwhile.
+func walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery, found func(services []string)) (*Neighbourhood, error) {
 	if q.Depth < 1 || q.Depth > MaxDepth {
 		return nil, Invalidf("depth %d is out of range: want 1..%d", q.Depth, MaxDepth)
 	}
@@ -215,6 +223,9 @@ func Walk(ctx context.Context, src EdgeSource, q NeighbourhoodQuery) (*Neighbour
 	names := make([]string, 0, len(best))
 	for name := range best {
 		names = append(names, name)
+	}
+	if found != nil {
+		found(slices.Clone(names))
 	}
 	// One more fetch so edges among the outermost services are known.
 	if err := w.fetchAmong(ctx, names); err != nil {
