@@ -36,6 +36,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
+
+	"github.com/sregraph/sregraph/deploy/internal/httpcheck"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden manifests in testdata/")
@@ -626,7 +628,7 @@ func TestConfigRunsTheServer(t *testing.T) {
 		{"POST", "/graphql", read, `{"query": "{ events(services: [\"payments\"]) { nodes { summary service { name } } } }"}`,
 			200, `{"summary":"payments 1.42.0 deployed","service":{"name":"payments"}}`},
 	} {
-		status, body := call(ctx, t, tc.method, base+tc.path, tc.token, tc.body)
+		status, body := httpcheck.Call(ctx, t, tc.method, base+tc.path, tc.token, tc.body)
 		if status != tc.status || !strings.Contains(body, tc.contains) {
 			t.Errorf("%s %s: %d %s, want %d with %s", tc.method, tc.path, status, body, tc.status, tc.contains)
 		}
@@ -667,28 +669,4 @@ func waitReady(ctx context.Context, url string, exited <-chan struct{}) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-func call(ctx context.Context, t *testing.T, method, url, token, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	if _, err := b.ReadFrom(resp.Body); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b.String()
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sregraph/sregraph/deploy/internal/httpcheck"
 )
 
 // podman runs podman with the runtime SREGRAPH_PODMAN_RUNTIME names (e.g.
@@ -120,7 +122,7 @@ func TestImageRuns(t *testing.T) {
 			"at": "2026-11-21T11:50:00Z", "source": "argo-cd", "summary": "payments 1.42.0 deployed"}`,
 			200, `"accepted":1`},
 	} {
-		status, body := call(ctx, t, tc.method, base+tc.path, tc.token, tc.body)
+		status, body := httpcheck.Call(ctx, t, tc.method, base+tc.path, tc.token, tc.body)
 		if status != tc.status || !strings.Contains(body, tc.contains) {
 			t.Errorf("%s %s (token %t): %d %q, want %d with %q", tc.method, tc.path, tc.token != "", status, body, tc.status, tc.contains)
 		}
@@ -201,28 +203,4 @@ func waitReady(ctx context.Context, t *testing.T, url string) {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-}
-
-func call(ctx context.Context, t *testing.T, method, url, token, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
 }
