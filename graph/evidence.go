@@ -323,7 +323,7 @@ func (a *analysis) localise(q ContextQuery, nb *Neighbourhood) {
 		sort.SliceStable(in, func(i, j int) bool { return in[i].severity() > in[j].severity() })
 		o.Evidence = in
 		o.CallerSpecific = a.callerSpecific(s, latest)
-		o.Surges = a.surgesInto(s, o.Onset)
+		o.Surges = a.surgesInto(s, o.Onset, latest)
 		a.origins = append(a.origins, o)
 	}
 	a.attributeFallbacks(latest)
@@ -368,9 +368,10 @@ func (a *analysis) localise(q ContextQuery, nb *Neighbourhood) {
 
 // surgesInto returns the callers' calls into s that rose no later than
 // PropagationSlack after s's onset. When more than one caller's calls
-// rose, those that rose only once s was failing are retries, a reaction
-// to the failure: only the ones that led it are kept.
-func (a *analysis) surgesInto(s string, onset time.Time) []Evidence {
+// rose, a caller's rise counts only when it began before the other
+// callers' calls into s degraded: the rest are retries, a reaction to
+// the failure, not its cause.
+func (a *analysis) surgesInto(s string, onset, latest time.Time) []Evidence {
 	var surges []Evidence
 	for _, k := range a.into[s] {
 		for _, e := range a.shifts[k] {
@@ -384,7 +385,18 @@ func (a *analysis) surgesInto(s string, onset time.Time) []Evidence {
 	}
 	led := surges[:0]
 	for _, e := range surges {
-		if e.Onset.Before(onset) {
+		var others time.Time
+		for _, k := range a.into[s] {
+			if a.edges[k].From == e.From {
+				continue
+			}
+			for _, h := range a.healthShifts(k, latest) {
+				if others.IsZero() || h.Onset.Before(others) {
+					others = h.Onset
+				}
+			}
+		}
+		if others.IsZero() || e.Onset.Before(others) {
 			led = append(led, e)
 		}
 	}

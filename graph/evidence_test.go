@@ -162,6 +162,22 @@ func TestEvidence(t *testing.T) {
 			},
 			want: want{origin: "cache", linked: true, first: "degradation/cache", notOrigin: []string{"rates", "db", "pool"}},
 		},
+		{
+			name:  "a batch's scans lead into the shared database; the others' retries follow and blame nobody",
+			focus: "orders",
+			edges: []EdgeActivity{
+				traffic("api", "orders", start, n, steady(600, 0.001, 30, onset+2, func() (int64, float64, float64) { return 900, 0.12, 240 })),
+				traffic("orders", "db", start, n, steady(800, 0.0, 5, onset+1, func() (int64, float64, float64) { return 1300, 0.06, 80 })),
+				traffic("tracking", "db", start, n, steady(400, 0.0, 4, onset+1, func() (int64, float64, float64) { return 600, 0.03, 40 })),
+				traffic("batch", "db", start, n, steady(10, 0.0, 40, onset, func() (int64, float64, float64) { return 6000, 0.0, 240 })),
+			},
+			events: []Event{
+				ev(KindDeploy, "orders", at(-9*time.Minute), "orders 8.2"),
+				ev(KindConfig, "batch", at(-12*time.Minute), "batch schedule every 2 h"),
+			},
+			want: want{origin: "db", linked: true, first: "config/batch",
+				reasonParts: []string{"calls from batch to db ×"}},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
