@@ -19,6 +19,8 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sregraph/sregraph/graph/pebble/smalldisk"
+
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 )
 
 // The Kafka half of the chaos suite runs against the real broker that
@@ -195,7 +197,7 @@ func TestChaosKillKafkaIngest(t *testing.T) {
 	})
 	p.stop()
 	seen := storeCount(t, dir, "chaos-kafka")
-	lost, dup := lostAndDuplicated(t, prod.acked, seen)
+	lost, dup := pebbletest.LostAndDuplicated(t, prod.acked, seen)
 	figures(t, "kills %d, records produced %d (acknowledged by the broker %d), present %d, lost %d, duplicated %d",
 		kills, prod.tried, want, len(seen), lost, dup)
 }
@@ -250,7 +252,7 @@ func TestChaosKafkaDiskFull(t *testing.T) {
 	}
 	p.stop()
 	seen := storeCount(t, dir, "chaos-kafka-disk")
-	lost, dup := lostAndDuplicated(t, prod.acked, seen)
+	lost, dup := pebbletest.LostAndDuplicated(t, prod.acked, seen)
 	figures(t, "faults 1 (a full 16 MiB tmpfs under the consumer), records produced %d, present %d, lost %d, duplicated %d, resumed without a restart",
 		want, len(seen), lost, dup)
 }
@@ -283,7 +285,7 @@ func TestChaosLateTopic(t *testing.T) {
 	waitUntil(t, 30*time.Second, "/readyz ready", func() bool { code, _ := readyz(t, p.URL()); return code == 200 })
 	p.stop()
 	seen := storeCount(t, dir, "chaos-late")
-	lost, dup := lostAndDuplicated(t, prod.acked, seen)
+	lost, dup := pebbletest.LostAndDuplicated(t, prod.acked, seen)
 	figures(t, "faults 1 (a topic created after the start), records %d, consumed within %s, lost %d, duplicated %d",
 		len(prod.acked), took.Round(100*time.Millisecond), lost, dup)
 }
@@ -467,7 +469,7 @@ func TestChaosBrokerRestart(t *testing.T) {
 	}
 	p.stop()
 	seen := storeCount(t, dir, "chaos-broker")
-	lost, dup := lostAndDuplicated(t, prod.acked, seen)
+	lost, dup := pebbletest.LostAndDuplicated(t, prod.acked, seen)
 	figures(t, "broker restarts %d, records produced %d (acknowledged %d, failed attempts %d), present %d, lost %d, duplicated %d, no server restart",
 		restarts, prod.tried, want, failed, len(seen), lost, dup)
 }

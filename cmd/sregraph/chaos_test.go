@@ -349,27 +349,6 @@ func storeCount(t *testing.T, dir, svc string) map[string]int {
 	}
 }
 
-// lostAndDuplicated compares what was acknowledged with what the store
-// holds: lost is acknowledged but absent, duplicated stored more than
-// once. It fails the test unless both are zero.
-func lostAndDuplicated(t *testing.T, acked map[string]bool, seen map[string]int) (lost, dup int) {
-	t.Helper()
-	for id := range acked {
-		if seen[id] == 0 {
-			lost++
-		}
-	}
-	for _, n := range seen {
-		if n > 1 {
-			dup++
-		}
-	}
-	if lost != 0 || dup != 0 {
-		t.Errorf("acknowledged %d: lost %d, duplicated %d", len(acked), lost, dup)
-	}
-	return lost, dup
-}
-
 // TestChaosKillHTTPIngest SIGKILLs the server SREGRAPH_CHAOS_KILLS times
 // while four clients post batches (retrying each until acknowledged),
 // restarting it on the same data directory each time, then counts:
@@ -406,7 +385,7 @@ func TestChaosKillHTTPIngest(t *testing.T) {
 	wg.Wait()
 	p.stop()
 	seen := storeCount(t, dir, "chaos-http")
-	lost, dup := lostAndDuplicated(t, l.acked, seen)
+	lost, dup := pebbletest.LostAndDuplicated(t, l.acked, seen)
 	if len(l.acked) < 1000 {
 		t.Errorf("only %d events acknowledged; the loop needs more to mean anything", len(l.acked))
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sregraph/sregraph/graph/pebble/smalldisk"
+
+	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
 )
 
 // TestChaosDiskFull runs the built binary on a small real file system (a
@@ -82,7 +84,7 @@ func TestChaosDiskFull(t *testing.T) {
 	}
 	p.stop()
 	seen := storeCount(t, dir, "chaos-disk")
-	lost, dup := lostAndDuplicated(t, l.acked, seen)
+	lost, dup := pebbletest.LostAndDuplicated(t, l.acked, seen)
 	figures(t, "faults 1 (a full 16 MiB tmpfs), requests %d (503 %d, no answer %d), acknowledged %d events, present %d, lost %d, duplicated %d, resumed without a restart",
 		l.requests, l.refused, l.failed, len(l.acked), len(seen), lost, dup)
 }

@@ -96,3 +96,25 @@ func MustCorruptStore(tb testing.TB) (dir, file string) {
 	}
 	return dir, file
 }
+
+// LostAndDuplicated compares what a writer was told is durable (acked,
+// by id) with what the store holds (seen: how many times each id was
+// listed): lost is acknowledged but absent, duplicated listed more than
+// once. It fails the test unless both are zero.
+func LostAndDuplicated(tb testing.TB, acked map[string]bool, seen map[string]int) (lost, duplicated int) {
+	tb.Helper()
+	for id := range acked {
+		if seen[id] == 0 {
+			lost++
+		}
+	}
+	for _, n := range seen {
+		if n > 1 {
+			duplicated++
+		}
+	}
+	if lost != 0 || duplicated != 0 {
+		tb.Errorf("acknowledged %d: lost %d, duplicated %d", len(acked), lost, duplicated)
+	}
+	return lost, duplicated
+}
