@@ -81,7 +81,7 @@ func figures(t *testing.T, format string, args ...any) {
 	}
 }
 
-// chaosBinary is the binary the chaos tests run, built once per test
+// chaosBinary is the binary the chaos and standalone tests run, built once per test
 // binary by buildSregraph and removed by TestMain.
 var chaosBinary struct {
 	once sync.Once
@@ -90,7 +90,7 @@ var chaosBinary struct {
 }
 
 // buildSregraph builds the binary with go build (once for all the chaos
-// tests) and returns its path.
+// tests and the standalone one) and returns its path.
 func buildSregraph(t *testing.T) string {
 	t.Helper()
 	chaosBinary.once.Do(func() {

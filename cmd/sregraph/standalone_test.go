@@ -19,20 +19,9 @@ import (
 // page and the GraphQL IDE with every file it loads come from the binary,
 // nothing from the repository or another host.
 func TestBinaryStandsAlone(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal("the go command is needed to build the binary: ", err)
-	}
+	built := buildSregraph(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	built := filepath.Join(t.TempDir(), "sregraph")
-	build := exec.CommandContext(ctx, gobin, "build", "-o", built, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	empty := t.TempDir()
 	bin := filepath.Join(empty, "sregraph")
 	data, err := os.ReadFile(built)
