@@ -21,6 +21,7 @@ import (
 	"github.com/sregraph/sregraph/graph/pebble/smalldisk"
 
 	"github.com/sregraph/sregraph/graph/pebble/pebbletest"
+	"github.com/sregraph/sregraph/ingest/ingesttest"
 )
 
 // The Kafka half of the chaos suite runs against the real broker that
@@ -33,14 +34,7 @@ import (
 // SREGRAPH_REQUIRE_KAFKA=1) without one.
 func chaosBroker(t *testing.T) string {
 	t.Helper()
-	b := strings.Split(os.Getenv("KAFKA_BROKERS"), ",")[0]
-	if b == "" {
-		if os.Getenv("SREGRAPH_REQUIRE_KAFKA") == "1" {
-			t.Fatal("SREGRAPH_REQUIRE_KAFKA=1 but KAFKA_BROKERS is not set: start a broker with scripts/kafka/start.sh and source .cache/kafka/env")
-		}
-		t.Skip("KAFKA_BROKERS is not set: run scripts/kafka/start.sh and source .cache/kafka/env")
-	}
-	return b
+	return ingesttest.KafkaBrokers(t)[0]
 }
 
 // chaosTopic names a fresh topic for this run.

@@ -133,3 +133,24 @@ func Wait(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// KafkaBrokers returns the brokers in KAFKA_BROKERS (a comma list). When
+// it is not set the test is skipped, or fails under
+// SREGRAPH_REQUIRE_KAFKA=1 (as make test sets it): a suite that needs a
+// real broker never passes without one there.
+func KafkaBrokers(tb testing.TB) []string {
+	tb.Helper()
+	var brokers []string
+	for _, b := range strings.Split(os.Getenv("KAFKA_BROKERS"), ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			brokers = append(brokers, b)
+		}
+	}
+	if len(brokers) == 0 {
+		if os.Getenv("SREGRAPH_REQUIRE_KAFKA") == "1" {
+			tb.Fatal("SREGRAPH_REQUIRE_KAFKA=1 but KAFKA_BROKERS is not set: start a broker with scripts/kafka/start.sh and source .cache/kafka/env")
+		}
+		tb.Skip("KAFKA_BROKERS is not set: run scripts/kafka/start.sh and source .cache/kafka/env")
+	}
+	return brokers
+}

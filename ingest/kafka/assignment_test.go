@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -73,13 +72,7 @@ func TestConsumerReadyAfterAssignment(t *testing.T) {
 // also guards the way the assignment is learnt (kafka-go's log line), in
 // case a kafka-go upgrade changes it.
 func TestKafkaReadyAfterAssignment(t *testing.T) {
-	brokers := splitList(os.Getenv("KAFKA_BROKERS"))
-	if len(brokers) == 0 {
-		if os.Getenv("SREGRAPH_REQUIRE_KAFKA") == "1" {
-			t.Fatal("SREGRAPH_REQUIRE_KAFKA=1 but KAFKA_BROKERS is not set: start a broker with scripts/kafka/start.sh and source .cache/kafka/env")
-		}
-		t.Skip("KAFKA_BROKERS is not set: run scripts/kafka/start.sh, then KAFKA_BROKERS=... go test ./ingest/kafka -run TestKafkaReadyAfterAssignment")
-	}
+	brokers := ingesttest.KafkaBrokers(t)
 	run := strings.ReplaceAll(time.Now().UTC().Format("20060102t150405.000"), ".", "")
 	topic := fmt.Sprintf("assign-%s.sre.deploys", run)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

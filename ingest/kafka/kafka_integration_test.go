@@ -25,13 +25,7 @@ import (
 // sample: each lands in the store exactly once, and the unreadable ones,
 // plus a poison record, land in the dead-letter topics with their headers.
 func TestKafkaIntegration(t *testing.T) {
-	brokers := splitList(os.Getenv("KAFKA_BROKERS"))
-	if len(brokers) == 0 {
-		if os.Getenv("SREGRAPH_REQUIRE_KAFKA") == "1" {
-			t.Fatal("SREGRAPH_REQUIRE_KAFKA=1 but KAFKA_BROKERS is not set: start a broker with scripts/kafka/start.sh and source .cache/kafka/env")
-		}
-		t.Skip("KAFKA_BROKERS is not set: run scripts/kafka/start.sh, then KAFKA_BROKERS=... go test ./ingest/kafka -run TestKafkaIntegration")
-	}
+	brokers := ingesttest.KafkaBrokers(t)
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Fatal("kcat is not installed (scripts/kafka/start.sh installs it): ", err)

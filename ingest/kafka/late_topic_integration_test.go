@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,13 +26,7 @@ const lateTopicBound = 30 * time.Second
 // lateTopicBound, and Ready is nil again. The topic the consumer was
 // started with keeps being consumed throughout.
 func TestKafkaLateTopic(t *testing.T) {
-	brokers := splitList(os.Getenv("KAFKA_BROKERS"))
-	if len(brokers) == 0 {
-		if os.Getenv("SREGRAPH_REQUIRE_KAFKA") == "1" {
-			t.Fatal("SREGRAPH_REQUIRE_KAFKA=1 but KAFKA_BROKERS is not set: start a broker with scripts/kafka/start.sh and source .cache/kafka/env")
-		}
-		t.Skip("KAFKA_BROKERS is not set: run scripts/kafka/start.sh, then KAFKA_BROKERS=... go test ./ingest/kafka -run TestKafkaLateTopic")
-	}
+	brokers := ingesttest.KafkaBrokers(t)
 	run := strings.ReplaceAll(time.Now().UTC().Format("20060102t150405.000"), ".", "")
 	early := fmt.Sprintf("late-%s.sre.deploys", run)
 	late := fmt.Sprintf("late-%s.sre.scale", run)
@@ -93,13 +86,7 @@ func TestKafkaLateTopic(t *testing.T) {
 // names the deleted topic, the other topic is still consumed, and once the
 // topic is created again its new records are stored.
 func TestKafkaDeletedTopic(t *testing.T) {
-	brokers := splitList(os.Getenv("KAFKA_BROKERS"))
-	if len(brokers) == 0 {
-		if os.Getenv("SREGRAPH_REQUIRE_KAFKA") == "1" {
-			t.Fatal("SREGRAPH_REQUIRE_KAFKA=1 but KAFKA_BROKERS is not set: start a broker with scripts/kafka/start.sh and source .cache/kafka/env")
-		}
-		t.Skip("KAFKA_BROKERS is not set: run scripts/kafka/start.sh, then KAFKA_BROKERS=... go test ./ingest/kafka -run TestKafkaDeletedTopic")
-	}
+	brokers := ingesttest.KafkaBrokers(t)
 	run := strings.ReplaceAll(time.Now().UTC().Format("20060102t150405.000"), ".", "")
 	kept := fmt.Sprintf("deleted-%s.sre.deploys", run)
 	deleted := fmt.Sprintf("deleted-%s.sre.scale", run)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -42,13 +41,7 @@ func (b *syncBuffer) String() string {
 // is not a warning, so nothing at WARN or above may be logged from then
 // on (kafka-go reports its goroutines' context cancellations as errors).
 func TestKafkaCleanShutdownWarnsNothing(t *testing.T) {
-	brokers := splitList(os.Getenv("KAFKA_BROKERS"))
-	if len(brokers) == 0 {
-		if os.Getenv("SREGRAPH_REQUIRE_KAFKA") == "1" {
-			t.Fatal("SREGRAPH_REQUIRE_KAFKA=1 but KAFKA_BROKERS is not set: start a broker with scripts/kafka/start.sh and source .cache/kafka/env")
-		}
-		t.Skip("KAFKA_BROKERS is not set: run scripts/kafka/start.sh, then KAFKA_BROKERS=... go test ./ingest/kafka -run TestKafkaCleanShutdownWarnsNothing")
-	}
+	brokers := ingesttest.KafkaBrokers(t)
 	run := strings.ReplaceAll(time.Now().UTC().Format("20060102t150405.000"), ".", "")
 	topics := map[ingest.Family]string{}
 	var all []kafka.TopicConfig
