@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -153,4 +154,25 @@ func KafkaBrokers(tb testing.TB) []string {
 		tb.Skip("KAFKA_BROKERS is not set: run scripts/kafka/start.sh and source .cache/kafka/env")
 	}
 	return brokers
+}
+
+// Buffer is a bytes.Buffer that goroutines (a consumer's, a child
+// process's output copiers) may write at once while the test reads it.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

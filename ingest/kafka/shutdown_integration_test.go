@@ -1,12 +1,10 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +15,6 @@ import (
 	"github.com/sregraph/sregraph/ingest/kafka/embedded"
 	"github.com/sregraph/sregraph/ingest/otlp"
 )
-
-// syncBuffer is a log sink the consumer's goroutines may write at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestKafkaCleanShutdownWarnsNothing consumes every family from a real
 // broker, then stops the way Ctrl-C does (the context ends): a clean stop
@@ -59,7 +39,7 @@ func TestKafkaCleanShutdownWarnsNothing(t *testing.T) {
 	cfg.SessionTimeout = 10 * time.Second
 	cfg.RebalanceTimeout = 10 * time.Second
 	cfg.Spans = otlp.NewAggregator(otlp.Config{}, func() time.Time { return kafkaNow })
-	var logs syncBuffer
+	var logs ingesttest.Buffer
 	opts := cfg.options()
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := NewConsumer(cfg.Config, mustOpenKafkaStore(t), opts)

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,24 +41,6 @@ func findAlertmanager(t *testing.T) string {
 	}
 	t.Skip(msg + "; set SREGRAPH_REQUIRE_ALERTMANAGER=1 to fail instead of skipping")
 	return ""
-}
-
-// syncBuffer collects a process's output for failure messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // freeLoopbackPort asks the kernel for a free port on 127.0.0.1.
@@ -108,7 +89,7 @@ receivers:
 		"--cluster.listen-address=", // no gossip: one instance, loopback only
 		"--log.level=debug",
 	)
-	out := &syncBuffer{}
+	out := &ingesttest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
