@@ -306,10 +306,14 @@ func (o *Origin) slowed() bool {
 }
 
 // AddsCapacity reports whether e is an autoscaler scaling out on rising
-// load (more replicas, or a metric above its target).
+// load: the direction the decoders record ("up"), more replicas than
+// before, or a metric above its target.
 func AddsCapacity(e Event) bool {
 	if !Automatic(e) {
 		return false
+	}
+	if dir, ok := e.Attributes["direction"].(string); ok {
+		return dir == "up"
 	}
 	from, okFrom := number(e.Attributes["fromReplicas"])
 	to, okTo := number(e.Attributes["toReplicas"])
